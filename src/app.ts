@@ -1,0 +1,108 @@
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import {
+  registerAjvFormats,
+  TypeBoxValidatorCompiler,
+  type TypeBoxTypeProvider,
+} from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { Services } from './container.js'
+import { installProblemHandlers } from './http/problem.js'
+import { createRouteIndex } from './http/route-index.js'
+import { authRoutes } from './http/routes/auth.js'
+import { meRoutes } from './http/routes/me.js'
+import { opsRoutes } from './http/routes/ops.js'
+import type { App } from './http/routes/types.js'
+import { wellKnownRoutes } from './http/routes/well-known.js'
+
+registerAjvFormats()
+
+/** TRUST_PROXY as Fastify takes it; a hop count becomes proxy-addr's "trust the first n hops". */
+function trustProxyOption(
+  value: boolean | number | readonly string[],
+): FastifyServerOptions['trustProxy'] {
+  if (typeof value === 'number') return (_address: string, hop: number) => hop < value
+  return typeof value === 'boolean' ? value : [...value]
+}
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger']
+}
+
+/** Builds the HTTP app around the services. It never listens: main.ts does, tests inject. */
+export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
+  const { config } = services
+  const options: FastifyServerOptions = {
+    logger: opts.logger ?? false,
+    bodyLimit: 64 * 1024,
+    trustProxy: trustProxyOption(config.http.trustProxy),
+    // Prototype keys are dropped like any other unknown member instead of failing the request.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    routerOptions: { maxParamLength: 256 },
+  }
+  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+
+  const routes = createRouteIndex()
+  app.addHook('onRoute', (route) => routes.add(route.method, route.url))
+  installProblemHandlers(app, (url) => routes.allowed(url))
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    services.observability.observeRequest(
+      request.method,
+      route,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    )
+  })
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  })
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.http.corsOrigins],
+      credentials: true,
+      maxAge: 600,
+    })
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: `${config.appName} API`,
+        version: '0.1.0',
+        description: 'Gatehouse authentication service',
+      },
+      servers: [{ url: config.http.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(opsRoutes(services))
+  await app.register(wellKnownRoutes(services))
+  await app.register(authRoutes(services))
+  await app.register(meRoutes(services))
+  return app
+}

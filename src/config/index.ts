@@ -1,0 +1,8 @@
+export type { Config } from './types.js'
+export { ConfigError } from './errors.js'
+export { loadConfig } from './load.js'
+export type { LoadConfigOptions } from './load.js'
+export { loadOrCreateDevSecretKey } from './secret-key-file.js'
+export { parseDuration } from './durations.js'
+export { variables } from './variables.js'
+export type { Variable, VariableName } from './variables.js'

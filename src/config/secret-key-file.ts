@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ConfigError, InvalidValue } from './errors.js'
+import { parseSecretKey } from './parsers.js'
+
+function isNodeError(err: unknown, code: string): boolean {
+  return err instanceof Error && 'code' in err && err.code === code
+}
+
+function readKeyFile(path: string): Buffer {
+  try {
+    return parseSecretKey(readFileSync(path, 'utf8').trim())
+  } catch (err) {
+    if (!(err instanceof InvalidValue)) throw err
+    throw new ConfigError(
+      'GATEHOUSE_SECRET_KEY',
+      `${path} must hold 32 bytes as base64 or hex (got ${err.got ?? 'something else'})`,
+    )
+  }
+}
+
+/**
+ * The development secret key (SPEC §2): read from `path`, or generated into it on first run.
+ * The only I/O in config/; loadConfig reaches it through `opts.devSecretKey`.
+ */
+export function loadOrCreateDevSecretKey(path: string): { key: Buffer; generated: boolean } {
+  try {
+    return { key: readKeyFile(path), generated: false }
+  } catch (err) {
+    if (!isNodeError(err, 'ENOENT')) throw err
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const key = randomBytes(32)
+  try {
+    // 'wx': if another process starting at the same moment wrote the file first, use its key,
+    // or the two would encrypt with different keys.
+    writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if (!isNodeError(err, 'EEXIST')) throw err
+    return { key: readKeyFile(path), generated: false }
+  }
+  return { key, generated: true }
+}

@@ -1,0 +1,126 @@
+import type { Config } from './config/types.js'
+import { createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
+import { cryptoRandom } from './crypto/random.js'
+import { createSecretBox, type SecretBox } from './crypto/secret-box.js'
+import { createObservability, type Observability } from './observability/prometheus.js'
+import { createAccountService, type AccountService } from './services/accounts/accounts.js'
+import {
+  createProfileReader,
+  type MfaSummary,
+  type ProfileReader,
+} from './services/accounts/user-profile.js'
+import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
+import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
+import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
+import { systemClock, type Clock, type Random } from './services/ports.js'
+import { createSessionGate } from './services/sessions/session-gate.js'
+import { createSessionService, type SessionService } from './services/sessions/session-service.js'
+import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
+import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
+import { createDb, type Db, type DialectName } from './store/db.js'
+
+export interface Services {
+  config: Config
+  db: Db
+  dialect: DialectName
+  clock: Clock
+  random: Random
+  box: SecretBox
+  hasher: PasswordHasher
+  bus: InvalidationBus
+  audit: AuditLog
+  keyRing: KeyRing
+  accessTokens: AccessTokens
+  profiles: ProfileReader
+  accounts: AccountService
+  sessions: SessionService
+  loginFlow: LoginFlow
+  observability: Observability
+  redisStatus(): 'ok' | 'unavailable' | 'disabled'
+  close(): Promise<void>
+}
+
+export interface ContainerOverrides {
+  clock?: Clock
+  random?: Random
+  /** Cheaper argon2 parameters for tests that are not about hashing. */
+  hasherOptions?: Parameters<typeof createPasswordHasher>[0]
+  defaultMetrics?: boolean
+}
+
+// Second factors arrive with their own services; until a user enrols one, this is the truth.
+const noSecondFactor: MfaSummary = {
+  totp: false,
+  webauthn: 0,
+  email: false,
+  sms: false,
+  backupCodesRemaining: 0,
+}
+
+/** The composition root: the only place that knows every layer. */
+export function createContainer(config: Config, overrides: ContainerOverrides = {}): Services {
+  const clock = overrides.clock ?? systemClock
+  const random = overrides.random ?? cryptoRandom
+  const { db, dialect, close: closeDb } = createDb(config.databaseUrl)
+  const box = createSecretBox(config.secrets.key, config.secrets.oldKeys)
+  const hasher = createPasswordHasher(overrides.hasherOptions)
+  const bus = createLocalBus()
+  const audit = createAuditLog({ db, clock })
+  const keyRing = createKeyRing({
+    db,
+    box,
+    clock,
+    random,
+    accessTtlSec: config.tokens.accessTtlSec,
+  })
+  const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
+  const gate = createSessionGate({ db, clock, bus })
+  const profiles = createProfileReader({
+    db,
+    clock,
+    bus,
+    mfaSummary: () => Promise.resolve(noSecondFactor),
+  })
+  const accounts = createAccountService({
+    db,
+    clock,
+    random,
+    hasher,
+    audit,
+    profiles,
+    cfg: { passwordMinLength: config.passwords.minLength },
+  })
+  const sessions = createSessionService({
+    db,
+    clock,
+    random,
+    box,
+    accessTokens,
+    gate,
+    audit,
+    cfg: config.tokens,
+  })
+  const loginFlow = createLoginFlow({ accounts, sessions, audit })
+  const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
+
+  return {
+    config,
+    db,
+    dialect,
+    clock,
+    random,
+    box,
+    hasher,
+    bus,
+    audit,
+    keyRing,
+    accessTokens,
+    profiles,
+    accounts,
+    sessions,
+    loginFlow,
+    observability,
+    redisStatus: () => 'disabled',
+    close: closeDb,
+  }
+}

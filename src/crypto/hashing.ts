@@ -1,0 +1,136 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import * as argon2 from 'argon2'
+import bcrypt from 'bcryptjs'
+
+export interface PasswordHasherOptions {
+  memoryKiB?: number
+  timeCost?: number
+  parallelism?: number
+}
+
+export interface VerifyResult {
+  ok: boolean
+  /** The password was right but the hash is not argon2id with the current parameters. */
+  needsRehash: boolean
+}
+
+export interface PasswordHasher {
+  hash(pw: string): Promise<string>
+  verify(hash: string, pw: string): Promise<VerifyResult>
+  /** Spends the time of one real verification, so unknown users answer as slowly as known ones. */
+  verifyDummy(pw: string): Promise<void>
+}
+
+/** PHC strings use standard base64 without padding. */
+function phcBase64(b: Buffer): string {
+  return b.toString('base64').replace(/=+$/, '')
+}
+
+const FAILED: VerifyResult = { ok: false, needsRehash: false }
+
+interface Scheme {
+  readonly prefixes: readonly string[]
+  verify(hash: string, pw: string): Promise<VerifyResult>
+}
+
+/** Argon2id at SPEC §4.5's defaults (OWASP's minimum: 19 MiB, 2 passes, 1 lane). */
+export function createPasswordHasher(opts: PasswordHasherOptions = {}): PasswordHasher {
+  const params = {
+    memoryCost: opts.memoryKiB ?? 19456,
+    timeCost: opts.timeCost ?? 2,
+    parallelism: opts.parallelism ?? 1,
+  }
+
+  async function hash(pw: string): Promise<string> {
+    const salt = randomBytes(16)
+    const digest = await argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true })
+    // Serialised here because argon2 0.45 writes `m=…,p=…,t=…` (ranisalt/node-argon2#559), and
+    // libargon2 (PHP, Python, Go ports) only parses the PHC order `m=…,t=…,p=…`; keeping the
+    // standard order keeps the hashes portable if users are ever exported.
+    const { memoryCost: m, timeCost: t, parallelism: p } = params
+    return `$argon2id$v=19$m=${m},t=${t},p=${p}$${phcBase64(salt)}$${phcBase64(digest)}`
+  }
+
+  // Picked by prefix, as ory/kratos' hash_comparator does, so imported hashes keep working
+  // until the next successful login rehashes them.
+  const schemes: readonly Scheme[] = [
+    {
+      prefixes: ['$argon2id$', '$argon2i$', '$argon2d$'],
+      async verify(stored, pw) {
+        if (!(await argon2.verify(stored, pw))) return FAILED
+        // argon2's needsRehash compares parameters only, so the variant is checked here.
+        const stale = !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, params)
+        return { ok: true, needsRehash: stale }
+      },
+    },
+    {
+      prefixes: ['$2a$', '$2b$', '$2y$'],
+      async verify(stored, pw) {
+        // $2y$ is PHP's name for the fixed $2b$ algorithm; swapping keeps us independent of
+        // whether the bcrypt library knows the alias.
+        const normalised = stored.startsWith('$2y$') ? `$2b$${stored.slice(4)}` : stored
+        if (!(await bcrypt.compare(pw, normalised))) return FAILED
+        return { ok: true, needsRehash: true }
+      },
+    },
+  ]
+
+  async function verify(stored: string, pw: string): Promise<VerifyResult> {
+    const scheme = schemes.find((s) => s.prefixes.some((p) => stored.startsWith(p)))
+    if (scheme === undefined) return FAILED
+    try {
+      return await scheme.verify(stored, pw)
+    } catch {
+      // A corrupt hash is a failed login, never a 500 that tells the caller the account exists.
+      return FAILED
+    }
+  }
+
+  let dummy: Promise<string> | undefined
+  async function verifyDummy(pw: string): Promise<void> {
+    dummy ??= hash(randomBytes(32).toString('base64url'))
+    try {
+      await argon2.verify(await dummy, pw)
+    } catch {
+      dummy = undefined // let the next call retry instead of caching a failure forever
+    }
+  }
+
+  return { hash, verify, verifyDummy }
+}
+
+/** For refresh tokens and API keys: they carry ≥ 256 random bits, so no salt or stretching is needed. */
+export function sha256Hex(s: string | Buffer): string {
+  return createHash('sha256').update(s).digest('hex')
+}
+
+export interface CodeHasher {
+  hash(code: string, context: string): string
+}
+
+/**
+ * For short codes (6 digits, backup codes): a bare hash of a million possibilities reverses in
+ * milliseconds, so the hash is keyed. The context (purpose, user, channel) keeps an equal code
+ * for another purpose from matching.
+ */
+export function createCodeHasher(key: Buffer): CodeHasher {
+  if (key.length < 16) throw new Error('code hasher: key must be at least 16 bytes')
+  return {
+    hash(code, context) {
+      // The length prefix makes (context, code) → input injective: ('a', 'bc') ≠ ('ab', 'c').
+      return createHmac('sha256', key)
+        .update(`${Buffer.byteLength(context, 'utf8')}:${context}`, 'utf8')
+        .update(code, 'utf8')
+        .digest('hex')
+    },
+  }
+}
+
+const HEX = /^[0-9a-f]+$/i
+
+/** Constant-time comparison of two hex digests; lengths are not secret, contents are. */
+export function timingSafeEqualHex(a: string, b: string): boolean {
+  // Buffer.from(x, 'hex') turns invalid hex into an empty buffer, which would compare equal.
+  if (a.length !== b.length || !HEX.test(a) || !HEX.test(b)) return false
+  return timingSafeEqual(Buffer.from(a.toLowerCase(), 'utf8'), Buffer.from(b.toLowerCase(), 'utf8'))
+}

@@ -1,0 +1,134 @@
+import formBody from '@fastify/formbody'
+import { Type } from 'typebox'
+import type { Services } from '../../container.js'
+import { GatehouseError } from '../../services/errors.js'
+import { bearerToken } from '../auth.js'
+import { contextOf } from '../context.js'
+import {
+  Email,
+  OpaqueToken,
+  Password,
+  Phone,
+  problems,
+  TokenResponseSchema,
+  tokenJson,
+  Username,
+  UserSchema,
+  userJson,
+} from '../schemas/common.js'
+import type { App } from './types.js'
+
+/** Public account endpoints of SPEC §4.1: register, login, refresh, logout. */
+export function authRoutes(services: Services) {
+  return async (app: App) => {
+    const { accounts, profiles, sessions, loginFlow, audit } = services
+
+    const profileOf = async (userId: string) => {
+      const profile = await profiles.get(userId)
+      if (!profile)
+        throw new GatehouseError('invalid_token', { detail: 'the account no longer exists' })
+      return profile
+    }
+
+    app.post(
+      '/api/auth/register',
+      {
+        schema: {
+          tags: ['auth'],
+          body: Type.Object({
+            username: Type.String({ maxLength: 255 }),
+            password: Password,
+            email: Type.Optional(Email),
+            phone: Type.Optional(Phone),
+          }),
+          response: {
+            201: Type.Object({ user: UserSchema }),
+            ...problems(400, 409, 413, 415, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { username, password, email, phone } = request.body
+        const context = contextOf(request)
+        const userId = await accounts.create({ username, password, email, phone })
+        await audit.record({ event: 'register', outcome: 'success', userId, username, context })
+        return reply.code(201).send({ user: userJson(await profileOf(userId)) })
+      },
+    )
+
+    // OAuth2 password forms post urlencoded bodies; only login accepts them.
+    await app.register(async (form: App) => {
+      await form.register(formBody, { bodyLimit: 64 * 1024 })
+      form.post(
+        '/api/auth/login',
+        {
+          schema: {
+            tags: ['auth'],
+            body: Type.Object({
+              username: Username,
+              password: Password,
+              otp: Type.Optional(Type.String({ maxLength: 64 })),
+            }),
+            response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
+          },
+        },
+        async (request) => {
+          const { username, password } = request.body
+          const result = await loginFlow.login({
+            identifier: username,
+            password,
+            context: contextOf(request),
+          })
+          return tokenJson(result.tokens, await profileOf(result.tokens.userId))
+        },
+      )
+    })
+
+    app.post(
+      '/api/auth/refresh',
+      {
+        schema: {
+          tags: ['auth'],
+          body: Type.Object({ refresh_token: OpaqueToken }),
+          response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
+        },
+      },
+      async (request) => {
+        const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
+        return tokenJson(tokens, await profileOf(tokens.userId))
+      },
+    )
+
+    app.post(
+      '/api/auth/logout',
+      {
+        schema: {
+          tags: ['auth'],
+          body: Type.Object({ refresh_token: Type.Optional(OpaqueToken) }),
+          response: { 204: Type.Null(), ...problems(400, 401, 413, 415) },
+        },
+        // A Bearer-only logout may come without a body at all.
+        preValidation: async (request) => {
+          request.body ??= {}
+        },
+      },
+      async (request, reply) => {
+        const context = contextOf(request)
+        const refreshToken = request.body.refresh_token
+        if (refreshToken !== undefined) {
+          await sessions.endByRefreshToken(refreshToken, context)
+        } else {
+          const accessToken = bearerToken(request)
+          if (!accessToken) {
+            throw new GatehouseError('unauthorized', {
+              detail: 'send a refresh_token or Authorization: Bearer',
+            })
+          }
+          const claims = await sessions.authenticate(accessToken)
+          await sessions.endOne(claims.sub, claims.sid, 'logout', context)
+        }
+        return reply.code(204).send(null)
+      },
+    )
+  }
+}

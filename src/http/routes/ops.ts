@@ -1,0 +1,43 @@
+import { sql } from 'kysely'
+import { Type } from 'typebox'
+import type { Services } from '../../container.js'
+import type { App } from './types.js'
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')]),
+  database: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  redis: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('disabled')]),
+})
+
+/** Liveness, readiness and Prometheus metrics (SPEC §4.11). */
+export function opsRoutes(services: Services) {
+  return async (app: App) => {
+    app.get(
+      '/healthz',
+      { schema: { tags: ['ops'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+      async () => ({
+        status: 'ok' as const,
+      }),
+    )
+
+    app.get(
+      '/readyz',
+      { schema: { tags: ['ops'], response: { 200: Readiness, 503: Readiness } } },
+      async (_request, reply) => {
+        const database = await sql`select 1 as ok`
+          .execute(services.db)
+          .then(() => 'ok' as const)
+          .catch(() => 'unavailable' as const)
+        const redis = services.redisStatus()
+        const status =
+          database === 'unavailable' ? 'unavailable' : redis === 'unavailable' ? 'degraded' : 'ok'
+        return reply.code(database === 'ok' ? 200 : 503).send({ status, database, redis })
+      },
+    )
+
+    app.get('/metrics', { schema: { tags: ['ops'], hide: true } }, async (_request, reply) => {
+      const registry = services.observability.registry
+      return reply.type(registry.contentType).send(await registry.metrics())
+    })
+  }
+}

@@ -1,0 +1,91 @@
+import { Type, type Static } from 'typebox'
+import type { UserProfile } from '../../services/accounts/user-profile.js'
+import type { IssuedTokens } from '../../services/sessions/session-service.js'
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
+)
+
+/** The error answers a route may give, all problem+json. */
+export function problems(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
+}
+
+export const UserSchema = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  email_verified: Type.Boolean(),
+  phone: Type.Union([Type.String(), Type.Null()]),
+  phone_verified: Type.Boolean(),
+  roles: Type.Array(Type.String()),
+  locked: Type.Boolean(),
+  disabled: Type.Boolean(),
+  mfa: Type.Object({
+    totp: Type.Boolean(),
+    webauthn: Type.Integer(),
+    email: Type.Boolean(),
+    sms: Type.Boolean(),
+    backup_codes_remaining: Type.Integer(),
+  }),
+  created_at: Type.String({ format: 'date-time' }),
+})
+export type UserJson = Static<typeof UserSchema>
+
+export function userJson(p: UserProfile): UserJson {
+  return {
+    id: p.id,
+    username: p.username,
+    email: p.email,
+    email_verified: p.emailVerified,
+    phone: p.phone,
+    phone_verified: p.phoneVerified,
+    roles: p.roles,
+    locked: p.locked,
+    disabled: p.disabled,
+    mfa: {
+      totp: p.mfa.totp,
+      webauthn: p.mfa.webauthn,
+      email: p.mfa.email,
+      sms: p.mfa.sms,
+      backup_codes_remaining: p.mfa.backupCodesRemaining,
+    },
+    created_at: p.createdAt.toISOString(),
+  }
+}
+
+export const TokenResponseSchema = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  refresh_token: Type.String(),
+  user: UserSchema,
+})
+
+export function tokenJson(
+  tokens: IssuedTokens,
+  user: UserProfile,
+): Static<typeof TokenResponseSchema> {
+  return {
+    access_token: tokens.accessToken,
+    token_type: 'Bearer',
+    expires_in: tokens.expiresIn,
+    refresh_token: tokens.refreshToken,
+    user: userJson(user),
+  }
+}
+
+/** Strings a client sends: bounded so nobody makes us hash or store megabytes. */
+export const Password = Type.String({ minLength: 1, maxLength: 1024 })
+export const Username = Type.String({ minLength: 1, maxLength: 255 })
+export const Email = Type.String({ format: 'email', maxLength: 254 })
+// E.164: a plus and up to 15 digits.
+export const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' })
+export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })

@@ -1,0 +1,50 @@
+import { resolve } from 'node:path'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
+import { createContainer } from './container.js'
+import { migrateToLatest } from './store/migrate.js'
+
+/** The only reader of process.env: configuration in, a listening server out. */
+export async function serve(): Promise<void> {
+  try {
+    process.loadEnvFile('.env')
+  } catch {
+    // No .env file: the environment alone configures us.
+  }
+  const config = loadConfig(process.env, {
+    devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
+  })
+  const services = createContainer(config)
+  const app = await buildApp(services, {
+    logger: {
+      level: process.env.LOG_LEVEL ?? 'info',
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+    },
+  })
+  if (config.secrets.generated) {
+    app.log.warn(
+      'GATEHOUSE_SECRET_KEY is not set: generated one into ./data/secret.key (development only)',
+    )
+  }
+  const applied = await migrateToLatest(services.db)
+  if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+
+  const shutdown = async () => {
+    await app.close()
+    await services.close()
+  }
+  process.once('SIGINT', () => void shutdown())
+  process.once('SIGTERM', () => void shutdown())
+  await app.listen({ port: config.http.port, host: config.http.host })
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  serve().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+    } else {
+      console.error(err instanceof Error ? `startup failed: ${err.message}` : 'startup failed')
+    }
+    process.exit(1)
+  })
+}

@@ -1,0 +1,179 @@
+import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import { withConflict } from '../../store/errors.js'
+import { existingRoleNames } from '../../store/repositories/roles.js'
+import {
+  findLoginRecord,
+  findPasswordHash,
+  insertUser,
+  updatePasswordHash,
+} from '../../store/repositories/users.js'
+import type { UsersTable } from '../../store/tables.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import { newId } from '../ids.js'
+import type { Clock, Random } from '../ports.js'
+import { checkPassword, checkUsername } from './password-policy.js'
+import type { ProfileReader } from './user-profile.js'
+
+export interface NewAccount {
+  username: string
+  password?: string
+  email?: string
+  phone?: string
+  roles?: string[]
+}
+
+export type AccountService = ReturnType<typeof createAccountService>
+
+export const normalizeIdentifier = (s: string) => s.normalize('NFC').toLowerCase()
+
+// Identifiers that can name no account never reach the database: NUL would make
+// PostgreSQL fail the query, and huge strings only cost work.
+const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
+
+export function createAccountService(deps: {
+  db: Db
+  clock: Clock
+  random: Random
+  hasher: PasswordHasher
+  audit: AuditLog
+  profiles: ProfileReader
+  cfg: { passwordMinLength: number }
+}) {
+  const { db, clock, random, hasher, audit, profiles, cfg } = deps
+
+  function assertPasswordPolicy(password: string, username: string, field: string): void {
+    const verdict = checkPassword(password, { minLength: cfg.passwordMinLength, username })
+    if (!verdict.ok) {
+      throw new GatehouseError('validation_error', {
+        detail: verdict.reason.replace(/^password/, field),
+      })
+    }
+  }
+
+  return {
+    /** Creates an account (registration, CLI, import); returns the new user's id. */
+    async create(input: NewAccount): Promise<string> {
+      const username = checkUsername(input.username)
+      if (!username.ok) throw new GatehouseError('validation_error', { detail: username.reason })
+      if (input.password !== undefined)
+        assertPasswordPolicy(input.password, input.username, 'password')
+      const roles = input.roles ?? ['user']
+      const known = await existingRoleNames(db, roles)
+      const unknown = roles.filter((r) => !known.has(r))
+      if (unknown.length > 0) {
+        throw new GatehouseError('validation_error', {
+          detail: `roles: unknown role ${unknown.join(', ')}`,
+        })
+      }
+      const nowMs = clock.now().getTime()
+      const row: UsersTable = {
+        id: newId(random),
+        username: input.username,
+        username_normalized: normalizeIdentifier(input.username),
+        email: input.email ?? null,
+        email_normalized: input.email ? normalizeIdentifier(input.email) : null,
+        email_verified_at: null,
+        phone: input.phone ?? null,
+        phone_verified_at: null,
+        password_hash: input.password === undefined ? null : await hasher.hash(input.password),
+        locked_at: null,
+        disabled_at: null,
+        created_at: nowMs,
+        updated_at: nowMs,
+      }
+      await withConflict('username or email is already taken', () =>
+        insertUser(db, row, [...new Set(roles)]),
+      )
+      return row.id
+    },
+
+    /**
+     * The password step of every login. Unknown users and wrong passwords fail alike and
+     * take alike long (a dummy hash is verified for unknown users), so the response does
+     * not tell which usernames exist.
+     */
+    async checkPassword(
+      identifier: string,
+      password: string,
+      context: RequestContext,
+    ): Promise<UsersTable> {
+      const record = LOOKUP_SAFE.test(identifier)
+        ? await findLoginRecord(db, normalizeIdentifier(identifier))
+        : undefined
+      let ok = false
+      if (record?.password_hash) {
+        const verdict = await hasher.verify(record.password_hash, password)
+        ok = verdict.ok
+        if (ok && verdict.needsRehash) {
+          // Imported bcrypt (or weaker argon2) hashes move to today's parameters at first use.
+          await updatePasswordHash(
+            db,
+            record.id,
+            await hasher.hash(password),
+            clock.now().getTime(),
+          )
+        }
+      } else {
+        await hasher.verifyDummy(password)
+      }
+      if (!record || !ok) {
+        await audit.record({
+          event: 'login_failed',
+          outcome: 'failure',
+          userId: record?.id ?? null,
+          username: identifier,
+          details: { reason: record ? 'wrong_password' : 'unknown_user' },
+          context,
+        })
+        throw new GatehouseError('invalid_credentials', {
+          detail: 'the username or password is wrong',
+        })
+      }
+      if (record.disabled_at !== null) {
+        await audit.record({
+          event: 'login_failed',
+          outcome: 'failure',
+          userId: record.id,
+          username: identifier,
+          details: { reason: 'account_disabled' },
+          context,
+        })
+        throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
+      }
+      if (record.locked_at !== null) {
+        await audit.record({
+          event: 'login_failed',
+          outcome: 'failure',
+          userId: record.id,
+          username: identifier,
+          details: { reason: 'account_locked' },
+          context,
+        })
+        throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+      }
+      return record
+    },
+
+    /** Changes a password after proving the current one; the caller ends other sessions. */
+    async changePassword(
+      userId: string,
+      currentPassword: string,
+      newPassword: string,
+      username: string,
+    ): Promise<void> {
+      const hash = await findPasswordHash(db, userId)
+      const verdict = hash ? await hasher.verify(hash, currentPassword) : undefined
+      if (!verdict?.ok) {
+        if (!hash) await hasher.verifyDummy(currentPassword)
+        throw new GatehouseError('invalid_credentials', { detail: 'current_password is wrong' })
+      }
+      assertPasswordPolicy(newPassword, username, 'new_password')
+      await updatePasswordHash(db, userId, await hasher.hash(newPassword), clock.now().getTime())
+      profiles.changed(userId)
+    },
+
+    assertPasswordPolicy,
+  }
+}

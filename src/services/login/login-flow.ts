@@ -1,0 +1,35 @@
+import type { AccountService } from '../accounts/accounts.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
+
+export type LoginResult = { kind: 'tokens'; tokens: IssuedTokens }
+
+export type LoginFlow = ReturnType<typeof createLoginFlow>
+
+/** Orchestrates a login: the password step, then (when enrolled) the second factor, then a session. */
+export function createLoginFlow(deps: {
+  accounts: AccountService
+  sessions: SessionService
+  audit: AuditLog
+}) {
+  const { accounts, sessions, audit } = deps
+  return {
+    async login(input: {
+      identifier: string
+      password: string
+      context: RequestContext
+    }): Promise<LoginResult> {
+      const user = await accounts.checkPassword(input.identifier, input.password, input.context)
+      const tokens = await sessions.start({ userId: user.id, amr: ['pwd'], context: input.context })
+      await audit.record({
+        event: 'login_succeeded',
+        outcome: 'success',
+        userId: user.id,
+        username: input.identifier,
+        details: { amr: ['pwd'], session_id: tokens.sessionId },
+        context: input.context,
+      })
+      return { kind: 'tokens', tokens }
+    },
+  }
+}

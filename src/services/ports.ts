@@ -1,0 +1,20 @@
+/** What services need from the outside world, passed in so tests control time and chance. */
+export interface Clock {
+  now(): Date
+}
+
+export interface Random {
+  bytes(n: number): Buffer
+  /** n decimal digits, uniformly distributed (no modulo bias). */
+  digits(n: number): string
+}
+
+export interface Mailer {
+  send(m: { to: string; subject: string; text: string }): Promise<void>
+}
+
+export interface SmsSender {
+  send(m: { to: string; text: string }): Promise<void>
+}
+
+export const systemClock: Clock = { now: () => new Date() }

@@ -1,0 +1,272 @@
+import type { SecretBox } from '../../crypto/secret-box.js'
+import { sha256Hex } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import {
+  findRefreshTokenByHash,
+  forgetExpiredSuccessors,
+  insertRefreshToken,
+  rotateRefreshToken,
+  type RefreshTokenRow,
+} from '../../store/repositories/refresh-tokens.js'
+import { rolesOfUser } from '../../store/repositories/roles.js'
+import {
+  endSessions,
+  findSession,
+  insertSession,
+  listActiveSessions,
+  touchSession,
+} from '../../store/repositories/sessions.js'
+import { findUserById } from '../../store/repositories/users.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import { randomToken } from '../../crypto/random.js'
+import { newId } from '../ids.js'
+import type { Clock, Random } from '../ports.js'
+import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.js'
+import type { SessionGate } from './session-gate.js'
+
+export interface IssuedTokens {
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  userId: string
+  sessionId: string
+}
+
+export interface SessionSummary {
+  id: string
+  createdAt: Date
+  lastUsedAt: Date
+  ip: string | null
+  userAgent: string | null
+}
+
+export interface SessionConfig {
+  accessTtlSec: number
+  refreshTtlSec: number
+  refreshReuseGraceSec: number
+}
+
+export type SessionService = ReturnType<typeof createSessionService>
+
+const invalidRefresh = () =>
+  new GatehouseError('invalid_token', { detail: 'the refresh token is not valid' })
+
+export function createSessionService(deps: {
+  db: Db
+  clock: Clock
+  random: Random
+  box: SecretBox
+  accessTokens: AccessTokens
+  gate: SessionGate
+  audit: AuditLog
+  cfg: SessionConfig
+}) {
+  const { db, clock, random, box, accessTokens, gate, audit, cfg } = deps
+  const sealAad = (refreshTokenId: string) => `refresh_tokens.successor_sealed:${refreshTokenId}`
+
+  function newRefreshToken(
+    sessionId: string,
+    nowMs: number,
+  ): { token: string; row: RefreshTokenRow } {
+    const token = randomToken(random, 32)
+    return {
+      token,
+      row: {
+        id: newId(random),
+        session_id: sessionId,
+        token_hash: sha256Hex(token),
+        created_at: nowMs,
+        expires_at: nowMs + cfg.refreshTtlSec * 1000,
+        used_at: null,
+        successor_id: null,
+        successor_sealed: null,
+      },
+    }
+  }
+
+  async function accessFor(userId: string, sessionId: string, amr: string[]): Promise<string> {
+    const user = await findUserById(db, userId)
+    if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
+    const roles = await rolesOfUser(db, userId)
+    return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr })
+  }
+
+  async function endSessionsAudited(
+    filter: Parameters<typeof endSessions>[1],
+    reason: string,
+    context?: RequestContext,
+    actorId?: string,
+  ): Promise<string[]> {
+    const ended = await endSessions(db, filter, reason, clock.now().getTime())
+    gate.markEnded(ended)
+    for (const sessionId of ended) {
+      await audit.record({
+        event: 'session_ended',
+        outcome: 'success',
+        userId: filter.userId,
+        actorId: actorId ?? null,
+        details: { session_id: sessionId, reason },
+        context,
+      })
+    }
+    return ended
+  }
+
+  return {
+    /** Opens a session after a completed login and mints its first tokens. */
+    async start(input: {
+      userId: string
+      amr: string[]
+      context: RequestContext
+    }): Promise<IssuedTokens> {
+      const nowMs = clock.now().getTime()
+      const sessionId = newId(random)
+      await insertSession(db, {
+        id: sessionId,
+        user_id: input.userId,
+        amr: JSON.stringify(input.amr),
+        created_at: nowMs,
+        last_used_at: nowMs,
+        ended_at: null,
+        end_reason: null,
+        ip: input.context.ip?.slice(0, 64) ?? null,
+        user_agent: input.context.userAgent?.slice(0, 512) ?? null,
+      })
+      const { token, row } = newRefreshToken(sessionId, nowMs)
+      await insertRefreshToken(db, row)
+      return {
+        accessToken: await accessFor(input.userId, sessionId, input.amr),
+        refreshToken: token,
+        expiresIn: cfg.accessTtlSec,
+        userId: input.userId,
+        sessionId,
+      }
+    },
+
+    /**
+     * RFC 6749 §10.4 rotation: every refresh spends the token and mints exactly one successor.
+     * A token presented again within the grace period gets that same successor back (two tabs,
+     * a retried request); after it, the reuse means the token leaked, so the session ends.
+     */
+    async refresh(refreshToken: string, context: RequestContext): Promise<IssuedTokens> {
+      const nowMs = clock.now().getTime()
+      const current = await findRefreshTokenByHash(db, sha256Hex(refreshToken))
+      if (!current) throw invalidRefresh()
+      const session = await findSession(db, current.session_id)
+      if (!session || session.ended_at !== null || !(await gate.isAlive(session.id)))
+        throw invalidRefresh()
+      const amr = JSON.parse(session.amr) as string[]
+
+      if (current.used_at === null) {
+        if (current.expires_at <= nowMs) throw invalidRefresh()
+        const successor = newRefreshToken(session.id, nowMs)
+        const sealed = box.seal(successor.token, sealAad(current.id))
+        if (await rotateRefreshToken(db, current.id, successor.row, sealed, nowMs)) {
+          await touchSession(db, session.id, nowMs)
+          await forgetExpiredSuccessors(db, session.id, nowMs - cfg.refreshReuseGraceSec * 1000)
+          return {
+            accessToken: await accessFor(session.user_id, session.id, amr),
+            refreshToken: successor.token,
+            expiresIn: cfg.accessTtlSec,
+            userId: session.user_id,
+            sessionId: session.id,
+          }
+        }
+      }
+
+      // Already rotated, by an earlier request or by a concurrent one that won the race.
+      const rotated =
+        current.used_at === null ? await findRefreshTokenByHash(db, current.token_hash) : current
+      const withinGrace =
+        rotated?.used_at !== null &&
+        rotated?.used_at !== undefined &&
+        nowMs - rotated.used_at <= cfg.refreshReuseGraceSec * 1000 &&
+        cfg.refreshReuseGraceSec > 0
+      if (rotated && withinGrace && rotated.successor_sealed) {
+        const successorToken = box
+          .open(rotated.successor_sealed, sealAad(rotated.id))
+          .toString('utf8')
+        return {
+          accessToken: await accessFor(session.user_id, session.id, amr),
+          refreshToken: successorToken,
+          expiresIn: cfg.accessTtlSec,
+          userId: session.user_id,
+          sessionId: session.id,
+        }
+      }
+
+      const ended = await endSessionsAudited(
+        { userId: session.user_id, sessionId: session.id },
+        'refresh_token_reused',
+        context,
+      )
+      if (ended.length > 0) {
+        await audit.record({
+          event: 'refresh_token_reused',
+          outcome: 'failure',
+          userId: session.user_id,
+          details: { session_id: session.id },
+          context,
+        })
+      }
+      throw invalidRefresh()
+    },
+
+    /** The Bearer check of every authenticated request: signature, claims, then session liveness. */
+    async authenticate(accessToken: string): Promise<AccessClaims> {
+      const claims = await accessTokens.verify(accessToken)
+      if (!(await gate.isAlive(claims.sid))) {
+        throw new GatehouseError('invalid_token', { detail: 'the session has ended' })
+      }
+      return claims
+    },
+
+    /** Ends the session a refresh token belongs to (logout with a refresh token). */
+    async endByRefreshToken(refreshToken: string, context: RequestContext): Promise<void> {
+      const row = await findRefreshTokenByHash(db, sha256Hex(refreshToken))
+      const session = row ? await findSession(db, row.session_id) : undefined
+      if (!session || session.ended_at !== null) throw invalidRefresh()
+      await endSessionsAudited(
+        { userId: session.user_id, sessionId: session.id },
+        'logout',
+        context,
+      )
+    },
+
+    /** Ends one session of a user; another user's session is not found. */
+    async endOne(
+      userId: string,
+      sessionId: string,
+      reason: string,
+      context: RequestContext,
+    ): Promise<void> {
+      const ended = await endSessionsAudited({ userId, sessionId }, reason, context)
+      if (ended.length === 0) throw new GatehouseError('not_found', { detail: 'no such session' })
+    },
+
+    /** Ends every session of a user, or every one but `exceptSessionId`. */
+    async endAll(
+      userId: string,
+      reason: string,
+      opts: { exceptSessionId?: string; context?: RequestContext; actorId?: string } = {},
+    ): Promise<string[]> {
+      const filter =
+        opts.exceptSessionId === undefined
+          ? { userId }
+          : { userId, exceptSessionId: opts.exceptSessionId }
+      return endSessionsAudited(filter, reason, opts.context, opts.actorId)
+    },
+
+    async list(userId: string): Promise<SessionSummary[]> {
+      const rows = await listActiveSessions(db, userId)
+      return rows.map((r) => ({
+        id: r.id,
+        createdAt: new Date(r.created_at),
+        lastUsedAt: new Date(r.last_used_at),
+        ip: r.ip,
+        userAgent: r.user_agent,
+      }))
+    },
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
+import { createPool as createMysqlPool } from 'mysql2'
+import pg from 'pg'
+import type { Database } from './tables.js'
+
+export type Db = Kysely<Database>
+export type DialectName = 'sqlite' | 'postgres' | 'mysql'
+
+export interface DbHandle {
+  db: Db
+  dialect: DialectName
+  close: () => Promise<void>
+}
+
+// pg returns int8 as a string to protect values above 2^53; ours are epoch milliseconds
+// and counters, far below that, so a number keeps all three dialects alike.
+const INT8_OID = 20
+const parseInt8 = (value: string) => Number(value)
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? parseInt8
+      : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+}
+
+export function dialectOf(url: string): DialectName {
+  if (url.startsWith('sqlite:')) return 'sqlite'
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres'
+  if (url.startsWith('mysql://')) return 'mysql'
+  throw new Error(`unsupported database URL scheme in ${url.split(':')[0] ?? ''}:`)
+}
+
+function createDialect(url: string, dialect: DialectName): Dialect {
+  switch (dialect) {
+    case 'sqlite': {
+      const path = url.slice('sqlite:'.length)
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+      const database = new SqliteDatabase(path)
+      // WAL lets readers proceed during a write; busy_timeout makes a second process
+      // (the CLI next to a running server) wait for the lock instead of failing.
+      database.pragma('journal_mode = WAL')
+      database.pragma('busy_timeout = 5000')
+      database.pragma('foreign_keys = ON')
+      return new SqliteDialect({ database })
+    }
+    case 'postgres':
+      return new PostgresDialect({
+        pool: new pg.Pool({ connectionString: url, max: 10, types: pgTypes }),
+      })
+    case 'mysql':
+      return new MysqlDialect({
+        pool: createMysqlPool({ uri: url, connectionLimit: 10, charset: 'utf8mb4', timezone: 'Z' }),
+      })
+  }
+}
+
+export function createDb(url: string): DbHandle {
+  const dialect = dialectOf(url)
+  const db = new Kysely<Database>({ dialect: createDialect(url, dialect) })
+  return { db, dialect, close: () => db.destroy() }
+}

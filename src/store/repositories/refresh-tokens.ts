@@ -1,0 +1,67 @@
+import type { Db } from '../db.js'
+import type { RefreshTokensTable } from '../tables.js'
+
+export type RefreshTokenRow = RefreshTokensTable
+
+export async function insertRefreshToken(db: Db, row: RefreshTokenRow): Promise<void> {
+  await db.insertInto('refresh_tokens').values(row).execute()
+}
+
+export async function findRefreshTokenByHash(
+  db: Db,
+  tokenHash: string,
+): Promise<RefreshTokenRow | undefined> {
+  return db
+    .selectFrom('refresh_tokens')
+    .selectAll()
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst()
+}
+
+/**
+ * Rotates `current` to `successor` in one transaction: the successor is inserted and the
+ * current token marked used only if nobody marked it first. The conditional update's row
+ * count decides the race; the loser's insert is rolled back, so exactly one successor is
+ * ever minted for a refresh token.
+ */
+export async function rotateRefreshToken(
+  db: Db,
+  currentId: string,
+  successor: RefreshTokenRow,
+  successorSealed: string,
+  now: number,
+): Promise<boolean> {
+  try {
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('refresh_tokens').values(successor).execute()
+      const res = await trx
+        .updateTable('refresh_tokens')
+        .set({ used_at: now, successor_id: successor.id, successor_sealed: successorSealed })
+        .where('id', '=', currentId)
+        .where('used_at', 'is', null)
+        .executeTakeFirst()
+      if (Number(res.numUpdatedRows) !== 1) throw new LostRotationRace()
+    })
+    return true
+  } catch (err) {
+    if (err instanceof LostRotationRace) return false
+    throw err
+  }
+}
+
+class LostRotationRace extends Error {}
+
+/** Forgets sealed successors whose grace period is over: they are kept only that long. */
+export async function forgetExpiredSuccessors(
+  db: Db,
+  sessionId: string,
+  usedBefore: number,
+): Promise<void> {
+  await db
+    .updateTable('refresh_tokens')
+    .set({ successor_sealed: null })
+    .where('session_id', '=', sessionId)
+    .where('used_at', '<', usedBefore)
+    .where('successor_sealed', 'is not', null)
+    .execute()
+}

@@ -1,0 +1,95 @@
+import type { Db } from '../db.js'
+import type { UsersTable } from '../tables.js'
+
+export type UserRow = Omit<UsersTable, 'password_hash'>
+export type NewUserRow = UsersTable
+
+const publicColumns = [
+  'id',
+  'username',
+  'username_normalized',
+  'email',
+  'email_normalized',
+  'email_verified_at',
+  'phone',
+  'phone_verified_at',
+  'locked_at',
+  'disabled_at',
+  'created_at',
+  'updated_at',
+] as const
+
+export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('users').values(row).execute()
+    if (roles.length > 0) {
+      await trx
+        .insertInto('user_roles')
+        .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
+        .execute()
+    }
+  })
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').select(publicColumns).where('id', '=', id).executeTakeFirst()
+}
+
+/** The row with its password hash, found by normalized username or email: only login needs it. */
+export async function findLoginRecord(db: Db, identifier: string): Promise<UsersTable | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) =>
+      eb.or([eb('username_normalized', '=', identifier), eb('email_normalized', '=', identifier)]),
+    )
+    .orderBy('created_at')
+    .executeTakeFirst()
+}
+
+export async function findPasswordHash(db: Db, userId: string): Promise<string | null | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select('password_hash')
+    .where('id', '=', userId)
+    .executeTakeFirst()
+  return row?.password_hash
+}
+
+export async function updatePasswordHash(
+  db: Db,
+  userId: string,
+  passwordHash: string,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ password_hash: passwordHash, updated_at: now })
+    .where('id', '=', userId)
+    .execute()
+}
+
+export async function listUsers(
+  db: Db,
+  opts: { limit: number; after?: { createdAt: number; id: string } },
+): Promise<UserRow[]> {
+  let q = db.selectFrom('users').select(publicColumns)
+  const after = opts.after
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('created_at', '>', after.createdAt),
+        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+      ]),
+    )
+  }
+  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+}
+
+export async function countUsers(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}

@@ -1,0 +1,88 @@
+import type { Generated } from 'kysely'
+
+/**
+ * Table shapes shared by all three dialects. Times are epoch milliseconds (bigint columns),
+ * flags are nullable timestamps (when it happened, or null), lists are JSON text: the one
+ * representation every dialect stores alike. Repositories convert to domain values.
+ */
+export interface UsersTable {
+  id: string
+  username: string
+  username_normalized: string
+  email: string | null
+  email_normalized: string | null
+  email_verified_at: number | null
+  phone: string | null
+  phone_verified_at: number | null
+  password_hash: string | null
+  locked_at: number | null
+  disabled_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+export interface RolesTable {
+  name: string
+  permissions: string // JSON array of strings
+  created_at: number
+}
+
+export interface UserRolesTable {
+  user_id: string
+  role_name: string
+}
+
+export interface SessionsTable {
+  id: string
+  user_id: string
+  amr: string // JSON array, kept across refreshes
+  created_at: number
+  last_used_at: number
+  ended_at: number | null
+  end_reason: string | null
+  ip: string | null
+  user_agent: string | null
+}
+
+export interface RefreshTokensTable {
+  id: string
+  session_id: string
+  token_hash: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  successor_id: string | null
+  /** The successor token, sealed, kept only for REFRESH_REUSE_GRACE after rotation. */
+  successor_sealed: string | null
+}
+
+export interface SigningKeysTable {
+  kid: string
+  alg: string
+  public_jwk: string
+  private_key_sealed: string
+  created_at: number
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>
+  time: number
+  event: string
+  outcome: string
+  user_id: string | null
+  username: string | null
+  ip: string | null
+  user_agent: string | null
+  actor_id: string | null
+  details: string | null // JSON object
+}
+
+export interface Database {
+  users: UsersTable
+  roles: RolesTable
+  user_roles: UserRolesTable
+  sessions: SessionsTable
+  refresh_tokens: RefreshTokensTable
+  signing_keys: SigningKeysTable
+  audit_events: AuditEventsTable
+}

@@ -1,0 +1,159 @@
+import bcrypt from 'bcryptjs'
+import { describe, expect, it } from 'vitest'
+import {
+  createCodeHasher,
+  createPasswordHasher,
+  sha256Hex,
+  timingSafeEqualHex,
+} from '../../src/crypto/hashing.js'
+import { cryptoRandom, randomToken } from '../../src/crypto/random.js'
+
+const pw = 'correct horse battery staple'
+
+describe('password hasher', () => {
+  const hasher = createPasswordHasher()
+
+  it('hashes with argon2id at the SPEC defaults', async () => {
+    const h = await hasher.hash(pw)
+    expect(h.startsWith('$argon2id$')).toBe(true)
+    expect(h).toContain('m=19456,t=2,p=1')
+  })
+
+  it('verifies the right password and refuses a wrong one', async () => {
+    const h = await hasher.hash(pw)
+    expect(await hasher.verify(h, pw)).toEqual({ ok: true, needsRehash: false })
+    expect(await hasher.verify(h, 'wrong password')).toEqual({ ok: false, needsRehash: false })
+  })
+
+  it('asks for a rehash when parameters or the variant differ', async () => {
+    const weak = createPasswordHasher({ memoryKiB: 8192, timeCost: 1 })
+    const h = await weak.hash(pw)
+    expect(h).toContain('m=8192,t=1,p=1')
+    expect(await hasher.verify(h, pw)).toEqual({ ok: true, needsRehash: true })
+    expect(await weak.verify(h, pw)).toEqual({ ok: true, needsRehash: false })
+    const argon2 = await import('argon2')
+    const argon2i = await argon2.hash(pw, {
+      type: argon2.argon2i,
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    })
+    expect(await hasher.verify(argon2i, pw)).toEqual({ ok: true, needsRehash: true })
+  })
+
+  it.each(['$2a$', '$2b$', '$2y$'])(
+    'verifies imported bcrypt %s and asks for a rehash',
+    async (prefix) => {
+      const h = prefix + bcrypt.hashSync(pw, 4).slice(4)
+      expect(h.startsWith(prefix)).toBe(true)
+      expect(await hasher.verify(h, pw)).toEqual({ ok: true, needsRehash: true })
+      expect(await hasher.verify(h, 'wrong password')).toEqual({ ok: false, needsRehash: false })
+    },
+  )
+
+  it.each([
+    '',
+    'garbage',
+    'plaintext-password',
+    '$argon2id$',
+    '$argon2id$v=19$m=19456,t=2,p=1$bm90c2FsdA$bm90aGFzaA',
+    '$argon2id$v=19$m=abc$$',
+    '$2b$04$short',
+    '$2b$99$' + 'a'.repeat(53),
+    '$1$md5crypt$abcdef',
+  ])('treats %j as a failed verification without throwing', async (h) => {
+    expect(await hasher.verify(h, pw)).toEqual({ ok: false, needsRehash: false })
+  })
+
+  it('verifyDummy resolves and costs about as much as a real verification', async () => {
+    await hasher.verifyDummy(pw) // builds the dummy hash
+    const h = await hasher.hash(pw)
+    const t0 = performance.now()
+    await hasher.verifyDummy(pw)
+    const dummyMs = performance.now() - t0
+    const t1 = performance.now()
+    await hasher.verify(h, 'wrong password')
+    const realMs = performance.now() - t1
+    expect(dummyMs).toBeGreaterThan(realMs / 4)
+  })
+})
+
+describe('sha256Hex and timingSafeEqualHex', () => {
+  it('hashes to 64 hex characters', () => {
+    expect(sha256Hex('abc')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    )
+    expect(sha256Hex(Buffer.from('abc'))).toBe(sha256Hex('abc'))
+  })
+
+  it.each([
+    ['abcd', 'abcd', true],
+    ['ABCD', 'abcd', true],
+    ['abcd', 'abce', false],
+    ['abcd', 'abcdef', false],
+    ['zz', 'yy', false],
+    ['', '', false],
+  ])('%j vs %j → %s', (a, b, expected) => {
+    expect(timingSafeEqualHex(a, b)).toBe(expected)
+  })
+})
+
+describe('code hasher', () => {
+  const key = Buffer.alloc(32, 7)
+  const codes = createCodeHasher(key)
+
+  it('is deterministic and keyed', () => {
+    const h = codes.hash('123456', 'login:email:user-1')
+    expect(h).toMatch(/^[0-9a-f]{64}$/)
+    expect(codes.hash('123456', 'login:email:user-1')).toBe(h)
+    expect(h).not.toBe(sha256Hex('123456'))
+    expect(createCodeHasher(Buffer.alloc(32, 8)).hash('123456', 'login:email:user-1')).not.toBe(h)
+  })
+
+  it('separates contexts, also when the boundary between context and code shifts', () => {
+    const h = codes.hash('123456', 'login:email:user-1')
+    expect(codes.hash('123456', 'reset:email:user-1')).not.toBe(h)
+    expect(codes.hash('123456', 'login:email:user-2')).not.toBe(h)
+    expect(codes.hash('23456', 'login:email:user-11')).not.toBe(
+      codes.hash('123456', 'login:email:user-1'),
+    )
+  })
+})
+
+describe('cryptoRandom', () => {
+  it('gives bytes and digits of the asked length', () => {
+    expect(cryptoRandom.bytes(16).length).toBe(16)
+    expect(cryptoRandom.digits(6)).toMatch(/^\d{6}$/)
+    expect(cryptoRandom.digits(0)).toBe('')
+  })
+
+  it('spreads digits over 0–9', () => {
+    const seen = new Set(cryptoRandom.digits(1000))
+    expect(seen.size).toBe(10)
+  })
+
+  it('makes 256-bit base64url tokens', () => {
+    const t = randomToken(cryptoRandom)
+    expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(randomToken(cryptoRandom)).not.toBe(t)
+    expect(randomToken(cryptoRandom, 16)).toMatch(/^[A-Za-z0-9_-]{22}$/)
+  })
+})
+
+describe('argon2id hash format', () => {
+  it('is a canonical PHC string with a 16-byte salt and 32-byte digest', async () => {
+    const h = await createPasswordHasher({ memoryKiB: 8192, timeCost: 1 }).hash(pw)
+    expect(h).toMatch(/^\$argon2id\$v=19\$m=8192,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/)
+  })
+
+  it('still verifies hashes written in argon2 0.45’s own parameter order', async () => {
+    const argon2 = await import('argon2')
+    const h = await argon2.hash(pw, {
+      type: argon2.argon2id,
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    })
+    expect(await createPasswordHasher().verify(h, pw)).toEqual({ ok: true, needsRehash: false })
+  })
+})
