@@ -9,6 +9,9 @@ import {
   type MfaSummary,
   type ProfileReader,
 } from './services/accounts/user-profile.js'
+import { createCursorCodec, type CursorCodec } from './services/pagination.js'
+import { createUserDirectory, type UserDirectory } from './services/users/directory.js'
+import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
@@ -36,6 +39,10 @@ export interface Services {
   sessions: SessionService
   loginFlow: LoginFlow
   observability: Observability
+  cursors: CursorCodec
+  userDirectory: UserDirectory
+  /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
+  resealers: { reseal(): Promise<number> }[]
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
   close(): Promise<void>
 }
@@ -75,11 +82,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })
+  const mfaSummary = () => Promise.resolve(noSecondFactor)
   const profiles = createProfileReader({
     db,
     clock,
     bus,
-    mfaSummary: () => Promise.resolve(noSecondFactor),
+    mfaSummary,
   })
   const accounts = createAccountService({
     db,
@@ -101,6 +109,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     cfg: config.tokens,
   })
   const loginFlow = createLoginFlow({ accounts, sessions, audit })
+  const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
+  const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
   const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
 
   return {
@@ -120,6 +130,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     sessions,
     loginFlow,
     observability,
+    cursors,
+    userDirectory,
+    resealers: [keyRing],
     redisStatus: () => 'disabled',
     close: closeDb,
   }

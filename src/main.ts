@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
@@ -38,7 +39,7 @@ export async function serve(): Promise<void> {
   await app.listen({ port: config.http.port, host: config.http.host })
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   serve().catch((err: unknown) => {
     if (err instanceof ConfigError) {
       console.error(err.message)

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import type { UsersTable } from '../tables.js'
 
@@ -71,9 +72,20 @@ export async function updatePasswordHash(
 
 export async function listUsers(
   db: Db,
-  opts: { limit: number; after?: { createdAt: number; id: string } },
+  opts: { limit: number; after?: { createdAt: number; id: string }; prefix?: string },
 ): Promise<UserRow[]> {
   let q = db.selectFrom('users').select(publicColumns)
+  if (opts.prefix) {
+    // Wildcards in the search text match literally. '!' is the escape character because a
+    // backslash means different things in MySQL and PostgreSQL string literals.
+    const pattern = `${opts.prefix.replace(/[!%_]/g, (c) => `!${c}`)}%`
+    q = q.where((eb) =>
+      eb.or([
+        sql<boolean>`${eb.ref('username_normalized')} like ${pattern} escape '!'`,
+        sql<boolean>`${eb.ref('email_normalized')} like ${pattern} escape '!'`,
+      ]),
+    )
+  }
   const after = opts.after
   if (after) {
     q = q.where((eb) =>

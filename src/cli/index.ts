@@ -1,0 +1,86 @@
+import { resolve } from 'node:path'
+import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from '../config/index.js'
+import { GatehouseError } from '../services/errors.js'
+import { serve } from '../main.js'
+import { CliError, createServicesOnce, type Command } from './context.js'
+import { keysRotate, secretsRotate } from './commands/keys.js'
+import { migrate } from './commands/migrate.js'
+import { userCreate, userList } from './commands/user.js'
+
+const commands: Command[] = [migrate, userCreate, userList, keysRotate, secretsRotate]
+
+function help(): string {
+  return [
+    'usage: gatehouse <command>',
+    '',
+    '  serve                        run the HTTP service',
+    ...commands.map((c) => `  ${c.usage}`),
+  ].join('\n')
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Finds the command whose words start argv, longest name first ("user create" before "user"). */
+function match(argv: string[]): { command: Command; args: string[] } | undefined {
+  const byLength = [...commands].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length)
+  for (const command of byLength) {
+    const words = command.name.split(' ')
+    if (words.every((w, i) => argv[i] === w)) return { command, args: argv.slice(words.length) }
+  }
+  return undefined
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+    console.log(help())
+    return argv.length === 0 ? 1 : 0
+  }
+  if (argv[0] === 'serve') {
+    await serve()
+    return 0
+  }
+  const found = match(argv)
+  if (!found) throw new CliError(`unknown command "${argv.join(' ')}"; run gatehouse --help`)
+  try {
+    process.loadEnvFile('.env')
+  } catch {
+    // No .env file: the environment alone configures us.
+  }
+  const config = loadConfig(process.env, {
+    devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
+  })
+  const services = createServicesOnce(config)
+  try {
+    const code = await found.command.run({
+      args: found.args,
+      out: (line) => console.log(line),
+      readStdin,
+      services: services.get,
+      config,
+    })
+    return code ?? 0
+  } finally {
+    await services.close()
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    // One clear line, never a stack: the message is ours, or the library's first line.
+    const message =
+      err instanceof ConfigError || err instanceof CliError || err instanceof GatehouseError
+        ? err.message
+        : err instanceof Error
+          ? (err.message.split('\n')[0] ?? 'failed')
+          : 'failed'
+    console.error(`gatehouse: ${message}`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,40 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { GatehouseError } from './errors.js'
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export interface CursorCodec {
+  encode(position: Record<string, string | number>): string
+  /** Throws `validation_error` for anything we did not issue (SPEC §3: a tampered cursor). */
+  decode(cursor: string): Record<string, string | number>
+}
+
+/**
+ * Cursors are opaque to clients but carry a position; a MAC stops a client from forging one
+ * that points somewhere we never sent them (or makes our queries chew on junk).
+ */
+export function createCursorCodec(key: Buffer): CursorCodec {
+  const mac = (payload: string) =>
+    createHmac('sha256', key).update(payload).digest().subarray(0, 16)
+  const invalid = () =>
+    new GatehouseError('validation_error', { detail: 'cursor: is not a cursor this server issued' })
+  return {
+    encode(position) {
+      const payload = Buffer.from(JSON.stringify(position)).toString('base64url')
+      return `${payload}.${mac(payload).toString('base64url')}`
+    },
+    decode(cursor) {
+      const [payload, tag, ...rest] = cursor.split('.')
+      if (!payload || !tag || rest.length > 0) throw invalid()
+      const given = Buffer.from(tag, 'base64url')
+      const expected = mac(payload)
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid()
+      const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid()
+      return parsed as Record<string, string | number>
+    },
+  }
+}
