@@ -44,7 +44,8 @@ const httpOrCliImports = {
 // list starts from the one for all of src/.
 const processEnvRead = {
   selector: "MemberExpression[object.name='process'][property.name='env']",
-  message: 'Only src/main.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
+  message:
+    'Only src/main.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
 }
 
 export default tseslint.config(
