@@ -9,6 +9,7 @@ import {
 } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
+import './http/rate-limit-config.js'
 import { installProblemHandlers } from './http/problem.js'
 import { createRouteIndex } from './http/route-index.js'
 import { authRoutes } from './http/routes/auth.js'

@@ -14,6 +14,7 @@ import { createUserDirectory, type UserDirectory } from './services/users/direct
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
+import { unlimitedLoginGuard } from './services/login/login-guard.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
 import { systemClock, type Clock, type Random } from './services/ports.js'
 import { createSessionGate } from './services/sessions/session-gate.js'
@@ -108,7 +109,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
     cfg: config.tokens,
   })
-  const loginFlow = createLoginFlow({ accounts, sessions, audit })
+  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard: unlimitedLoginGuard })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
   const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
   const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })

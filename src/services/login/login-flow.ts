@@ -1,6 +1,9 @@
 import type { AccountService } from '../accounts/accounts.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
+import type { LoginGuard } from './login-guard.js'
 
 export type LoginResult = { kind: 'tokens'; tokens: IssuedTokens }
 
@@ -11,15 +14,30 @@ export function createLoginFlow(deps: {
   accounts: AccountService
   sessions: SessionService
   audit: AuditLog
+  guard: LoginGuard
 }) {
-  const { accounts, sessions, audit } = deps
+  const { accounts, sessions, audit, guard } = deps
   return {
     async login(input: {
       identifier: string
       password: string
       context: RequestContext
     }): Promise<LoginResult> {
-      const user = await accounts.checkPassword(input.identifier, input.password, input.context)
+      const attempt = {
+        username: normalizeIdentifier(input.identifier),
+        userId: null,
+        ip: input.context.ip,
+      }
+      await guard.beforeAttempt(attempt)
+      let user
+      try {
+        user = await accounts.checkPassword(input.identifier, input.password, input.context)
+      } catch (err) {
+        if (err instanceof GatehouseError && err.code === 'invalid_credentials')
+          await guard.recordFailure(attempt)
+        throw err
+      }
+      await guard.recordSuccess({ ...attempt, userId: user.id })
       const tokens = await sessions.start({ userId: user.id, amr: ['pwd'], context: input.context })
       await audit.record({
         event: 'login_succeeded',
