@@ -10,7 +10,8 @@ import {
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
-import { installProblemHandlers } from './http/problem.js'
+import { installProblemHandlers, sendProblem } from './http/problem.js'
+import { refuseNul } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
 import { authRoutes } from './http/routes/auth.js'
 import { meRoutes } from './http/routes/me.js'
@@ -43,6 +44,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     routerOptions: { maxParamLength: 256 },
+    // The router rejects some URLs before any handler runs; they still answer problem+json.
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+        sendProblem(reply, 'not_found', 'no such resource')
+      else sendProblem(reply, 'malformed_request', 'the URL is not valid')
+    },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
@@ -50,6 +57,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))
   installProblemHandlers(app, (url) => routes.allowed(url))
+
+  app.addHook('preValidation', refuseNul)
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

@@ -107,7 +107,7 @@ describe.each(databases)('refresh tokens and sessions on $name', (database) => {
     t.clock.advance('11s')
     const reuse = await refresh(tokens.refresh_token)
     expect(reuse.status).toBe(401)
-    expect(reuse.body.code).toBe('invalid_token')
+    expect((reuse.body as unknown as { code: string }).code).toBe('invalid_token')
     expect(await auditCount('refresh_token_reused')).toBe(reusedBefore + 1)
     // Every token of the session is dead: the legitimate successor and both access tokens.
     expect((await refresh(rotated.body.refresh_token)).status).toBe(401)
@@ -164,7 +164,7 @@ describe.each(databases)('refresh tokens and sessions on $name', (database) => {
     expect((await refresh(tokens.refresh_token)).status).toBe(401)
     const unknown = await refresh('x'.repeat(43))
     expect(unknown.status).toBe(401)
-    expect(unknown.body.code).toBe('invalid_token')
+    expect((unknown.body as unknown as { code: string }).code).toBe('invalid_token')
     expect((await api.post('/api/auth/refresh', { refresh_token: 42 })).status).toBe(400)
     expect((await api.post('/api/auth/refresh', {})).status).toBe(400)
   })

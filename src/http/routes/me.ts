@@ -3,7 +3,7 @@ import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
-import { Password, problems, UserSchema, userJson } from '../schemas/common.js'
+import { IdParam, Password, problems, UserSchema, userJson } from '../schemas/common.js'
 import type { App } from './types.js'
 
 const bearer = [{ bearerAuth: [] }]
@@ -103,7 +103,7 @@ export function meRoutes(services: Services) {
         schema: {
           tags: ['me'],
           security: bearer,
-          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+          params: Type.Object({ id: IdParam }),
           response: { 204: Type.Null(), ...problems(400, 401, 404) },
         },
       },

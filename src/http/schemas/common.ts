@@ -89,3 +89,6 @@ export const Email = Type.String({ format: 'email', maxLength: 254 })
 // E.164: a plus and up to 15 digits.
 export const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' })
 export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })
+
+/** Ids we issue are base64url; anything else names nothing. */
+export const IdParam = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testDatabases } from '../support/databases.js'
+import { startApp, type TestApp } from '../support/harness.js'
+import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
+
+const databases = await testDatabases()
+
+const expectProblem = (
+  res: { status: number; headers: Record<string, unknown>; body: unknown },
+  status: number,
+  code: string,
+) => {
+  expect(res.status).toBe(status)
+  expect(String(res.headers['content-type'])).toContain('application/problem+json')
+  expect(res.body).toMatchObject({ status, code })
+  const body = res.body as Record<string, unknown>
+  for (const member of ['type', 'title', 'status', 'detail', 'code'])
+    expect(body).toHaveProperty(member)
+}
+
+describe.each(databases)('HTTP conventions on $name', (database) => {
+  let t: TestApp
+  let api: Client
+  let drop: () => Promise<void>
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    drop = fresh.drop
+    t = await startApp(fresh.url)
+    api = client(t.app)
+  })
+  afterAll(async () => {
+    await t.close()
+    await drop()
+  })
+
+  const raw = (payload: string, contentType = 'application/json', url = '/api/auth/register') =>
+    t.app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload })
+  const asJson = (res: Awaited<ReturnType<typeof raw>>) => ({
+    status: res.statusCode,
+    headers: res.headers,
+    body: res.json<unknown>(),
+  })
+
+  it('answers an unknown route with 404 problem+json', async () => {
+    expectProblem(await api.get('/api/nope'), 404, 'not_found')
+  })
+
+  it('answers a known path with another method with 405 and Allow', async () => {
+    const res = await api.call('DELETE', '/api/auth/login')
+    expectProblem(res, 405, 'method_not_allowed')
+    expect(res.headers.allow).toBe('POST')
+    expectProblem(await api.call('PUT', '/api/auth/sessions/abc'), 405, 'method_not_allowed')
+  })
+
+  it('maps malformed JSON, other media types and oversized bodies', async () => {
+    expectProblem(asJson(await raw('{"username": ')), 400, 'malformed_request')
+    expectProblem(asJson(await raw('', 'application/json')), 400, 'malformed_request')
+    expectProblem(asJson(await raw('<x/>', 'application/xml')), 415, 'unsupported_media_type')
+    expectProblem(
+      asJson(await raw('username=a', 'application/x-www-form-urlencoded')),
+      415,
+      'unsupported_media_type',
+    )
+    const huge = JSON.stringify({ username: 'x', password: 'y'.repeat(70 * 1024) })
+    expectProblem(asJson(await raw(huge)), 413, 'payload_too_large')
+  })
+
+  it.each([
+    ['an array', '[]'],
+    ['a string', '"hello"'],
+    ['null', 'null'],
+    ['a number', '42'],
+    ['null fields', '{"username": null, "password": null}'],
+    ['nested objects', '{"username": {"$gt": ""}, "password": "x"}'],
+  ])('rejects %s as validation_error before anything else', async (_label, body) => {
+    expectProblem(asJson(await raw(body)), 400, 'validation_error')
+    expectProblem(
+      asJson(await raw(body, 'application/json', '/api/auth/login')),
+      400,
+      'validation_error',
+    )
+  })
+
+  it('ignores __proto__ and constructor keys and unknown members, storing none of them', async () => {
+    const res = await raw(
+      JSON.stringify({
+        username: 'proto-user',
+        password: STRONG_PASSWORD,
+        is_admin: true,
+        roles: ['admin'],
+      }).replace(
+        '{',
+        '{"__proto__": {"roles": ["admin"]}, "constructor": {"prototype": {"x": 1}}, ',
+      ),
+    )
+    expect(res.statusCode).toBe(201)
+    expect(res.json<{ user: { roles: string[] } }>().user.roles).toEqual(['user'])
+    expect(({} as Record<string, unknown>).roles).toBeUndefined()
+  })
+
+  it('refuses NUL and control characters without a 5xx and without writing anything', async () => {
+    for (const username of ['nul\u0000user', 'tab\tuser', 'line\nuser']) {
+      expectProblem(
+        await api.post('/api/auth/register', { username, password: STRONG_PASSWORD }),
+        400,
+        'validation_error',
+      )
+    }
+    const login = await api.post('/api/auth/login', {
+      username: 'nul\u0000user',
+      password: 'x\u0000y',
+    })
+    expectProblem(login, 400, 'validation_error')
+    const control = await api.post('/api/auth/login', {
+      username: 'tab\tuser',
+      password: 'whatever it is',
+    })
+    expectProblem(control, 401, 'invalid_credentials')
+    const users = await t.services.db.selectFrom('users').select('username').execute()
+    expect(users.some((u) => u.username.includes('user') && /\p{Cc}/u.test(u.username))).toBe(false)
+  })
+
+  /**
+   * Regression: the fuzz suite found that DELETE /api/auth/sessions/%00 reached PostgreSQL,
+   * which refuses NUL in text, and answered 500.
+   */
+  it('refuses NUL in path parameters and nested body fields with 400, not 500', async () => {
+    const tokens = await api.post<{ access_token: string }>('/api/auth/login', {
+      username: 'proto-user',
+      password: STRONG_PASSWORD,
+    })
+    const res = await api.delete('/api/auth/sessions/%00', tokens.body.access_token)
+    expectProblem(res, 400, 'validation_error')
+    const nested = await api.post('/api/auth/refresh', {
+      refresh_token: 'abc\u0000def',
+      extra: { deep: ['\u0000'] },
+    })
+    expectProblem(nested, 400, 'validation_error')
+    expect(nested.body).toMatchObject({ detail: expect.stringContaining('body.') as unknown })
+  })
+
+  it('answers over-long and badly encoded URLs as problem+json', async () => {
+    expectProblem(await api.delete(`/api/auth/sessions/${'a'.repeat(3000)}`), 404, 'not_found')
+    expectProblem(await api.get('/api/auth/sessions/%E0%A4%A'), 400, 'malformed_request')
+  })
+
+  it('sets security headers', async () => {
+    const res = await api.get('/healthz')
+    expect(res.headers['x-content-type-options']).toBe('nosniff')
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'")
+    expect(res.headers['x-frame-options']).toBeDefined()
+  })
+
+  it('serves health, readiness and Prometheus metrics', async () => {
+    expect((await api.get('/healthz')).body).toEqual({ status: 'ok' })
+    const ready = await api.get('/readyz')
+    expect(ready.status).toBe(200)
+    expect(ready.body).toEqual({ status: 'ok', database: 'ok', redis: 'disabled' })
+    await api.post('/api/auth/login', { username: 'nobody', password: 'whatever it is' })
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+    expect(metrics.statusCode).toBe(200)
+    expect(metrics.body).toContain(
+      'gatehouse_http_requests_total{method="POST",route="/api/auth/login",status="401"}',
+    )
+    expect(metrics.body).toContain('gatehouse_http_request_duration_seconds_bucket')
+    expect(metrics.body).toContain('gatehouse_logins_total')
+  })
+
+  it('publishes an OpenAPI document built from the route schemas, and Swagger UI', async () => {
+    const doc = await api.get<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+      '/openapi.json',
+    )
+    expect(doc.status).toBe(200)
+    expect(doc.body.openapi).toMatch(/^3\./)
+    expect(doc.body.paths['/api/auth/login']).toHaveProperty('post')
+    expect(doc.body.paths['/api/auth/me']).toHaveProperty('get')
+    const ui = await t.app.inject({ method: 'GET', url: '/docs/' })
+    expect(ui.statusCode).toBe(200)
+    expect(ui.headers['content-type']).toContain('text/html')
+  })
+})
