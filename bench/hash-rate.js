@@ -1,0 +1,29 @@
+import { createPasswordHasher } from '../dist/crypto/hashing.js'
+import { slice } from './stats.js'
+
+/**
+ * Argon2id verifications of this process with the production parameters, through the hasher
+ * login uses, `concurrency` at a time (argon2 runs on libuv's threadpool, as it does for logins
+ * arriving on that many connections). One verification is one full argon2id hash.
+ * Resolves with a function measuring one slice of `durationSec`.
+ */
+export async function hashRate({ concurrency, password }) {
+  const hasher = createPasswordHasher()
+  const stored = await hasher.hash(password)
+  return async (durationSec) => {
+    const latencies = []
+    const start = performance.now()
+    const end = start + durationSec * 1000
+    const lane = async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        const { ok } = await hasher.verify(stored, password)
+        if (!ok) throw new Error('argon2 verification failed')
+        latencies.push(performance.now() - t0)
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, lane))
+    const seconds = (performance.now() - start) / 1000
+    return slice({ ok: latencies.length, seconds, latencies: Float64Array.from(latencies) })
+  }
+}
