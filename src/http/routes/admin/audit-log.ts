@@ -1,0 +1,70 @@
+import { Type } from 'typebox'
+import type { Services } from '../../../container.js'
+import { problems } from '../../schemas/common.js'
+import { DEFAULT_LIMIT, PageQuery, pageSchema } from '../../schemas/lists.js'
+import type { App } from '../types.js'
+import { adminProblems, adminSecurity } from './common.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
+  Type.Union([t, Type.Null()])
+
+const AuditEventSchema = Type.Object({
+  id: Type.String(),
+  time: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
+  user_id: Nullable(Type.String()),
+  username: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  user_agent: Nullable(Type.String()),
+  actor_id: Nullable(Type.String()),
+  details: Nullable(Type.Object({}, { additionalProperties: true })),
+})
+
+export function adminAuditRoutes(services: Services) {
+  return async (app: App) => {
+    app.get(
+      '/api/admin/audit-log',
+      {
+        schema: {
+          tags: ['admin'],
+          security: adminSecurity,
+          querystring: Type.Object({
+            user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            event: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            until: Type.Optional(Type.String({ format: 'date-time' })),
+            ...PageQuery,
+          }),
+          response: { 200: pageSchema(AuditEventSchema), ...problems(...adminProblems) },
+        },
+      },
+      async (request) => {
+        const q = request.query
+        const page = await services.auditReader.query({
+          userId: q.user,
+          event: q.event,
+          since: q.since === undefined ? undefined : new Date(q.since),
+          until: q.until === undefined ? undefined : new Date(q.until),
+          limit: q.limit ?? DEFAULT_LIMIT,
+          cursor: q.cursor,
+        })
+        return {
+          items: page.items.map((e) => ({
+            id: e.id,
+            time: e.time.toISOString(),
+            event: e.event,
+            outcome: e.outcome,
+            user_id: e.userId,
+            username: e.username,
+            ip: e.ip,
+            user_agent: e.userAgent,
+            actor_id: e.actorId,
+            details: e.details,
+          })),
+          next_cursor: page.nextCursor,
+        }
+      },
+    )
+  }
+}
