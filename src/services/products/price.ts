@@ -1,7 +1,7 @@
 import { GatehouseError } from '../errors.js'
 
 /** The largest price we store: its cents stay an exact integer in every driver and in JSON. */
-export const MAX_PRICE_CENTS = 99_999_999_999_99
+export const MAX_PRICE_CENTS = 99_999_999_999_999 // 999,999,999,999.99
 
 /**
  * A JSON number with at most two decimals, as integer cents, without floating-point arithmetic:
