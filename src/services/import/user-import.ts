@@ -6,6 +6,7 @@ import type { UsersTable } from '../../store/tables.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import { checkUsername } from '../accounts/password-policy.js'
 import type { AuditLog } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import { fromBase32 } from '../totp-service/totp-code.js'
@@ -147,6 +148,8 @@ export function createUserImport(deps: {
     } catch (err) {
       // Someone registered the same name or email between our check and the insert.
       if (isUniqueViolation(err)) throw new Rejection('username or email was taken meanwhile')
+      // The TOTP writer refusing the secret rejects the row; the transaction undid the user.
+      if (err instanceof GatehouseError) throw new Rejection(`totp_secret: ${err.message}`)
       throw err
     }
     await audit.record({
