@@ -13,25 +13,19 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }
 
 /**
- * Kysely's migrator asks "does kysely_migration exist?" across every schema of a PostgreSQL
- * database, so a second Gatehouse (or test suite) in another schema of the same database made
- * it skip creating its own tables and then fail. Naming our schema keeps the question ours.
+ * Kysely looks for its bookkeeping tables in every schema it can see; with a search_path that
+ * names one schema among several (one database shared by several deployments), it would
+ * find another deployment's tables. Naming our schema keeps it to ours.
  */
-async function migrationTableSchema(db: Db): Promise<string | undefined> {
+async function postgresSchema(db: Db): Promise<string | undefined> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined
-  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(
-    db,
-  )
-  return rows[0]?.schema ?? undefined
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+  return rows[0]?.schema
 }
 
 /** Applies every pending migration; returns the names applied. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableSchema: await migrationTableSchema(db),
-  })
+  const migrator = new Migrator({ db, provider, migrationTableSchema: await postgresSchema(db) })
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error })
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)

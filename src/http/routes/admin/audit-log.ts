@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
+import { GatehouseError } from '../../../services/errors.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, PageQuery, pageSchema } from '../../schemas/lists.js'
 import type { App } from '../types.js'
@@ -20,6 +21,15 @@ const AuditEventSchema = Type.Object({
   actor_id: Nullable(Type.String()),
   details: Nullable(Type.Object({}, { additionalProperties: true })),
 })
+
+/** RFC 3339 admits strings Date cannot place (a leap second, say): those name no instant. */
+function instant(value: string | undefined, field: string): Date | undefined {
+  if (value === undefined) return undefined
+  const date = new Date(value)
+  if (Number.isNaN(date.getTime()))
+    throw new GatehouseError('validation_error', { detail: `querystring.${field}: is not a time` })
+  return date
+}
 
 export function adminAuditRoutes(services: Services) {
   return async (app: App) => {
@@ -44,8 +54,8 @@ export function adminAuditRoutes(services: Services) {
         const page = await services.auditReader.query({
           userId: q.user,
           event: q.event,
-          since: q.since === undefined ? undefined : new Date(q.since),
-          until: q.until === undefined ? undefined : new Date(q.until),
+          since: instant(q.since, 'since'),
+          until: instant(q.until, 'until'),
           limit: q.limit ?? DEFAULT_LIMIT,
           cursor: q.cursor,
         })
