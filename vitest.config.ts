@@ -4,8 +4,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['test/**/*.test.ts'],
-    // Builds dist/ when src/ is newer, for the tests that run the real CLI binary.
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['test/support/build-once.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Forks, not threads: argon2 and better-sqlite3 are native addons.

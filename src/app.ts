@@ -1,5 +1,4 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import {
@@ -10,7 +9,9 @@ import {
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
-import { installProblemHandlers } from './http/problem.js'
+import { installProblemHandlers, sendProblem } from './http/problem.js'
+import { securityHeaders } from './http/security-headers.js'
+import { refuseNul } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
 import { adminRoutes } from './http/routes/admin/index.js'
 import { authRoutes } from './http/routes/auth.js'
@@ -47,6 +48,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     routerOptions: { maxParamLength: 256 },
+    // The router rejects some URLs before any handler runs; they still answer problem+json.
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+        sendProblem(reply, 'not_found', 'no such resource')
+      else sendProblem(reply, 'malformed_request', 'the URL is not valid')
+    },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
@@ -54,6 +61,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))
   installProblemHandlers(app, (url) => routes.allowed(url))
+
+  app.addHook('preValidation', refuseNul)
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
@@ -65,7 +74,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     )
   })
 
-  await app.register(helmet, {
+  const headers = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -76,6 +85,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         frameAncestors: ["'none'"],
       },
     },
+  })
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers)
+    done()
   })
   if (config.http.corsOrigins.length > 0) {
     await app.register(cors, {

@@ -1,25 +1,16 @@
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import * as argon2 from 'argon2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startApp, TEST_SECRET_KEY, type TestApp } from '../support/harness.js'
+import { runCli } from '../support/cli.js'
+import { startApp, type TestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
-
-const BIN = resolve('bin', 'gatehouse.js')
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
 
 /**
  * Runs the real `gatehouse` binary (dist/, built by the global setup when src/ is newer) on a
- * temporary SQLite database, from a scratch directory so no .env or ./data of the checkout
- * leaks in.
+ * temporary SQLite database, and checks what its changes mean to HTTP clients.
  */
 describe('the gatehouse CLI', () => {
   let dir: string
@@ -27,28 +18,7 @@ describe('the gatehouse CLI', () => {
   let t: TestApp
   let api: Client
 
-  function gatehouse(args: string[], stdin?: string): Promise<Run> {
-    return new Promise((done) => {
-      const child = execFile(
-        process.execPath,
-        [BIN, ...args],
-        {
-          cwd: dir,
-          env: {
-            PATH: process.env.PATH,
-            NODE_ENV: 'test',
-            DATABASE_URL: databaseUrl,
-            GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
-          },
-        },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
-          done({ code, stdout, stderr })
-        },
-      )
-      child.stdin?.end(stdin ?? '')
-    })
-  }
+  const gatehouse = (args: string[], stdin?: string) => runCli(args, { databaseUrl, stdin })
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
@@ -110,7 +80,7 @@ describe('the gatehouse CLI', () => {
     [['apikey', 'create', 'svc'], 'usage: gatehouse apikey create'],
     [['apikey', 'create', 'svc', '--scope', 'admin'], 'unknown scope admin'],
     [['apikey', 'revoke', 'missing'], 'no such API key'],
-    [['user', 'import', 'does-not-exist.csv'], 'cannot read does-not-exist.csv (ENOENT)'],
+    [['user', 'import', '/nonexistent/users.csv'], 'cannot read /nonexistent/users.csv (ENOENT)'],
     [['frobnicate'], 'unknown command "frobnicate"'],
   ])('gatehouse %j fails with one clear line', async (args, message) => {
     const run = await gatehouse(args)
