@@ -13,9 +13,13 @@ import { installProblemHandlers, sendProblem } from './http/problem.js'
 import { securityHeaders } from './http/security-headers.js'
 import { refuseNul } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
+import { adminRoutes } from './http/routes/admin/index.js'
 import { authRoutes } from './http/routes/auth.js'
+import { introspectionRoutes } from './http/routes/introspect.js'
 import { meRoutes } from './http/routes/me.js'
 import { opsRoutes } from './http/routes/ops.js'
+import { productRoutes } from './http/routes/products.js'
+import { totpServiceRoutes } from './http/routes/totp-service.js'
 import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 
@@ -118,5 +122,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(wellKnownRoutes(services))
   await app.register(authRoutes(services))
   await app.register(meRoutes(services))
+  await app.register(adminRoutes(services))
+  await app.register(totpServiceRoutes(services))
+  await app.register(productRoutes(services))
+  await app.register(introspectionRoutes(services))
   return app
 }

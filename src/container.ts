@@ -9,7 +9,16 @@ import {
   type MfaSummary,
   type ProfileReader,
 } from './services/accounts/user-profile.js'
+import { nothingToReset, type MfaReset } from './services/admin/mfa-reset.js'
+import { createUserAdmin, type UserAdmin } from './services/admin/user-admin.js'
+import { createApiKeys, type ApiKeys } from './services/apikeys/api-keys.js'
+import { createAuditReader, type AuditReader } from './services/audit/audit-query.js'
+import { createUserImport, type UserImport } from './services/import/user-import.js'
 import { createCursorCodec, type CursorCodec } from './services/pagination.js'
+import { createProducts, type Products } from './services/products/products.js'
+import { createPermissionResolver, type PermissionResolver } from './services/roles/permissions.js'
+import { createRoleAdmin, type RoleAdmin } from './services/roles/role-admin.js'
+import { createTotpService, type TotpService } from './services/totp-service/totp-service.js'
 import { createUserDirectory, type UserDirectory } from './services/users/directory.js'
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
@@ -42,6 +51,14 @@ export interface Services {
   observability: Observability
   cursors: CursorCodec
   userDirectory: UserDirectory
+  permissions: PermissionResolver
+  roleAdmin: RoleAdmin
+  userAdmin: UserAdmin
+  apiKeys: ApiKeys
+  auditReader: AuditReader
+  totpService: TotpService
+  products: Products
+  userImport: UserImport
   /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
   resealers: { reseal(): Promise<number> }[]
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
@@ -112,6 +129,22 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const loginFlow = createLoginFlow({ accounts, sessions, audit, guard: unlimitedLoginGuard })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
   const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
+  const permissions = createPermissionResolver({
+    db,
+    clock,
+    bus,
+    mfaRoles: config.requireMfaForRoles,
+  })
+  const roleAdmin = createRoleAdmin({ db, clock, audit, permissions })
+  // LEAD: pass the second-factor service's removal here once issue 4 is merged.
+  const mfaReset: MfaReset = nothingToReset
+  const userAdmin = createUserAdmin({ db, clock, audit, profiles, sessions, mfaReset })
+  const apiKeys = createApiKeys({ db, clock, random, audit, cursors, bus })
+  const auditReader = createAuditReader({ db, cursors })
+  const totpService = createTotpService({ db, clock, random, box, audit, appName: config.appName })
+  const products = createProducts({ db, clock, random, cursors })
+  // LEAD: pass the TOTP service's writer for imported secrets once issue 4 is merged.
+  const userImport = createUserImport({ db, clock, random, audit, totpWriter: undefined })
   const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
 
   return {
@@ -133,7 +166,15 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     observability,
     cursors,
     userDirectory,
-    resealers: [keyRing],
+    permissions,
+    roleAdmin,
+    userAdmin,
+    apiKeys,
+    auditReader,
+    totpService,
+    products,
+    userImport,
+    resealers: [keyRing, totpService],
     redisStatus: () => 'disabled',
     close: closeDb,
   }

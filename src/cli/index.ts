@@ -5,9 +5,26 @@ import { serve } from '../main.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
+import { apikeyCreate, apikeyList, apikeyRevoke } from './commands/apikey.js'
 import { userCreate, userList } from './commands/user.js'
+import { userDelete, userLock, userRoles, userUnlock } from './commands/user-admin.js'
+import { userImport } from './commands/user-import.js'
 
-const commands: Command[] = [migrate, userCreate, userList, keysRotate, secretsRotate]
+const commands: Command[] = [
+  migrate,
+  userCreate,
+  userList,
+  userLock,
+  userUnlock,
+  userDelete,
+  userRoles,
+  userImport,
+  apikeyCreate,
+  apikeyList,
+  apikeyRevoke,
+  keysRotate,
+  secretsRotate,
+]
 
 function help(): string {
   return [

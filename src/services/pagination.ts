@@ -38,3 +38,34 @@ export function createCursorCodec(key: Buffer): CursorCodec {
     },
   }
 }
+
+/** The `(created_at, id)` position most lists page by; refuses any other cursor shape. */
+export function decodeCreatedAtCursor(
+  codec: CursorCodec,
+  cursor: string | undefined,
+): { createdAt: number; id: string } | undefined {
+  if (cursor === undefined) return undefined
+  const { c, i } = codec.decode(cursor)
+  if (typeof c !== 'number' || typeof i !== 'string') {
+    throw new GatehouseError('validation_error', {
+      detail: 'cursor: is not a cursor this server issued',
+    })
+  }
+  return { createdAt: c, id: i }
+}
+
+/** Builds a page from `limit + 1` rows: the extra row only says whether another page exists. */
+export function pageOf<R extends { created_at: number; id: string }, T>(
+  codec: CursorCodec,
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+): Page<T> {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return {
+    items: page.map(map),
+    nextCursor:
+      rows.length > limit && last ? codec.encode({ c: last.created_at, i: last.id }) : null,
+  }
+}

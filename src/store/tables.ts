@@ -77,6 +77,39 @@ export interface AuditEventsTable {
   details: string | null // JSON object
 }
 
+export interface ApiKeysTable {
+  id: string
+  name: string
+  owner: string
+  scopes: string // JSON array of scope names
+  key_hash: string // SHA-256 of the key; the key itself is shown once and never stored
+  created_by: string | null
+  created_at: number
+  last_used_at: number | null
+  revoked_at: number | null
+}
+
+export interface TotpSubjectsTable {
+  id: string
+  owner: string
+  username: string
+  secret_sealed: string
+  /** The time step of the last accepted code: a code of this step or earlier is a replay. */
+  last_step: number | null
+  verified_at: number | null
+  created_at: number
+}
+
+export interface ProductsTable {
+  id: string
+  name: string
+  description: string
+  price_cents: number
+  quantity: number
+  created_at: number
+  updated_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -85,4 +118,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable
   signing_keys: SigningKeysTable
   audit_events: AuditEventsTable
+  api_keys: ApiKeysTable
+  totp_subjects: TotpSubjectsTable
+  products: ProductsTable
 }

@@ -8,6 +8,8 @@ export type Invalidation =
   | { kind: 'sessions_ended'; ids: string[] }
   | { kind: 'user_changed'; id: string }
   | { kind: 'keys_changed' }
+  | { kind: 'roles_changed' }
+  | { kind: 'api_key_revoked'; id: string }
 
 export interface InvalidationBus {
   publish(message: Invalidation): void

@@ -61,3 +61,10 @@ export async function setUserRoles(
     }
   })
 }
+
+export async function insertRole(db: Db, role: RoleRecord, now: number): Promise<void> {
+  await db
+    .insertInto('roles')
+    .values({ name: role.name, permissions: JSON.stringify(role.permissions), created_at: now })
+    .execute()
+}

@@ -1,0 +1,80 @@
+import { Type } from 'typebox'
+import type { Services } from '../../../container.js'
+import { GatehouseError } from '../../../services/errors.js'
+import { problems } from '../../schemas/common.js'
+import { DEFAULT_LIMIT, PageQuery, pageSchema } from '../../schemas/lists.js'
+import type { App } from '../types.js'
+import { adminProblems, adminSecurity } from './common.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
+  Type.Union([t, Type.Null()])
+
+const AuditEventSchema = Type.Object({
+  id: Type.String(),
+  time: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
+  user_id: Nullable(Type.String()),
+  username: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  user_agent: Nullable(Type.String()),
+  actor_id: Nullable(Type.String()),
+  details: Nullable(Type.Object({}, { additionalProperties: true })),
+})
+
+/** RFC 3339 admits strings Date cannot place (a leap second, say): those name no instant. */
+function instant(value: string | undefined, field: string): Date | undefined {
+  if (value === undefined) return undefined
+  const date = new Date(value)
+  if (Number.isNaN(date.getTime()))
+    throw new GatehouseError('validation_error', { detail: `querystring.${field}: is not a time` })
+  return date
+}
+
+export function adminAuditRoutes(services: Services) {
+  return async (app: App) => {
+    app.get(
+      '/api/admin/audit-log',
+      {
+        schema: {
+          tags: ['admin'],
+          security: adminSecurity,
+          querystring: Type.Object({
+            user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            event: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            until: Type.Optional(Type.String({ format: 'date-time' })),
+            ...PageQuery,
+          }),
+          response: { 200: pageSchema(AuditEventSchema), ...problems(...adminProblems) },
+        },
+      },
+      async (request) => {
+        const q = request.query
+        const page = await services.auditReader.query({
+          userId: q.user,
+          event: q.event,
+          since: instant(q.since, 'since'),
+          until: instant(q.until, 'until'),
+          limit: q.limit ?? DEFAULT_LIMIT,
+          cursor: q.cursor,
+        })
+        return {
+          items: page.items.map((e) => ({
+            id: e.id,
+            time: e.time.toISOString(),
+            event: e.event,
+            outcome: e.outcome,
+            user_id: e.userId,
+            username: e.username,
+            ip: e.ip,
+            user_agent: e.userAgent,
+            actor_id: e.actorId,
+            details: e.details,
+          })),
+          next_cursor: page.nextCursor,
+        }
+      },
+    )
+  }
+}

@@ -1,0 +1,20 @@
+import type { Services } from '../../../container.js'
+import { requireBearer } from '../../auth.js'
+import { requireAdmin } from '../../guards.js'
+import type { App } from '../types.js'
+import { adminApiKeyRoutes } from './api-keys.js'
+import { adminAuditRoutes } from './audit-log.js'
+import { adminRoleRoutes } from './roles.js'
+import { adminUserRoutes } from './users.js'
+
+/** SPEC §4.6: every admin route sits behind the Bearer check and the admin (+ MFA) check. */
+export function adminRoutes(services: Services) {
+  return async (app: App) => {
+    app.addHook('preHandler', requireBearer(services.sessions))
+    app.addHook('preHandler', requireAdmin(services.profiles, services.config.requireMfaForRoles))
+    await app.register(adminUserRoutes(services))
+    await app.register(adminRoleRoutes(services))
+    await app.register(adminAuditRoutes(services))
+    await app.register(adminApiKeyRoutes(services))
+  }
+}

@@ -1,0 +1,129 @@
+import { Type } from 'typebox'
+import type { Services } from '../../container.js'
+import type { TotpCaller } from '../../services/totp-service/totp-service.js'
+import { contextOf } from '../context.js'
+import { apiKeyOf, requireApiKey } from '../guards.js'
+import { problems } from '../schemas/common.js'
+import type { FastifyRequest } from 'fastify'
+import type { App } from './types.js'
+
+// The calling app's own user id: any printable text, kept verbatim (case included).
+const SubjectName = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+})
+const Subject = {
+  username: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  verified_once: Type.Boolean(),
+}
+const security = [{ apiKey: [] }]
+const tags = ['totp-service']
+const config = { rateLimit: 'totp_service' as const }
+
+function callerOf(request: FastifyRequest): TotpCaller {
+  const key = apiKeyOf(request)
+  return { owner: key.owner, apiKeyId: key.id, context: contextOf(request) }
+}
+
+/** TOTP as a service (SPEC §4.7), for apps that keep their own users; `X-API-Key` scope totp. */
+export function totpServiceRoutes(services: Services) {
+  return async (app: App) => {
+    const { totpService } = services
+    app.addHook('preHandler', requireApiKey(services.apiKeys, 'totp'))
+
+    app.post(
+      '/api/totp/register',
+      {
+        config,
+        schema: {
+          tags,
+          security,
+          body: Type.Object({ username: SubjectName }),
+          response: {
+            201: Type.Object({
+              ...Subject,
+              provisioning_uri: Type.String(),
+              qr_code_base64: Type.String(),
+            }),
+            ...problems(400, 401, 403, 409, 413, 415, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        const subject = await totpService.register(request.body.username, callerOf(request))
+        return reply.code(201).send({
+          username: subject.username,
+          created_at: subject.createdAt.toISOString(),
+          verified_once: subject.verifiedOnce,
+          provisioning_uri: subject.provisioningUri,
+          qr_code_base64: subject.qrPngBase64,
+        })
+      },
+    )
+
+    app.post(
+      '/api/totp/verify',
+      {
+        config,
+        schema: {
+          tags,
+          security,
+          body: Type.Object({ username: SubjectName, otp: Type.String({ maxLength: 32 }) }),
+          response: {
+            200: Type.Object({
+              status: Type.Literal('success'),
+              username: Type.String(),
+              message: Type.String(),
+            }),
+            ...problems(400, 401, 403, 404, 413, 415, 429),
+          },
+        },
+      },
+      async (request) => {
+        const { username, otp } = request.body
+        await totpService.verify(username, otp.trim(), callerOf(request))
+        return { status: 'success' as const, username, message: 'the code is valid' }
+      },
+    )
+
+    app.get(
+      '/api/totp/:username',
+      {
+        config,
+        schema: {
+          tags,
+          security,
+          params: Type.Object({ username: SubjectName }),
+          response: { 200: Type.Object(Subject), ...problems(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => {
+        const subject = await totpService.get(request.params.username, callerOf(request))
+        return {
+          username: subject.username,
+          created_at: subject.createdAt.toISOString(),
+          verified_once: subject.verifiedOnce,
+        }
+      },
+    )
+
+    app.delete(
+      '/api/totp/:username',
+      {
+        config,
+        schema: {
+          tags,
+          security,
+          params: Type.Object({ username: SubjectName }),
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request, reply) => {
+        await totpService.remove(request.params.username, callerOf(request))
+        return reply.code(204).send(null)
+      },
+    )
+  }
+}

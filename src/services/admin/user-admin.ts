@@ -1,0 +1,190 @@
+import type { Db } from '../../store/db.js'
+import { existingRoleNames, rolesOfUser, setUserRoles } from '../../store/repositories/roles.js'
+import {
+  activeAdminIds,
+  deleteUser,
+  findUserIdByUsername,
+  setUserFlag,
+} from '../../store/repositories/user-admin.js'
+import { findUserById } from '../../store/repositories/users.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
+import type { ProfileReader, UserProfile } from '../accounts/user-profile.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import type { Clock } from '../ports.js'
+import type { SessionService } from '../sessions/session-service.js'
+import type { MfaReset } from './mfa-reset.js'
+
+export interface UserPatch {
+  roles?: string[]
+  locked?: boolean
+  disabled?: boolean
+}
+
+/** Who asks: an admin through the API (actorId set), or an operator at the CLI (null). */
+export interface Actor {
+  actorId: string | null
+  context?: RequestContext
+}
+
+export type UserAdmin = ReturnType<typeof createUserAdmin>
+
+const notFound = () => new GatehouseError('not_found', { detail: 'no such user' })
+
+/** What admins (API) and operators (CLI) do to accounts: roles, lock, disable, delete, reset MFA. */
+export function createUserAdmin(deps: {
+  db: Db
+  clock: Clock
+  audit: AuditLog
+  profiles: ProfileReader
+  sessions: SessionService
+  mfaReset: MfaReset
+}) {
+  const { db, clock, audit, profiles, sessions, mfaReset } = deps
+
+  async function profileOf(userId: string): Promise<UserProfile> {
+    const profile = await profiles.get(userId)
+    if (!profile) throw notFound()
+    return profile
+  }
+
+  /**
+   * An admin may not remove the last admin who can still act (the only way back would be the
+   * CLI). Operators at the CLI are that way back, so they are not stopped. Two admins demoting
+   * each other at the same instant could both pass this check; that needs two admins acting
+   * together, and the CLI repairs it.
+   */
+  async function assertAdminsRemain(userId: string, by: Actor, what: string): Promise<void> {
+    if (by.actorId === null) return
+    const admins = await activeAdminIds(db)
+    if (admins.includes(userId) && admins.length === 1) {
+      throw new GatehouseError('conflict', { detail: `the last active admin cannot ${what}` })
+    }
+  }
+
+  async function setFlag(
+    user: UserProfile,
+    flag: 'locked' | 'disabled',
+    on: boolean,
+    by: Actor,
+  ): Promise<void> {
+    if (user[flag] === on) return
+    const nowMs = clock.now().getTime()
+    await setUserFlag(
+      db,
+      user.id,
+      flag === 'locked' ? 'locked_at' : 'disabled_at',
+      on ? nowMs : null,
+      nowMs,
+    )
+    profiles.changed(user.id)
+    if (on) {
+      await sessions.endAll(user.id, flag === 'locked' ? 'account_locked' : 'account_disabled', {
+        actorId: by.actorId ?? undefined,
+        context: by.context,
+      })
+    }
+    await audit.record({
+      event: 'user_updated',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      actorId: by.actorId,
+      details: { [flag]: on },
+      context: by.context,
+    })
+    if (flag === 'locked' && !on) {
+      await audit.record({
+        event: 'account_unlocked',
+        outcome: 'success',
+        userId: user.id,
+        username: user.username,
+        actorId: by.actorId,
+        details: { by: by.actorId === null ? 'cli' : 'admin' },
+        context: by.context,
+      })
+    }
+  }
+
+  async function setRoles(user: UserProfile, roles: string[], by: Actor): Promise<void> {
+    const wanted = [...new Set(roles)].sort()
+    const known = await existingRoleNames(db, wanted)
+    const unknown = wanted.filter((r) => !known.has(r))
+    if (unknown.length > 0) {
+      throw new GatehouseError('validation_error', {
+        detail: `roles: unknown role ${unknown.join(', ')}`,
+      })
+    }
+    const previous = await rolesOfUser(db, user.id)
+    if (previous.join('\0') === wanted.join('\0')) return
+    await setUserRoles(db, user.id, wanted)
+    profiles.changed(user.id)
+    await audit.record({
+      event: 'user_updated',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      actorId: by.actorId,
+      details: { roles: wanted, previous_roles: previous },
+      context: by.context,
+    })
+  }
+
+  return {
+    get: profileOf,
+
+    async idOf(username: string): Promise<string> {
+      const id = await findUserIdByUsername(db, normalizeIdentifier(username))
+      if (id === undefined) throw notFound()
+      return id
+    },
+
+    /** Applies roles, then lock, then disable; each change is audited on its own. */
+    async update(userId: string, patch: UserPatch, by: Actor): Promise<UserProfile> {
+      const user = await profileOf(userId)
+      if (patch.roles !== undefined && !patch.roles.includes('admin'))
+        await assertAdminsRemain(userId, by, 'give up the admin role')
+      if (patch.locked === true) await assertAdminsRemain(userId, by, 'be locked')
+      if (patch.disabled === true) await assertAdminsRemain(userId, by, 'be disabled')
+      if (patch.roles !== undefined) await setRoles(user, patch.roles, by)
+      if (patch.locked !== undefined) await setFlag(user, 'locked', patch.locked, by)
+      if (patch.disabled !== undefined) await setFlag(user, 'disabled', patch.disabled, by)
+      return profileOf(userId)
+    },
+
+    async remove(userId: string, by: Actor): Promise<void> {
+      const user = await findUserById(db, userId)
+      if (!user) throw notFound()
+      await assertAdminsRemain(userId, by, 'be deleted')
+      // Ended first, so every instance's session gate hears of it before the rows vanish.
+      await sessions.endAll(userId, 'account_deleted', {
+        actorId: by.actorId ?? undefined,
+        context: by.context,
+      })
+      if (!(await deleteUser(db, userId))) throw notFound()
+      profiles.changed(userId)
+      await audit.record({
+        event: 'user_deleted',
+        outcome: 'success',
+        userId,
+        username: user.username,
+        actorId: by.actorId,
+        context: by.context,
+      })
+    },
+
+    async resetMfa(userId: string, by: Actor): Promise<void> {
+      const user = await profileOf(userId)
+      await mfaReset(userId)
+      profiles.changed(userId)
+      await audit.record({
+        event: 'mfa_reset',
+        outcome: 'success',
+        userId,
+        username: user.username,
+        actorId: by.actorId,
+        context: by.context,
+      })
+    },
+  }
+}

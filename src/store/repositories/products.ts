@@ -1,0 +1,43 @@
+import type { Db } from '../db.js'
+import type { ProductsTable } from '../tables.js'
+
+export type ProductRow = ProductsTable
+
+export async function insertProduct(db: Db, row: ProductRow): Promise<void> {
+  await db.insertInto('products').values(row).execute()
+}
+
+export async function findProduct(db: Db, id: string): Promise<ProductRow | undefined> {
+  return db.selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export async function listProducts(
+  db: Db,
+  opts: { limit: number; after?: { createdAt: number; id: string } },
+): Promise<ProductRow[]> {
+  let q = db.selectFrom('products').selectAll()
+  const after = opts.after
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('created_at', '>', after.createdAt),
+        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+      ]),
+    )
+  }
+  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+}
+
+export async function updateProduct(
+  db: Db,
+  id: string,
+  values: Pick<ProductRow, 'name' | 'description' | 'price_cents' | 'quantity' | 'updated_at'>,
+): Promise<boolean> {
+  const res = await db.updateTable('products').set(values).where('id', '=', id).executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function deleteProduct(db: Db, id: string): Promise<boolean> {
+  const res = await db.deleteFrom('products').where('id', '=', id).executeTakeFirst()
+  return Number(res.numDeletedRows) === 1
+}

@@ -1,0 +1,272 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import bcrypt from 'bcryptjs'
+import * as argon2 from 'argon2'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../support/cli.js'
+import { startApp, type TestApp } from '../support/harness.js'
+import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
+
+/**
+ * Runs the real `gatehouse` binary (dist/, built by the global setup when src/ is newer) on a
+ * temporary SQLite database, and checks what its changes mean to HTTP clients.
+ */
+describe('the gatehouse CLI', () => {
+  let dir: string
+  let databaseUrl: string
+  let t: TestApp
+  let api: Client
+
+  const gatehouse = (args: string[], stdin?: string) => runCli(args, { databaseUrl, stdin })
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
+    databaseUrl = `sqlite:${join(dir, 'cli.db')}`
+    const migrated = await gatehouse(['migrate'])
+    expect(migrated).toMatchObject({ code: 0, stdout: 'database is up to date\n' })
+    // The same database served in-process, to check what the CLI's changes mean to clients.
+    t = await startApp(databaseUrl)
+    api = client(t.app)
+  })
+  afterAll(async () => {
+    await t.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const login = (username: string, password = STRONG_PASSWORD) =>
+    api.post('/api/auth/login', { username, password })
+
+  it('sets roles, locks, unlocks and deletes users by username', async () => {
+    const created = await gatehouse(
+      ['user', 'create', 'carla', '--password-stdin'],
+      `${STRONG_PASSWORD}\n`,
+    )
+    expect(created.code).toBe(0)
+
+    const roles = await gatehouse(['user', 'roles', 'CARLA', 'admin', 'user'])
+    expect(roles).toMatchObject({ code: 0, stdout: 'carla now has the roles admin, user\n' })
+    const list = await gatehouse(['user', 'list'])
+    expect(list.stdout).toMatch(/\tcarla\t-\tadmin,user\tactive\n/)
+
+    const locked = await gatehouse(['user', 'lock', 'carla'])
+    expect(locked.code).toBe(0)
+    expect((await login('carla')).body.code).toBe('account_locked')
+    expect((await gatehouse(['user', 'list'])).stdout).toMatch(/\tcarla\t.*\tlocked\n/)
+
+    const unlocked = await gatehouse(['user', 'unlock', 'carla'])
+    expect(unlocked).toMatchObject({ code: 0, stdout: 'unlocked carla\n' })
+    expect((await login('carla')).status).toBe(200)
+    const events = await t.services.db
+      .selectFrom('audit_events')
+      .select(['event', 'actor_id'])
+      .where('event', 'in', ['account_unlocked', 'user_updated'])
+      .execute()
+    expect(events.map((e) => e.event)).toContain('account_unlocked')
+
+    // The CLI is the way back in, so it may take the admin role from the last admin.
+    const demoted = await gatehouse(['user', 'roles', 'carla', 'user'])
+    expect(demoted.code).toBe(0)
+
+    const deleted = await gatehouse(['user', 'delete', 'carla'])
+    expect(deleted).toMatchObject({ code: 0, stdout: 'deleted carla\n' })
+    expect((await login('carla')).body.code).toBe('invalid_credentials')
+  })
+
+  it.each([
+    [['user', 'lock', 'nobody'], 'no such user'],
+    [['user', 'delete'], 'usage: gatehouse user delete <username>'],
+    [['user', 'roles', 'nobody'], 'usage: gatehouse user roles'],
+    [['apikey', 'create', 'svc'], 'usage: gatehouse apikey create'],
+    [['apikey', 'create', 'svc', '--scope', 'admin'], 'unknown scope admin'],
+    [['apikey', 'revoke', 'missing'], 'no such API key'],
+    [['user', 'import', '/nonexistent/users.csv'], 'cannot read /nonexistent/users.csv (ENOENT)'],
+    [['frobnicate'], 'unknown command "frobnicate"'],
+  ])('gatehouse %j fails with one clear line', async (args, message) => {
+    const run = await gatehouse(args)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^gatehouse: [^\n]+\n$/)
+    expect(run.stderr).toContain(message)
+  })
+
+  it('refuses an unknown role and changes nothing', async () => {
+    await gatehouse(['user', 'create', 'rolf'])
+    const run = await gatehouse(['user', 'roles', 'rolf', 'user', 'superuser'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toBe('gatehouse: roles: unknown role superuser\n')
+    expect((await gatehouse(['user', 'list'])).stdout).toMatch(/\trolf\t-\tuser\tactive\n/)
+  })
+
+  it('creates an API key shown once, lists it, and revokes it', async () => {
+    const created = await gatehouse([
+      'apikey',
+      'create',
+      'billing-app',
+      '--scope',
+      'totp',
+      '--scope',
+      'introspect',
+    ])
+    expect(created.code).toBe(0)
+    const lines = created.stdout.trim().split('\n')
+    const key = lines.at(-1)!
+    expect(key).toMatch(/^ghk_[A-Za-z0-9_-]{43}$/)
+    const id = /created API key (\S+) \(billing-app, owner cli, scopes totp,introspect\)/.exec(
+      lines[0]!,
+    )![1]!
+
+    const list = await gatehouse(['apikey', 'list'])
+    expect(list.stdout).toContain(`${id}\tbilling-app\tcli\ttotp,introspect\t`)
+    expect(list.stdout).not.toContain(key)
+
+    let n = 0
+    const register = () =>
+      api.call('POST', '/api/totp/register', {
+        headers: { 'x-api-key': key },
+        body: { username: `subject-${n++}` },
+      })
+    expect((await register()).status).toBe(201)
+
+    const revoked = await gatehouse(['apikey', 'revoke', id])
+    expect(revoked.code).toBe(0)
+    // Another process revoked it: this instance's key cache lets it go within seconds.
+    t.clock.advance('6s')
+    const refused = await register()
+    expect(refused.status).toBe(401)
+    expect(refused.body.code).toBe('invalid_api_key')
+    expect((await gatehouse(['apikey', 'list'])).stdout).not.toContain(id)
+
+    const owned = await gatehouse([
+      'apikey',
+      'create',
+      'x',
+      '--scope',
+      'totp',
+      '--owner',
+      'tenant-q',
+    ])
+    expect(owned.stdout).toContain('owner tenant-q')
+  })
+
+  describe('user import', () => {
+    const write = (name: string, text: string) => {
+      const path = join(dir, name)
+      writeFileSync(path, text)
+      return path
+    }
+
+    it('imports CSV rows with their password hashes and reports skipped and rejected lines', async () => {
+      const bcryptHash = bcrypt.hashSync('old bcrypt password', 4).replace(/^\$2b\$/, '$2y$')
+      const argonHash = await argon2.hash('old argon2 password', {
+        type: argon2.argon2id,
+        memoryCost: 1024,
+        timeCost: 1,
+      })
+      await gatehouse(['user', 'create', 'already-here'])
+      await t.services.roleAdmin.create(
+        { name: 'editor', permissions: ['products:write'] },
+        { actorId: null },
+      )
+      const csv = write(
+        'users.csv',
+        [
+          'username,email,password_hash,roles,legacy_id',
+          `ivan,ivan@example.com,${bcryptHash},user;editor,17`,
+          `"judy","Judy@Example.com","${argonHash}",,18`,
+          'already-here,,,,19',
+          'bad name!,,,,20',
+          'kate,not-an-email,,,21',
+          'leo,leo@example.com,,superuser,22',
+          '',
+          'mia,,plaintext-password,,23',
+          'ivan,,,,24',
+          '"nora","nora@example.com",,"user",25',
+        ].join('\n'),
+      )
+
+      const first = await gatehouse(['user', 'import', csv])
+      expect(first.code).toBe(1)
+      expect(first.stdout.split('\n')).toEqual([
+        'warning: line 1: ignoring unknown column "legacy_id"',
+        'line 4: skipped: already-here already exists',
+        'line 5: rejected: username may contain only letters A-Z, digits and the characters . _ -',
+        'line 6: rejected: email: must be an email address',
+        'line 7: rejected: roles: unknown role superuser',
+        'line 9: rejected: password_hash: must be a bcrypt or argon2 hash',
+        'line 10: rejected: username: same as line 2',
+        'imported 3, skipped 1, rejected 5',
+        '',
+      ])
+      expect(first.stdout + first.stderr).not.toContain(bcryptHash)
+
+      // Imported users log in with their old passwords (rehashed to argon2id on the way).
+      const ivan = await login('ivan', 'old bcrypt password')
+      expect(ivan.status).toBe(200)
+      expect(ivan.body.user).toMatchObject({
+        email: 'ivan@example.com',
+        roles: ['editor', 'user'],
+      })
+      expect((await login('Judy@example.com', 'old argon2 password')).status).toBe(200)
+      expect((await login('nora', 'anything at all here')).status).toBe(401)
+      // Rejected rows left nothing behind.
+      for (const name of ['kate', 'leo', 'mia']) {
+        const found = await t.services.db
+          .selectFrom('users')
+          .select('id')
+          .where('username_normalized', '=', name)
+          .executeTakeFirst()
+        expect(found).toBeUndefined()
+      }
+
+      const again = await gatehouse(['user', 'import', csv])
+      expect(again.code).toBe(1)
+      expect(again.stdout).toContain('imported 0, skipped 4, rejected 5')
+    })
+
+    it('imports JSON Lines and exits 0 when nothing is rejected', async () => {
+      const hash = bcrypt.hashSync('jsonl password!', 4)
+      const file = write(
+        'users.jsonl',
+        [
+          JSON.stringify({
+            username: 'olga',
+            email: 'olga@example.com',
+            phone: '+14155550111',
+            password_hash: hash,
+            roles: ['user'],
+          }),
+          '',
+          JSON.stringify({ username: 'pete', roles: 'user', unknown_member: 'ignored' }),
+        ].join('\n') + '\n',
+      )
+      const run = await gatehouse(['user', 'import', file])
+      expect(run).toMatchObject({ code: 0, stdout: 'imported 2, skipped 0, rejected 0\n' })
+      const olga = await login('olga', 'jsonl password!')
+      expect(olga.body.user).toMatchObject({
+        phone: '+14155550111',
+        phone_verified: false,
+        email_verified: false,
+      })
+    })
+
+    it('rejects bad JSON lines by line number', async () => {
+      const file = write(
+        'bad.jsonl',
+        ['{"username":"quinn"}', '{not json', '[1,2]', '{"username":7}'].join('\n'),
+      )
+      const run = await gatehouse(['user', 'import', file])
+      expect(run.code).toBe(1)
+      expect(run.stdout).toContain('line 2: rejected: not valid JSON')
+      expect(run.stdout).toContain('line 3: rejected: not a JSON object')
+      expect(run.stdout).toContain('line 4: rejected: username: must be a string')
+      expect(run.stdout).toContain('imported 1, skipped 0, rejected 3')
+    })
+
+    it('refuses a CSV file without a username column and imports nothing', async () => {
+      const file = write('nouser.csv', 'email\nx@example.com\n')
+      const run = await gatehouse(['user', 'import', file])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain('line 1: the header needs a username column; nothing imported')
+    })
+  })
+})
