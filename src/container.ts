@@ -14,7 +14,16 @@ import { createUserDirectory, type UserDirectory } from './services/users/direct
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
-import { unlimitedLoginGuard } from './services/login/login-guard.js'
+import { createSharedBus } from './services/cache/shared-bus.js'
+import { newId } from './services/ids.js'
+import { createAccountLocks, type AccountLocks } from './services/lockout/account-locks.js'
+import { counterFactory } from './services/lockout/counters.js'
+import { createLoginThrottle } from './services/lockout/login-throttle.js'
+import {
+  createRouteLimits,
+  defaultRouteLimits,
+  type RouteLimits,
+} from './services/lockout/route-limits.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
 import { systemClock, type Clock, type Random } from './services/ports.js'
 import { createSessionGate } from './services/sessions/session-gate.js'
@@ -22,6 +31,7 @@ import { createSessionService, type SessionService } from './services/sessions/s
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
 import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
 import { createDb, type Db, type DialectName } from './store/db.js'
+import { createRedisLink, type RedisStatus } from './store/redis.js'
 
 export interface Services {
   config: Config
@@ -42,9 +52,15 @@ export interface Services {
   observability: Observability
   cursors: CursorCodec
   userDirectory: UserDirectory
+  /** The sliding-window limits routes name in `config.rateLimit` (SPEC §4.5). */
+  routeLimits: RouteLimits
+  /** Admin locks and the automatic lockout: lock, unlock (CLI, admin API). */
+  accountLocks: AccountLocks
   /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
   resealers: { reseal(): Promise<number> }[]
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
+  /** Reports each change of Redis reachability once (for the log); no-op without REDIS_URL. */
+  watchRedis(listener: (status: RedisStatus) => void): () => void
   close(): Promise<void>
 }
 
@@ -72,7 +88,15 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const { db, dialect, close: closeDb } = createDb(config.databaseUrl)
   const box = createSecretBox(config.secrets.key, config.secrets.oldKeys)
   const hasher = createPasswordHasher(overrides.hasherOptions)
-  const bus = createLocalBus()
+  const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
+  const redis = config.redis.url
+    ? createRedisLink(config.redis.url, config.redis.prefix)
+    : undefined
+  const localBus = createLocalBus()
+  const bus = redis
+    ? createSharedBus({ local: localBus, pubsub: redis, instanceId: newId(random) })
+    : localBus
+  const counters = counterFactory({ redis: redis?.client, prefix: config.redis.prefix })
   const audit = createAuditLog({ db, clock })
   const keyRing = createKeyRing({
     db,
@@ -109,10 +133,23 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
     cfg: config.tokens,
   })
-  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard: unlimitedLoginGuard })
+  const guard = createLoginThrottle({
+    db,
+    clock,
+    counters,
+    audit,
+    metrics: observability.security,
+    cfg: config.limits,
+  })
+  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
   const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
-  const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
+  const routeLimits = createRouteLimits({
+    counters,
+    clock,
+    rules: defaultRouteLimits(config.limits),
+  })
+  const accountLocks = createAccountLocks({ db, clock, audit, sessions, profiles })
 
   return {
     config,
@@ -133,8 +170,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     observability,
     cursors,
     userDirectory,
+    routeLimits,
+    accountLocks,
     resealers: [keyRing],
-    redisStatus: () => 'disabled',
-    close: closeDb,
+    redisStatus: () => redis?.status() ?? 'disabled',
+    watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
+    async close() {
+      await redis?.close()
+      await closeDb()
+    },
   }
 }

@@ -77,6 +77,14 @@ export interface AuditEventsTable {
   details: string | null // JSON object
 }
 
+export interface LoginLockoutsTable {
+  user_id: string
+  failures: number
+  locked_until: number | null
+  generation: number
+  updated_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -85,4 +93,5 @@ export interface Database {
   refresh_tokens: RefreshTokensTable
   signing_keys: SigningKeysTable
   audit_events: AuditEventsTable
+  login_lockouts: LoginLockoutsTable
 }
