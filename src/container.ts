@@ -13,6 +13,7 @@ import { createCursorCodec, type CursorCodec } from './services/pagination.js'
 import { createUserDirectory, type UserDirectory } from './services/users/directory.js'
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
+import { createAuditTail, type AuditTail } from './services/audit/audit-tail.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
 import { createSharedBus } from './services/cache/shared-bus.js'
 import { newId } from './services/ids.js'
@@ -43,6 +44,8 @@ export interface Services {
   hasher: PasswordHasher
   bus: InvalidationBus
   audit: AuditLog
+  /** The audit log as lines, newest last (`gatehouse audit tail`). */
+  auditTail: AuditTail
   keyRing: KeyRing
   accessTokens: AccessTokens
   profiles: ProfileReader
@@ -161,6 +164,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     hasher,
     bus,
     audit,
+    auditTail: createAuditTail({ db }),
     keyRing,
     accessTokens,
     profiles,

@@ -5,9 +5,20 @@ import { serve } from '../main.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
+import { auditTail } from './commands/audit.js'
 import { userCreate, userList } from './commands/user.js'
+import { userLock, userUnlock } from './commands/user-lock.js'
 
-const commands: Command[] = [migrate, userCreate, userList, keysRotate, secretsRotate]
+const commands: Command[] = [
+  migrate,
+  userCreate,
+  userList,
+  userLock,
+  userUnlock,
+  keysRotate,
+  secretsRotate,
+  auditTail,
+]
 
 function help(): string {
   return [
