@@ -1,4 +1,4 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely'
+import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely'
 import type { Db } from './db.js'
 import * as foundation from './migrations/0001-foundation.js'
 import * as abuse from './migrations/0003-abuse.js'
@@ -12,9 +12,24 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }
 
+/**
+ * Kysely looks for its own tables in every schema PostgreSQL shows it; name ours, or a
+ * database holding other Gatehouse schemas (test suites, staging next to production) makes
+ * it believe the migration tables already exist here.
+ */
+async function migrationTableSchema(db: Db): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+  return rows[0]?.schema
+}
+
 /** Applies every pending migration; returns the names applied. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider })
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableSchema: await migrationTableSchema(db),
+  })
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error })
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
