@@ -35,10 +35,12 @@ const options: RedisOptions = {
 
 export function createRedisLink(url: string, prefix: string): RedisLink {
   const client = new Redis(url, { ...options, connectionName: 'gatehouse' })
-  // The subscriber keeps its queue so that SUBSCRIBE issued before the first connect is sent.
+  // The subscriber keeps its queue (forever) so that a SUBSCRIBE issued while Redis is down,
+  // even at start-up, is sent once it is back.
   const subscriber = new Redis(url, {
     ...options,
     enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
     connectionName: 'gatehouse-sub',
   })
   const listeners = new Set<(status: RedisStatus) => void>()
@@ -64,6 +66,10 @@ export function createRedisLink(url: string, prefix: string): RedisLink {
     // Without a listener ioredis would crash the process; the status change is what we report.
     connection.on('error', onDown)
   }
+  // Subscribe again on every (re)connect: ioredis only restores subscriptions it saw succeed.
+  subscriber.on('ready', () => {
+    if (channels.size > 0) subscriber.subscribe(...channels.keys()).catch(onDown)
+  })
   subscriber.on('message', (channel: string, message: string) => {
     for (const listener of channels.get(channel) ?? []) listener(message)
   })

@@ -26,6 +26,7 @@ describe.each(databases)('two instances on $name and one Redis', (database) => {
   let a: TestApp
   let b: TestApp
   let drop: () => Promise<void>
+  let url: string
   let proxy: Awaited<ReturnType<typeof redisProxy>>
   const prefix = uniqueRedisPrefix()
   let ipCounter = 0
@@ -34,6 +35,7 @@ describe.each(databases)('two instances on $name and one Redis', (database) => {
   beforeAll(async () => {
     const fresh = await database.create()
     drop = fresh.drop
+    url = fresh.url
     proxy = await redisProxy()
     a = await startApp(fresh.url, {
       env: { ...env, REDIS_URL: testRedisUrl, REDIS_PREFIX: prefix },
@@ -234,11 +236,33 @@ describe.each(databases)('two instances on $name and one Redis', (database) => {
     b.clock.advance('3s')
     expect((await me(b, before.access_token!)).status).toBe(401)
 
-    await proxy.restore()
-    await vi.waitFor(() => expect(b.services.redisStatus()).toBe('ok'), {
-      timeout: 10_000,
-      interval: 50,
-    })
+    // An instance started while Redis is away comes up degraded and joins once it is back.
+    // (Regression: its SUBSCRIBE used to be dropped after the first failed connect, so it
+    // never heard of revocations again, even after Redis returned.)
+    const c = await startApp(url, { env: { ...env, REDIS_URL: proxy.url, REDIS_PREFIX: prefix } })
+    try {
+      await vi.waitFor(() => expect(c.services.redisStatus()).toBe('unavailable'))
+      expect((await send(c, 'GET', '/readyz')).body.status).toBe('degraded')
+
+      await proxy.restore()
+      for (const t of [b, c]) {
+        await vi.waitFor(() => expect(t.services.redisStatus()).toBe('ok'), {
+          timeout: 10_000,
+          interval: 50,
+        })
+      }
+      const fresh = (await login(a, 'mi-outage', STRONG_PASSWORD)).body
+      expect((await me(c, fresh.access_token!)).status).toBe(200)
+      expect(
+        (await send(a, 'POST', '/api/auth/logout', { token: fresh.access_token })).status,
+      ).toBe(204)
+      await vi.waitFor(async () => expect((await me(c, fresh.access_token!)).status).toBe(401), {
+        timeout: 2_000,
+        interval: 20,
+      })
+    } finally {
+      await c.close()
+    }
     expect((await send(b, 'GET', '/readyz')).body).toEqual({
       status: 'ok',
       database: 'ok',

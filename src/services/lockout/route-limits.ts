@@ -44,8 +44,6 @@ export function defaultRouteLimits(cfg: {
   }
 }
 
-export type Limited = Verdict & { limit: RouteLimitName }
-
 export interface RouteLimits {
   has(name: string): name is RouteLimitName
   /** Counts one request; refused requests are not counted. */
