@@ -54,21 +54,32 @@ export function createRedisLink(url: string, prefix: string): RedisLink {
     current = next
     for (const listener of listeners) listener(next)
   }
-  // Both connections must be up for Redis to be of use: counters and fan-out.
+  // Redis is of use once both connections are up and our channels are subscribed again:
+  // 'ok' promises that counters are shared and revocations arrive.
+  let subscribed = false
   const onReady = () => {
-    if (client.status === 'ready' && subscriber.status === 'ready') report('ok')
+    if (client.status === 'ready' && subscriber.status === 'ready' && subscribed) report('ok')
   }
   const onDown = () => report('unavailable')
   for (const connection of [client, subscriber]) {
-    connection.on('ready', onReady)
     connection.on('close', onDown)
     connection.on('end', onDown)
     // Without a listener ioredis would crash the process; the status change is what we report.
     connection.on('error', onDown)
   }
-  // Subscribe again on every (re)connect: ioredis only restores subscriptions it saw succeed.
+  client.on('ready', onReady)
+  subscriber.on('close', () => {
+    subscribed = false
+  })
+  // Subscribe again on every (re)connect: ioredis only restores subscriptions it saw succeed,
+  // and a SUBSCRIBE queued while Redis was down at start-up may have been dropped.
   subscriber.on('ready', () => {
-    if (channels.size > 0) subscriber.subscribe(...channels.keys()).catch(onDown)
+    const names = [...channels.keys()]
+    const done = names.length > 0 ? subscriber.subscribe(...names) : Promise.resolve()
+    done.then(() => {
+      subscribed = true
+      onReady()
+    }, onDown)
   })
   subscriber.on('message', (channel: string, message: string) => {
     for (const listener of channels.get(channel) ?? []) listener(message)
