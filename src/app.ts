@@ -10,6 +10,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
+import { installRateLimits } from './http/rate-limit.js'
 import { securityHeaders } from './http/security-headers.js'
 import { refuseNul } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
@@ -61,6 +62,16 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))
   installProblemHandlers(app, (url) => routes.allowed(url))
+  installRateLimits(app, services.routeLimits, services.observability.security)
+  const stopWatchingRedis = services.watchRedis((status) => {
+    // Logged on each change only, not on every failed reconnect.
+    if (status === 'ok') app.log.info('Redis is reachable: limits and revocation are shared')
+    else
+      app.log.warn(
+        'Redis is unreachable: rate limits fall back to this instance, revocation to the database',
+      )
+  })
+  app.addHook('onClose', async () => stopWatchingRedis())
 
   app.addHook('preValidation', refuseNul)
 

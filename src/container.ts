@@ -22,8 +22,18 @@ import { createTotpService, type TotpService } from './services/totp-service/tot
 import { createUserDirectory, type UserDirectory } from './services/users/directory.js'
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
+import { createAuditTail, type AuditTail } from './services/audit/audit-tail.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
-import { unlimitedLoginGuard } from './services/login/login-guard.js'
+import { createSharedBus } from './services/cache/shared-bus.js'
+import { newId } from './services/ids.js'
+import { createAccountLocks, type AccountLocks } from './services/lockout/account-locks.js'
+import { counterFactory } from './services/lockout/counters.js'
+import { createLoginThrottle } from './services/lockout/login-throttle.js'
+import {
+  createRouteLimits,
+  defaultRouteLimits,
+  type RouteLimits,
+} from './services/lockout/route-limits.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
 import { systemClock, type Clock, type Random } from './services/ports.js'
 import { createSessionGate } from './services/sessions/session-gate.js'
@@ -31,6 +41,7 @@ import { createSessionService, type SessionService } from './services/sessions/s
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
 import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
 import { createDb, type Db, type DialectName } from './store/db.js'
+import { createRedisLink, type RedisStatus } from './store/redis.js'
 
 export interface Services {
   config: Config
@@ -42,6 +53,8 @@ export interface Services {
   hasher: PasswordHasher
   bus: InvalidationBus
   audit: AuditLog
+  /** The audit log as lines, newest last (`gatehouse audit tail`). */
+  auditTail: AuditTail
   keyRing: KeyRing
   accessTokens: AccessTokens
   profiles: ProfileReader
@@ -59,9 +72,15 @@ export interface Services {
   totpService: TotpService
   products: Products
   userImport: UserImport
+  /** The sliding-window limits routes name in `config.rateLimit` (SPEC §4.5). */
+  routeLimits: RouteLimits
+  /** Admin locks and the automatic lockout: lock, unlock (CLI, admin API). */
+  accountLocks: AccountLocks
   /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
   resealers: { reseal(): Promise<number> }[]
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
+  /** Reports each change of Redis reachability once (for the log); no-op without REDIS_URL. */
+  watchRedis(listener: (status: RedisStatus) => void): () => void
   close(): Promise<void>
 }
 
@@ -89,7 +108,15 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const { db, dialect, close: closeDb } = createDb(config.databaseUrl)
   const box = createSecretBox(config.secrets.key, config.secrets.oldKeys)
   const hasher = createPasswordHasher(overrides.hasherOptions)
-  const bus = createLocalBus()
+  const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
+  const redis = config.redis.url
+    ? createRedisLink(config.redis.url, config.redis.prefix)
+    : undefined
+  const localBus = createLocalBus()
+  const bus = redis
+    ? createSharedBus({ local: localBus, pubsub: redis, instanceId: newId(random) })
+    : localBus
+  const counters = counterFactory({ redis: redis?.client, prefix: config.redis.prefix })
   const audit = createAuditLog({ db, clock })
   const keyRing = createKeyRing({
     db,
@@ -126,7 +153,15 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
     cfg: config.tokens,
   })
-  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard: unlimitedLoginGuard })
+  const guard = createLoginThrottle({
+    db,
+    clock,
+    counters,
+    audit,
+    metrics: observability.security,
+    cfg: config.limits,
+  })
+  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
   const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
   const permissions = createPermissionResolver({
@@ -138,14 +173,27 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const roleAdmin = createRoleAdmin({ db, clock, audit, permissions })
   // LEAD: pass the second-factor service's removal here once issue 4 is merged.
   const mfaReset: MfaReset = nothingToReset
-  const userAdmin = createUserAdmin({ db, clock, audit, profiles, sessions, mfaReset })
   const apiKeys = createApiKeys({ db, clock, random, audit, cursors, bus })
   const auditReader = createAuditReader({ db, cursors })
   const totpService = createTotpService({ db, clock, random, box, audit, appName: config.appName })
   const products = createProducts({ db, clock, random, cursors })
   // LEAD: pass the TOTP service's writer for imported secrets once issue 4 is merged.
   const userImport = createUserImport({ db, clock, random, audit, totpWriter: undefined })
-  const observability = createObservability({ defaultMetrics: overrides.defaultMetrics ?? true })
+  const routeLimits = createRouteLimits({
+    counters,
+    clock,
+    rules: defaultRouteLimits(config.limits),
+  })
+  const accountLocks = createAccountLocks({ db, clock, audit, sessions, profiles })
+  const userAdmin = createUserAdmin({
+    db,
+    clock,
+    audit,
+    profiles,
+    sessions,
+    mfaReset,
+    accountLocks,
+  })
 
   return {
     config,
@@ -157,6 +205,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     hasher,
     bus,
     audit,
+    auditTail: createAuditTail({ db }),
     keyRing,
     accessTokens,
     profiles,
@@ -174,8 +223,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     totpService,
     products,
     userImport,
+    routeLimits,
+    accountLocks,
     resealers: [keyRing, totpService],
-    redisStatus: () => 'disabled',
-    close: closeDb,
+    redisStatus: () => redis?.status() ?? 'disabled',
+    watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
+    async close() {
+      await redis?.close()
+      await closeDb()
+    },
   }
 }

@@ -6,9 +6,11 @@ import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
 import { apikeyCreate, apikeyList, apikeyRevoke } from './commands/apikey.js'
+import { auditTail } from './commands/audit.js'
 import { userCreate, userList } from './commands/user.js'
-import { userDelete, userLock, userRoles, userUnlock } from './commands/user-admin.js'
+import { userDelete, userRoles } from './commands/user-admin.js'
 import { userImport } from './commands/user-import.js'
+import { userLock, userUnlock } from './commands/user-lock.js'
 
 const commands: Command[] = [
   migrate,
@@ -24,6 +26,7 @@ const commands: Command[] = [
   apikeyRevoke,
   keysRotate,
   secretsRotate,
+  auditTail,
 ]
 
 function help(): string {

@@ -1,12 +1,14 @@
 import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely'
 import type { Db } from './db.js'
 import * as foundation from './migrations/0001-foundation.js'
+import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0003-abuse': abuse,
   '0004-admin': admin,
 }
 

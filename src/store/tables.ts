@@ -110,6 +110,14 @@ export interface ProductsTable {
   updated_at: number
 }
 
+export interface LoginLockoutsTable {
+  user_id: string
+  failures: number
+  locked_until: number | null
+  generation: number
+  updated_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -121,4 +129,5 @@ export interface Database {
   api_keys: ApiKeysTable
   totp_subjects: TotpSubjectsTable
   products: ProductsTable
+  login_lockouts: LoginLockoutsTable
 }

@@ -174,8 +174,8 @@ describe.each(databases)('admin API on $name', (database) => {
       expect(again.status).toBe(200)
       const updates = (await auditRows('user_updated')).filter((r) => r.user_id === dave.id)
       expect(updates.map((r) => JSON.parse(r.details!))).toEqual([
-        { locked: true },
-        { locked: false },
+        { locked: true, via: 'admin' },
+        { locked: false, via: 'admin' },
       ])
       const unlocks = (await auditRows('account_unlocked')).filter((r) => r.user_id === dave.id)
       expect(unlocks).toHaveLength(1)

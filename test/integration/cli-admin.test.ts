@@ -55,7 +55,7 @@ describe('the gatehouse CLI', () => {
     expect((await gatehouse(['user', 'list'])).stdout).toMatch(/\tcarla\t.*\tlocked\n/)
 
     const unlocked = await gatehouse(['user', 'unlock', 'carla'])
-    expect(unlocked).toMatchObject({ code: 0, stdout: 'unlocked carla\n' })
+    expect(unlocked).toMatchObject({ code: 0, stdout: 'unlocked carla (lifted: admin lock)\n' })
     expect((await login('carla')).status).toBe(200)
     const events = await t.services.db
       .selectFrom('audit_events')

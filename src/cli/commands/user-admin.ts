@@ -12,27 +12,7 @@ function oneUsername(ctx: CliContext, usage: string): string {
   return username
 }
 
-export const userLock: Command = {
-  name: 'user lock',
-  usage: 'user lock <username>         lock an account and end its sessions',
-  async run(ctx) {
-    const username = oneUsername(ctx, 'user lock <username>')
-    const { userAdmin } = await ctx.services()
-    await userAdmin.update(await userAdmin.idOf(username), { locked: true }, operator)
-    ctx.out(`locked ${username}; its sessions have ended`)
-  },
-}
-
-export const userUnlock: Command = {
-  name: 'user unlock',
-  usage: 'user unlock <username>       unlock an account',
-  async run(ctx) {
-    const username = oneUsername(ctx, 'user unlock <username>')
-    const { userAdmin } = await ctx.services()
-    await userAdmin.update(await userAdmin.idOf(username), { locked: false }, operator)
-    ctx.out(`unlocked ${username}`)
-  },
-}
+// `user lock` and `user unlock` live in user-lock.ts: they also govern automatic lockouts.
 
 export const userDelete: Command = {
   name: 'user delete',

@@ -33,6 +33,7 @@ export function authRoutes(services: Services) {
     app.post(
       '/api/auth/register',
       {
+        config: { rateLimit: 'register' },
         schema: {
           tags: ['auth'],
           body: Type.Object({

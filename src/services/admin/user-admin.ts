@@ -13,6 +13,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
+import type { AccountLocks } from '../lockout/account-locks.js'
 import type { MfaReset } from './mfa-reset.js'
 
 export interface UserPatch {
@@ -39,8 +40,9 @@ export function createUserAdmin(deps: {
   profiles: ProfileReader
   sessions: SessionService
   mfaReset: MfaReset
+  accountLocks: AccountLocks
 }) {
-  const { db, clock, audit, profiles, sessions, mfaReset } = deps
+  const { db, clock, audit, profiles, sessions, mfaReset, accountLocks } = deps
 
   async function profileOf(userId: string): Promise<UserProfile> {
     const profile = await profiles.get(userId)
@@ -62,24 +64,41 @@ export function createUserAdmin(deps: {
     }
   }
 
-  async function setFlag(
-    user: UserProfile,
-    flag: 'locked' | 'disabled',
-    on: boolean,
-    by: Actor,
-  ): Promise<void> {
-    if (user[flag] === on) return
+  /**
+   * Locking goes through the account locks, which also own the automatic lockout: an admin's
+   * unlock lifts both, whatever `locked` showed.
+   */
+  async function setLocked(user: UserProfile, on: boolean, by: Actor): Promise<void> {
+    const actor = {
+      actorId: by.actorId,
+      via: by.actorId === null ? 'cli' : 'admin',
+      context: by.context,
+    } as const
+    if (on) {
+      await accountLocks.lock(user.id, { ...actor, username: user.username })
+      return
+    }
+    const lifted = await accountLocks.unlock(user.id, { ...actor, username: user.username })
+    if (lifted.adminLock) {
+      await audit.record({
+        event: 'user_updated',
+        outcome: 'success',
+        userId: user.id,
+        username: user.username,
+        actorId: by.actorId,
+        details: { locked: false, via: actor.via },
+        context: by.context,
+      })
+    }
+  }
+
+  async function setDisabled(user: UserProfile, on: boolean, by: Actor): Promise<void> {
+    if (user.disabled === on) return
     const nowMs = clock.now().getTime()
-    await setUserFlag(
-      db,
-      user.id,
-      flag === 'locked' ? 'locked_at' : 'disabled_at',
-      on ? nowMs : null,
-      nowMs,
-    )
+    await setUserFlag(db, user.id, 'disabled_at', on ? nowMs : null, nowMs)
     profiles.changed(user.id)
     if (on) {
-      await sessions.endAll(user.id, flag === 'locked' ? 'account_locked' : 'account_disabled', {
+      await sessions.endAll(user.id, 'account_disabled', {
         actorId: by.actorId ?? undefined,
         context: by.context,
       })
@@ -90,20 +109,9 @@ export function createUserAdmin(deps: {
       userId: user.id,
       username: user.username,
       actorId: by.actorId,
-      details: { [flag]: on },
+      details: { disabled: on },
       context: by.context,
     })
-    if (flag === 'locked' && !on) {
-      await audit.record({
-        event: 'account_unlocked',
-        outcome: 'success',
-        userId: user.id,
-        username: user.username,
-        actorId: by.actorId,
-        details: { by: by.actorId === null ? 'cli' : 'admin' },
-        context: by.context,
-      })
-    }
   }
 
   async function setRoles(user: UserProfile, roles: string[], by: Actor): Promise<void> {
@@ -147,8 +155,8 @@ export function createUserAdmin(deps: {
       if (patch.locked === true) await assertAdminsRemain(userId, by, 'be locked')
       if (patch.disabled === true) await assertAdminsRemain(userId, by, 'be disabled')
       if (patch.roles !== undefined) await setRoles(user, patch.roles, by)
-      if (patch.locked !== undefined) await setFlag(user, 'locked', patch.locked, by)
-      if (patch.disabled !== undefined) await setFlag(user, 'disabled', patch.disabled, by)
+      if (patch.locked !== undefined) await setLocked(user, patch.locked, by)
+      if (patch.disabled !== undefined) await setDisabled(user, patch.disabled, by)
       return profileOf(userId)
     },
 

@@ -27,6 +27,8 @@ export function createLoginFlow(deps: {
         username: normalizeIdentifier(input.identifier),
         userId: null,
         ip: input.context.ip,
+        entered: input.identifier,
+        context: input.context,
       }
       await guard.beforeAttempt(attempt)
       let user
@@ -35,6 +37,7 @@ export function createLoginFlow(deps: {
       } catch (err) {
         if (err instanceof GatehouseError && err.code === 'invalid_credentials')
           await guard.recordFailure(attempt)
+        else await guard.releaseAttempt(attempt)
         throw err
       }
       await guard.recordSuccess({ ...attempt, userId: user.id })

@@ -1,0 +1,47 @@
+import type { Invalidation, InvalidationBus } from './invalidation.js'
+
+/** The pub/sub half of a Redis link: just enough to fan messages out to other instances. */
+export interface PubSub {
+  publish(channel: string, message: string): Promise<void>
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>
+}
+
+const CHANNEL = 'invalidate'
+
+/**
+ * Makes a local bus reach every instance: a published message is delivered here at once
+ * and sent over pub/sub; messages from other instances are delivered here as they arrive.
+ * A message lost while Redis is away only delays an invalidation: every cache also
+ * re-reads the database after a short time (see session-gate.ts).
+ */
+export function createSharedBus(deps: {
+  local: InvalidationBus & { deliver(message: Invalidation): void }
+  pubsub: PubSub
+  /** Tells our own echoes apart from other instances' messages. */
+  instanceId: string
+  onError?: (err: unknown) => void
+}): InvalidationBus {
+  const { local, pubsub, instanceId } = deps
+  const onError = deps.onError ?? (() => undefined)
+
+  pubsub
+    .subscribe(CHANNEL, (raw) => {
+      let parsed: { from?: unknown; message?: Invalidation }
+      try {
+        parsed = JSON.parse(raw) as typeof parsed
+      } catch {
+        return // not ours: another writer on the same prefix
+      }
+      if (parsed.from === instanceId || !parsed.message) return
+      local.deliver(parsed.message)
+    })
+    .catch(onError)
+
+  return {
+    publish(message) {
+      local.deliver(message)
+      pubsub.publish(CHANNEL, JSON.stringify({ from: instanceId, message })).catch(onError)
+    },
+    subscribe: (listener) => local.subscribe(listener),
+  }
+}

@@ -1,0 +1,99 @@
+import type { Db } from '../../store/db.js'
+import {
+  findLockout,
+  findLockoutByIdentifier,
+  liftLockout,
+  setAdminLock,
+} from '../../store/repositories/lockouts.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
+import type { ProfileReader } from '../accounts/user-profile.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import type { Clock } from '../ports.js'
+import type { SessionService } from '../sessions/session-service.js'
+
+export interface LockActor {
+  /** The admin acting (admin API); absent for the CLI. */
+  actorId?: string | null
+  via: 'cli' | 'admin'
+  /** The username as the operator typed it, for the audit log. */
+  username?: string
+  context?: RequestContext
+}
+
+export type AccountLocks = ReturnType<typeof createAccountLocks>
+
+/**
+ * Locking and unlocking accounts by hand (CLI and admin API). An admin's lock is
+ * `users.locked_at` and lasts until lifted; the automatic lockout after
+ * LOCKOUT_THRESHOLD failures expires by itself. Unlocking lifts both.
+ */
+export function createAccountLocks(deps: {
+  db: Db
+  clock: Clock
+  audit: AuditLog
+  sessions: SessionService
+  profiles: ProfileReader
+}) {
+  const { db, clock, audit, sessions, profiles } = deps
+
+  return {
+    /** The id of the account a username (or email) names, or `not_found`. */
+    async resolve(identifier: string): Promise<string> {
+      const state = await findLockoutByIdentifier(db, normalizeIdentifier(identifier))
+      if (!state) throw new GatehouseError('not_found', { detail: `no such user ${identifier}` })
+      return state.userId
+    },
+
+    /** When the automatic lockout ends, if one is in force. */
+    async lockedOutUntil(userId: string): Promise<Date | null> {
+      const state = await findLockout(db, userId)
+      const nowMs = clock.now().getTime()
+      return state?.lockedUntil != null && state.lockedUntil > nowMs
+        ? new Date(state.lockedUntil)
+        : null
+    },
+
+    /** An admin's lock: refuses logins and refreshes, ends every session. False if already locked. */
+    async lock(userId: string, actor: LockActor): Promise<boolean> {
+      const changed = await setAdminLock(db, userId, true, clock.now().getTime())
+      if (!changed) return false
+      profiles.changed(userId)
+      await sessions.endAll(userId, 'account_locked', {
+        context: actor.context,
+        actorId: actor.actorId ?? undefined,
+      })
+      await audit.record({
+        event: 'user_updated',
+        outcome: 'success',
+        userId,
+        username: actor.username ?? null,
+        actorId: actor.actorId ?? null,
+        details: { locked: true, via: actor.via },
+        context: actor.context,
+      })
+      return true
+    },
+
+    /** Lifts an admin's lock and an automatic lockout; says which were in force. */
+    async unlock(
+      userId: string,
+      actor: LockActor,
+    ): Promise<{ adminLock: boolean; lockout: boolean }> {
+      const nowMs = clock.now().getTime()
+      const adminLock = await setAdminLock(db, userId, false, nowMs)
+      const lockout = await liftLockout(db, userId, nowMs)
+      if (adminLock) profiles.changed(userId)
+      await audit.record({
+        event: 'account_unlocked',
+        outcome: 'success',
+        userId,
+        username: actor.username ?? null,
+        actorId: actor.actorId ?? null,
+        details: { admin_lock: adminLock, lockout, via: actor.via },
+        context: actor.context,
+      })
+      return { adminLock, lockout }
+    },
+  }
+}

@@ -1,0 +1,191 @@
+import { sql } from 'kysely'
+import type { Db } from '../db.js'
+import { isUniqueViolation } from '../errors.js'
+
+export interface LockoutState {
+  userId: string
+  failures: number
+  /** Epoch ms, or null when no automatic lockout was ever set. */
+  lockedUntil: number | null
+  generation: number
+  /** False until the account's first counted attempt creates its row. */
+  stored: boolean
+}
+
+/**
+ * The account a login identifier (normalized username or email) names, with its lockout
+ * state; a user without a row yet has a clean one.
+ */
+export async function findLockoutByIdentifier(
+  db: Db,
+  identifier: string,
+): Promise<LockoutState | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
+    .select([
+      'users.id as userId',
+      'login_lockouts.failures as failures',
+      'login_lockouts.locked_until as lockedUntil',
+      'login_lockouts.generation as generation',
+    ])
+    .where((eb) =>
+      eb.or([
+        eb('users.username_normalized', '=', identifier),
+        eb('users.email_normalized', '=', identifier),
+      ]),
+    )
+    .orderBy('users.created_at')
+    .executeTakeFirst()
+  return row && normalize(row)
+}
+
+export async function findLockout(db: Db, userId: string): Promise<LockoutState | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
+    .select([
+      'users.id as userId',
+      'login_lockouts.failures as failures',
+      'login_lockouts.locked_until as lockedUntil',
+      'login_lockouts.generation as generation',
+    ])
+    .where('users.id', '=', userId)
+    .executeTakeFirst()
+  return row && normalize(row)
+}
+
+function normalize(row: {
+  userId: string
+  failures: number | null
+  lockedUntil: number | null
+  generation: number | null
+}): LockoutState {
+  // MySQL drivers may hand integers back as strings in joins; keep numbers numbers.
+  return {
+    userId: row.userId,
+    failures: Number(row.failures ?? 0),
+    lockedUntil: row.lockedUntil === null ? null : Number(row.lockedUntil),
+    generation: Number(row.generation ?? 0),
+    stored: row.failures !== null,
+  }
+}
+
+/** Creates the row if it is missing; a concurrent creator winning is just as good. */
+export async function ensureLockoutRow(db: Db, userId: string, nowMs: number): Promise<void> {
+  try {
+    await db
+      .insertInto('login_lockouts')
+      .values({
+        user_id: userId,
+        failures: 0,
+        locked_until: null,
+        generation: 0,
+        updated_at: nowMs,
+      })
+      .execute()
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err
+  }
+}
+
+const notLocked = (nowMs: number) =>
+  sql<boolean>`(locked_until is null or locked_until <= ${nowMs})`
+
+/**
+ * Takes one of the `threshold` consecutive attempts before the password is checked: one
+ * conditional write, so parallel attempts can never take more than there are.
+ */
+export async function reserveAttempt(
+  db: Db,
+  userId: string,
+  threshold: number,
+  nowMs: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('login_lockouts')
+    .set({ failures: sql`failures + 1`, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('failures', '<', threshold)
+    .where(notLocked(nowMs))
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** Counts a failure that was not reserved (a wrong second factor after a right password). */
+export async function addFailure(db: Db, userId: string, nowMs: number): Promise<void> {
+  await db
+    .updateTable('login_lockouts')
+    .set({ failures: sql`failures + 1`, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .execute()
+}
+
+/** Returns a reserved attempt that turned out not to be a failure. */
+export async function releaseAttempt(db: Db, userId: string, nowMs: number): Promise<void> {
+  await db
+    .updateTable('login_lockouts')
+    .set({ failures: sql`failures - 1`, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('failures', '>', 0)
+    .execute()
+}
+
+/** A completed login: the consecutive count starts again. */
+export async function resetFailures(db: Db, userId: string, nowMs: number): Promise<void> {
+  await db
+    .updateTable('login_lockouts')
+    .set({ failures: 0, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('failures', '>', 0)
+    .execute()
+}
+
+/**
+ * Locks the account when the threshold is reached. Of several failures reaching it at
+ * once, exactly one write succeeds, so the lockout is set (and audited) once.
+ */
+export async function lockIfThresholdReached(
+  db: Db,
+  userId: string,
+  threshold: number,
+  nowMs: number,
+  untilMs: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('login_lockouts')
+    .set({ failures: 0, locked_until: untilMs, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('failures', '>=', threshold)
+    .where(notLocked(nowMs))
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** Lifts an automatic lockout and restarts counting; true when one was in force. */
+export async function liftLockout(db: Db, userId: string, nowMs: number): Promise<boolean> {
+  await ensureLockoutRow(db, userId, nowMs)
+  const before = await findLockout(db, userId)
+  await db
+    .updateTable('login_lockouts')
+    .set({ failures: 0, locked_until: null, generation: sql`generation + 1`, updated_at: nowMs })
+    .where('user_id', '=', userId)
+    .execute()
+  return before?.lockedUntil != null && before.lockedUntil > nowMs
+}
+
+/** An admin's lock (`users.locked_at`); true when this call changed it. */
+export async function setAdminLock(
+  db: Db,
+  userId: string,
+  locked: boolean,
+  nowMs: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('users')
+    .set({ locked_at: locked ? nowMs : null, updated_at: nowMs })
+    .where('id', '=', userId)
+    .where('locked_at', locked ? 'is' : 'is not', null)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}

@@ -1,0 +1,275 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { fakeClock } from '../support/clock.js'
+import { testDatabases } from '../support/databases.js'
+import { startApp, type TestApp } from '../support/harness.js'
+import { client, STRONG_PASSWORD } from '../support/http.js'
+import { syncDateWith } from '../support/time.js'
+
+const databases = await testDatabases()
+const THROTTLED_DETAIL = 'too many failed login attempts; try again later'
+
+// Small numbers keep the story readable: 3 failures per 1-minute window, lockout after 5
+// consecutive failures for an hour.
+const limits = {
+  LOGIN_MAX_FAILURES: '3',
+  LOGIN_FAILURE_WINDOW: '1m',
+  LOCKOUT_THRESHOLD: '5',
+  LOCKOUT_DURATION: '1h',
+  IP_LOGIN_MAX_FAILURES: '100',
+}
+
+describe.each(databases)('login throttling and lockout on $name', (database) => {
+  let url: string
+  let drop: () => Promise<void>
+  let t: TestApp
+  let time: ReturnType<typeof syncDateWith>
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    url = fresh.url
+    drop = fresh.drop
+  })
+  afterAll(async () => {
+    await drop()
+  })
+  afterEach(async () => {
+    time.restore()
+    await t.close()
+  })
+
+  /** A fresh app (fresh in-memory counters) on the shared database, time synced. */
+  async function start(env: Record<string, string> = {}) {
+    const clock = fakeClock()
+    time = syncDateWith(clock)
+    t = await startApp(url, { clock, env: { ...limits, ...env } })
+    return client(t.app)
+  }
+
+  const login = (username: string, password: string, ip = '203.0.113.7') =>
+    t.app
+      .inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username, password },
+        remoteAddress: ip,
+        headers: { 'user-agent': 'throttle-test/1.0' },
+      })
+      .then((res) => ({
+        status: res.statusCode,
+        body: JSON.parse(res.body) as Record<string, unknown>,
+        retryAfter: res.headers['retry-after'],
+      }))
+
+  async function register(username: string) {
+    const res = await client(t.app).post<{ user: { id: string } }>('/api/auth/register', {
+      username,
+      password: STRONG_PASSWORD,
+    })
+    expect(res.status).toBe(201)
+    return res.body.user.id
+  }
+
+  const audit = (userId: string | null, event: string) =>
+    t.services.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('event', '=', event)
+      .where((eb) => (userId ? eb('user_id', '=', userId) : eb('user_id', 'is', null)))
+      .orderBy('id')
+      .execute()
+
+  it('throttles a username after LOGIN_MAX_FAILURES, even for the right password', async () => {
+    await start()
+    const userId = await register('thr-alice')
+    for (let i = 0; i < 3; i++)
+      expect((await login('thr-alice', 'wrong password!!')).status).toBe(401)
+
+    const throttled = await login('thr-alice', STRONG_PASSWORD)
+    expect(throttled.status).toBe(429)
+    expect(throttled.body).toEqual({
+      type: expect.any(String),
+      title: expect.any(String),
+      status: 429,
+      detail: expect.any(String),
+      code: 'rate_limited',
+    })
+    expect(throttled.body.detail).toBe(THROTTLED_DETAIL)
+    expect(throttled.retryAfter).toBe('60')
+    time.advance('20s')
+    expect((await login('thr-alice', STRONG_PASSWORD)).retryAfter).toBe('40')
+
+    // Throttled attempts were neither checked nor counted: once the window is over, the
+    // right password works at once.
+    time.advance('41s')
+    expect((await login('thr-alice', STRONG_PASSWORD)).status).toBe(200)
+
+    const failed = await audit(userId, 'login_failed')
+    expect(failed.map((e) => JSON.parse(e.details!).reason)).toEqual([
+      'wrong_password',
+      'wrong_password',
+      'wrong_password',
+      'throttled',
+      'throttled',
+    ])
+    expect(failed[0]).toMatchObject({
+      username: 'thr-alice',
+      ip: '203.0.113.7',
+      user_agent: 'throttle-test/1.0',
+      outcome: 'failure',
+    })
+  })
+
+  it('throttles unknown usernames alike, and shares one budget between username and email', async () => {
+    await start()
+    for (let i = 0; i < 3; i++)
+      expect((await login('nobody-here', 'wrong password!!')).status).toBe(401)
+    expect((await login('nobody-here', 'wrong password!!')).status).toBe(429)
+    expect((await login('NOBODY-HERE', 'wrong password!!')).status).toBe(429)
+
+    const res = await client(t.app).post('/api/auth/register', {
+      username: 'thr-mail',
+      password: STRONG_PASSWORD,
+      email: 'thr-mail@example.com',
+    })
+    expect(res.status).toBe(201)
+    expect((await login('thr-mail', 'wrong password!!')).status).toBe(401)
+    expect((await login('thr-mail@example.com', 'wrong password!!')).status).toBe(401)
+    expect((await login('thr-mail', 'wrong password!!')).status).toBe(401)
+    expect((await login('thr-mail@example.com', STRONG_PASSWORD)).status).toBe(429)
+  })
+
+  it('locks an account after LOCKOUT_THRESHOLD consecutive failures across windows', async () => {
+    await start()
+    const userId = await register('thr-bob')
+    for (let i = 0; i < 3; i++)
+      expect((await login('thr-bob', 'wrong password!!')).status).toBe(401)
+    time.advance('61s')
+    expect((await login('thr-bob', 'wrong password!!')).status).toBe(401)
+    expect((await login('thr-bob', 'wrong password!!')).status).toBe(401) // 5th: locks
+
+    const locked = await login('thr-bob', STRONG_PASSWORD)
+    expect(locked.status).toBe(429)
+    expect(locked.body.code).toBe('rate_limited')
+    expect(locked.retryAfter).toBe('3600')
+    // Same answer as throttling: nothing tells the attacker the account is locked.
+    expect(locked.body.detail).toBe(THROTTLED_DETAIL)
+
+    time.advance('2m') // the throttling window is long over; the lockout is not
+    const stillLocked = await login('thr-bob', STRONG_PASSWORD)
+    expect(stillLocked.status).toBe(429)
+    expect(stillLocked.retryAfter).toBe('3480')
+
+    const lockEvents = await audit(userId, 'account_locked')
+    expect(lockEvents).toHaveLength(1)
+    expect(lockEvents[0]).toMatchObject({
+      outcome: 'success',
+      username: 'thr-bob',
+      ip: '203.0.113.7',
+    })
+
+    time.advance('58m')
+    expect((await login('thr-bob', STRONG_PASSWORD)).status).toBe(200)
+  })
+
+  it('a completed login resets the consecutive count; a failure inside a window does not', async () => {
+    await start()
+    await register('thr-carol')
+    for (let i = 0; i < 3; i++) await login('thr-carol', 'wrong password!!')
+    time.advance('61s')
+    expect((await login('thr-carol', 'wrong password!!')).status).toBe(401)
+    expect((await login('thr-carol', STRONG_PASSWORD)).status).toBe(200) // 4 failures, reset
+    expect((await login('thr-carol', 'wrong password!!')).status).toBe(401)
+    time.advance('61s')
+    for (let i = 0; i < 3; i++)
+      expect((await login('thr-carol', 'wrong password!!')).status).toBe(401)
+    time.advance('61s')
+    // 4 consecutive failures since the success: not locked (without the reset it would be 8).
+    expect((await login('thr-carol', STRONG_PASSWORD)).status).toBe(200)
+  })
+
+  it('unlock lifts the lockout and its throttling at once, and is audited', async () => {
+    await start()
+    const userId = await register('thr-dave')
+    for (let i = 0; i < 3; i++) await login('thr-dave', 'wrong password!!')
+    time.advance('61s')
+    for (let i = 0; i < 2; i++) await login('thr-dave', 'wrong password!!')
+    expect((await login('thr-dave', STRONG_PASSWORD)).status).toBe(429)
+
+    const lifted = await t.services.accountLocks.unlock(userId, {
+      via: 'cli',
+      username: 'thr-dave',
+    })
+    expect(lifted).toEqual({ adminLock: false, lockout: true })
+    expect((await login('thr-dave', STRONG_PASSWORD)).status).toBe(200)
+    const events = await audit(userId, 'account_unlocked')
+    expect(events).toHaveLength(1)
+    expect(JSON.parse(events[0]!.details!)).toEqual({
+      admin_lock: false,
+      lockout: true,
+      via: 'cli',
+    })
+  })
+
+  it("an admin's lock refuses the right password with 403 and ends sessions; unlock lifts it", async () => {
+    const api = await start()
+    const userId = await register('thr-erin')
+    const session = await login('thr-erin', STRONG_PASSWORD)
+    const token = session.body.access_token as string
+
+    expect(await t.services.accountLocks.lock(userId, { via: 'cli' })).toBe(true)
+    expect((await api.get('/api/auth/me', token)).status).toBe(401)
+    const refused = await login('thr-erin', STRONG_PASSWORD)
+    expect(refused.status).toBe(403)
+    expect(refused.body.code).toBe('account_locked')
+    expect((await login('thr-erin', 'wrong password!!')).body.code).toBe('invalid_credentials')
+
+    expect(await t.services.accountLocks.unlock(userId, { via: 'cli' })).toEqual({
+      adminLock: true,
+      lockout: false,
+    })
+    expect((await login('thr-erin', STRONG_PASSWORD)).status).toBe(200)
+    const updates = await audit(userId, 'user_updated')
+    expect(JSON.parse(updates[0]!.details!)).toEqual({ locked: true, via: 'cli' })
+  })
+
+  it('limits failed logins per client IP across usernames; other addresses are unaffected', async () => {
+    await start({ IP_LOGIN_MAX_FAILURES: '4' })
+    for (let i = 0; i < 4; i++)
+      expect((await login(`spray-${i}`, 'wrong password!!')).status).toBe(401)
+    const limited = await login('spray-9', 'wrong password!!')
+    expect(limited.status).toBe(429)
+    expect(limited.retryAfter).toBe('60')
+    expect((await login('spray-9', 'wrong password!!', '198.51.100.1')).status).toBe(401)
+  })
+
+  /**
+   * Counting happens before checking: parallel wrong passwords all arrive before any
+   * failure is recorded, and still only LOGIN_MAX_FAILURES of them are checked.
+   */
+  it('never checks more parallel wrong passwords than the limit allows', async () => {
+    await start()
+    const userId = await register('thr-race')
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => login('thr-race', 'wrong password!!')),
+    )
+    const statuses = results.map((r) => r.status).sort()
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(17)
+    const checked = (await audit(userId, 'login_failed')).filter(
+      (e) => JSON.parse(e.details!).reason === 'wrong_password',
+    )
+    expect(checked).toHaveLength(3)
+  })
+
+  it('counts logins and rejections in /metrics', async () => {
+    const api = await start()
+    await register('thr-metrics')
+    await login('thr-metrics', STRONG_PASSWORD)
+    for (let i = 0; i < 4; i++) await login('thr-metrics', 'wrong password!!')
+    const res = await api.call('GET', '/metrics')
+    const text = res.raw.body
+    expect(text).toContain('gatehouse_logins_total{outcome="success"} 1')
+    expect(text).toContain('gatehouse_logins_total{outcome="failure"} 3')
+    expect(text).toContain('gatehouse_rate_limited_total{limit="login_user"} 1')
+  })
+})

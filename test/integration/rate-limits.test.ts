@@ -1,0 +1,149 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { fakeClock } from '../support/clock.js'
+import { testDatabases } from '../support/databases.js'
+import { startApp, type TestApp } from '../support/harness.js'
+import { STRONG_PASSWORD } from '../support/http.js'
+import { syncDateWith } from '../support/time.js'
+
+const databases = await testDatabases()
+
+describe.each(databases)('route rate limits and client addresses on $name', (database) => {
+  let url: string
+  let drop: () => Promise<void>
+  let t: TestApp
+  let time: ReturnType<typeof syncDateWith>
+  let n = 0
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    url = fresh.url
+    drop = fresh.drop
+  })
+  afterAll(async () => {
+    await drop()
+  })
+  afterEach(async () => {
+    time.restore()
+    await t.close()
+  })
+
+  async function start(env: Record<string, string>) {
+    // 00:00 UTC: hour windows start on the hour, so the times below are exact.
+    const clock = fakeClock(new Date('2026-03-01T00:00:00Z'))
+    time = syncDateWith(clock)
+    t = await startApp(url, { clock, env })
+  }
+
+  const register = (opts: { ip?: string; forwardedFor?: string } = {}) =>
+    t.app
+      .inject({
+        method: 'POST',
+        url: '/api/auth/register',
+        payload: { username: `rl-user-${++n}`, password: STRONG_PASSWORD },
+        remoteAddress: opts.ip ?? '192.0.2.10',
+        headers: opts.forwardedFor ? { 'x-forwarded-for': opts.forwardedFor } : {},
+      })
+      .then((res) => ({
+        status: res.statusCode,
+        body: JSON.parse(res.body) as Record<string, unknown>,
+        retryAfter: res.headers['retry-after'],
+      }))
+
+  it('limits registrations per IP (IP_REGISTER_PER_HOUR) with 429, Retry-After and a metric', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2' })
+    time.set(new Date('2026-03-01T00:10:00Z'))
+    expect((await register()).status).toBe(201)
+    expect((await register()).status).toBe(201)
+    const limited = await register()
+    expect(limited.status).toBe(429)
+    expect(limited.body).toMatchObject({ status: 429, code: 'rate_limited' })
+    expect(Object.keys(limited.body).sort()).toEqual(['code', 'detail', 'status', 'title', 'type'])
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0)
+    expect((await register({ ip: '192.0.2.99' })).status).toBe(201)
+
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+    expect(metrics.body).toContain('gatehouse_rate_limited_total{limit="register"} 1')
+  })
+
+  /**
+   * A fixed window would let 2 registrations through at 00:50 and 2 more at 01:05; the
+   * sliding window still counts most of the earlier ones at 01:05.
+   */
+  it('slides: the previous window still counts for the part that overlaps', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2' })
+    time.set(new Date('2026-03-01T00:50:00Z'))
+    expect((await register()).status).toBe(201)
+    expect((await register()).status).toBe(201)
+
+    time.set(new Date('2026-03-01T01:05:00Z'))
+    const early = await register()
+    expect(early.status).toBe(429)
+    // 2 × (1 − elapsed/60 min) + 1 ≤ 2 once elapsed ≥ 30 min: at 01:30, 25 minutes from now.
+    expect(early.retryAfter).toBe(String(25 * 60))
+
+    time.set(new Date('2026-03-01T01:29:00Z'))
+    expect((await register()).status).toBe(429)
+    time.set(new Date('2026-03-01T01:30:00Z'))
+    expect((await register()).status).toBe(201)
+  })
+
+  it('with TRUST_PROXY=false, X-Forwarded-For is ignored: rotating it does not escape the limit', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2', TRUST_PROXY: 'false' })
+    expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)
+    expect((await register({ forwardedFor: '203.0.113.2' })).status).toBe(201)
+    expect((await register({ forwardedFor: '203.0.113.3' })).status).toBe(429)
+    const row = await t.services.db
+      .selectFrom('audit_events')
+      .select('ip')
+      .where('event', '=', 'register')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow()
+    expect(row.ip).toBe('192.0.2.10')
+  })
+
+  it('with TRUST_PROXY=true, each client behind the proxy has its own limit and audited IP', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2', TRUST_PROXY: 'true' })
+    expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)
+    expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)
+    expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(429)
+    expect((await register({ forwardedFor: '203.0.113.2' })).status).toBe(201)
+    const row = await t.services.db
+      .selectFrom('audit_events')
+      .select('ip')
+      .where('event', '=', 'register')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow()
+    expect(row.ip).toBe('203.0.113.2')
+  })
+
+  it('with TRUST_PROXY listing the proxy, only that proxy may set the client address', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '1', TRUST_PROXY: '10.0.0.0/8' })
+    expect((await register({ ip: '10.1.2.3', forwardedFor: '203.0.113.5' })).status).toBe(201)
+    expect((await register({ ip: '10.1.2.3', forwardedFor: '203.0.113.6' })).status).toBe(201)
+    // Not a trusted proxy: its X-Forwarded-For is ignored and its own address counts.
+    expect((await register({ ip: '192.0.2.50', forwardedFor: '203.0.113.7' })).status).toBe(201)
+    expect((await register({ ip: '192.0.2.50', forwardedFor: '203.0.113.8' })).status).toBe(429)
+  })
+
+  it('/api/auth/me is not rate limited', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '1' })
+    const reg = await register()
+    expect(reg.status).toBe(201)
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: `rl-user-${n}`, password: STRONG_PASSWORD },
+    })
+    const token = (JSON.parse(login.body) as { access_token: string }).access_token
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        t.app.inject({
+          method: 'GET',
+          url: '/api/auth/me',
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      ),
+    )
+    expect(new Set(results.map((r) => r.statusCode))).toEqual(new Set([200]))
+  })
+})
