@@ -13,8 +13,11 @@ import './http/rate-limit-config.js'
 import { installProblemHandlers } from './http/problem.js'
 import { createRouteIndex } from './http/route-index.js'
 import { authRoutes } from './http/routes/auth.js'
+import { contactRoutes } from './http/routes/contact.js'
 import { meRoutes } from './http/routes/me.js'
+import { mfaRoutes } from './http/routes/mfa.js'
 import { opsRoutes } from './http/routes/ops.js'
+import { passwordResetRoutes } from './http/routes/password-reset.js'
 import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 
@@ -105,5 +108,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(wellKnownRoutes(services))
   await app.register(authRoutes(services))
   await app.register(meRoutes(services))
+  await app.register(contactRoutes(services))
+  await app.register(passwordResetRoutes(services))
+  await app.register(mfaRoutes(services))
   return app
 }

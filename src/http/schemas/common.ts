@@ -89,3 +89,6 @@ export const Email = Type.String({ format: 'email', maxLength: 254 })
 // E.164: a plus and up to 15 digits.
 export const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' })
 export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })
+/** A TOTP, backup, email or SMS code; its shape is checked by the factor (a wrong shape is a wrong code). */
+export const Code = Type.String({ minLength: 1, maxLength: 64 })
+export const Channel = Type.Union([Type.Literal('email'), Type.Literal('sms')])
