@@ -74,17 +74,18 @@ export async function startSmsCapture(
   const { port } = server.address() as AddressInfo
   const base = `http://127.0.0.1:${port}`
 
+  const env: Record<string, string> =
+    kind === 'webhook'
+      ? { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${base}/sms` }
+      : {
+          SMS_PROVIDER: 'twilio',
+          TWILIO_ACCOUNT_SID: twilio.accountSid,
+          TWILIO_AUTH_TOKEN: twilio.authToken,
+          TWILIO_FROM: '+15005550006',
+          TWILIO_API_URL: base,
+        }
   return {
-    env:
-      kind === 'webhook'
-        ? { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${base}/sms` }
-        : {
-            SMS_PROVIDER: 'twilio',
-            TWILIO_ACCOUNT_SID: twilio.accountSid,
-            TWILIO_AUTH_TOKEN: twilio.authToken,
-            TWILIO_FROM: '+15005550006',
-            TWILIO_API_URL: base,
-          },
+    env,
     inbox,
     rejected,
     /** The provider answers 503 to the next n requests. */
