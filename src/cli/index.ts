@@ -5,9 +5,9 @@ import { serve } from '../main.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
-import { userCreate, userList } from './commands/user.js'
+import { userCreate, userList, userTotp } from './commands/user.js'
 
-const commands: Command[] = [migrate, userCreate, userList, keysRotate, secretsRotate]
+const commands: Command[] = [migrate, userCreate, userList, userTotp, keysRotate, secretsRotate]
 
 function help(): string {
   return [

@@ -2,6 +2,7 @@ import QRCode from 'qrcode'
 import type { PasswordHasher } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
+import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
 import { findPasswordHash } from '../../store/repositories/users.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
@@ -211,6 +212,25 @@ export function createMfaEnrolment(deps: {
         context,
       })
       return codes
+    },
+
+    /**
+     * `gatehouse user create --totp` and `user totp`: an operator enrols a new, enabled secret
+     * for a user (replacing any), to hand over as a QR code; no confirming code is asked.
+     */
+    async enrolTotpFor(identifier: string): Promise<TotpEnrolment & { username: string }> {
+      const user = await findUserByIdentifier(db, identifier)
+      if (!user) throw new GatehouseError('not_found', { detail: `no user ${identifier}` })
+      const enrolment = await totp.enrolDirectly(user.id, user.username)
+      profiles.changed(user.id)
+      await audit.record({
+        event: 'mfa_enabled',
+        outcome: 'success',
+        userId: user.id,
+        username: user.username,
+        details: { method: 'totp', via: 'cli' },
+      })
+      return { ...enrolment, username: user.username }
     },
 
     /** Every second factor, passkey and backup code gone (disable; admin reset-mfa). */
