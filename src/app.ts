@@ -1,5 +1,4 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import {
@@ -11,6 +10,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
 import { installProblemHandlers } from './http/problem.js'
+import { securityHeaders } from './http/security-headers.js'
 import { createRouteIndex } from './http/route-index.js'
 import { authRoutes } from './http/routes/auth.js'
 import { contactRoutes } from './http/routes/contact.js'
@@ -64,7 +64,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     )
   })
 
-  await app.register(helmet, {
+  const headers = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -75,6 +75,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         frameAncestors: ["'none'"],
       },
     },
+  })
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers)
+    done()
   })
   if (config.http.corsOrigins.length > 0) {
     await app.register(cors, {
