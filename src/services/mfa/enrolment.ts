@@ -84,6 +84,11 @@ export function createMfaEnrolment(deps: {
   }
 
   return {
+    /** For other enrolments (passkey registration): 403 mfa_required unless allowed. */
+    async assertMayEnrol(who: Enroller): Promise<void> {
+      assertMayEnrol(who, await mfaSummary(who.userId))
+    },
+
     async totpSetup(who: Enroller): Promise<TotpEnrolment & { qrCode: string }> {
       const summary = await mfaSummary(who.userId)
       if (summary.totp) throw new GatehouseError('conflict', { detail: 'TOTP is already enabled' })
