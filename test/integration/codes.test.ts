@@ -255,6 +255,15 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     })
     expect(again.status).toBe(429)
     expect(Number(again.headers['retry-after'])).toBeGreaterThan(0)
+    const dead = await api.post('/api/auth/login/send-code', {
+      mfa_token: 'no-such-token',
+      channel: 'email',
+    })
+    expect(dead.status).toBe(401)
+    expect(dead.body.code).toBe('invalid_token')
+    const anonymous = await api.post('/api/auth/verify-contact/send', { channel: 'email' })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body.code).toBe('unauthorized')
   })
 
   it('makes a resent code replace the old one; wrong, reused and expired codes fail', async () => {
