@@ -87,3 +87,73 @@ describe.each(databases)('CLI TOTP enrolment on $name', (database) => {
     await expect(run(userTotp, [])).rejects.toThrow(/usage: gatehouse user totp <username>/)
   })
 })
+
+describe.each(databases)('hand-over points for import and admin reset on $name', (database) => {
+  let t: TestApp
+  let drop: () => Promise<void>
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    drop = fresh.drop
+    t = await startApp(fresh.url)
+  })
+  afterAll(async () => {
+    await t.close()
+    await drop()
+  })
+
+  it('writes an imported authenticator secret inside the creating transaction', async () => {
+    const api = client(t.app)
+    const id = await t.services.accounts.create({ username: 'imported', password: STRONG_PASSWORD })
+    // RFC 6238's seed, as `user import` hands it over: raw bytes.
+    const secret = Buffer.from('12345678901234567890')
+    await t.services.db
+      .transaction()
+      .execute((trx) => t.services.totp.writeImported(trx, { id, username: 'imported' }, secret, 0))
+    const res = await api.post('/api/auth/login', {
+      username: 'imported',
+      password: STRONG_PASSWORD,
+      otp: appCode('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', t.clock),
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('removes every factor and backup code for an admin reset', async () => {
+    const api = client(t.app)
+    const id = await t.services.accounts.create({
+      username: 'reset-me',
+      password: STRONG_PASSWORD,
+      email: 'reset-me@example.com',
+    })
+    await t.services.db
+      .updateTable('users')
+      .set({ email_verified_at: 1 })
+      .where('id', '=', id)
+      .execute()
+    await t.services.totp.enrolDirectly(id, 'reset-me')
+    const who = { userId: id, username: 'reset-me', amr: ['pwd', 'mfa', 'otp'] }
+    await t.services.mfa.channelEnable(who, 'email')
+    await t.services.mfa.regenerateBackupCodes(who, STRONG_PASSWORD, {
+      ip: null,
+      userAgent: null,
+    })
+    expect(await t.services.mfaSummary(id)).toMatchObject({
+      totp: true,
+      email: true,
+      backupCodesRemaining: 10,
+    })
+    await t.services.mfa.removeAll(id)
+    expect(await t.services.mfaSummary(id)).toEqual({
+      totp: false,
+      webauthn: 0,
+      email: false,
+      sms: false,
+      backupCodesRemaining: 0,
+    })
+    const login = await api.post('/api/auth/login', {
+      username: 'reset-me',
+      password: STRONG_PASSWORD,
+    })
+    expect(login.body).toHaveProperty('access_token')
+  })
+})

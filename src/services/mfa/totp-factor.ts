@@ -5,6 +5,7 @@ import {
   deleteTotpSecret,
   enableTotpSecret,
   findTotpSecret,
+  insertEnabledTotpSecret,
   listSealedTotpSecrets,
   replaceEnabledTotpSecret,
   resealTotpSecret,
@@ -12,7 +13,7 @@ import {
 } from '../../store/repositories/totp-secrets.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock, Random } from '../ports.js'
-import { matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js'
+import { base32Of, matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js'
 
 export interface TotpEnrolment {
   secret: string
@@ -86,6 +87,20 @@ export function createTotpFactor(deps: {
         clock.now().getTime(),
       )
       return enrolment(username, base32)
+    },
+
+    /**
+     * `gatehouse user import`: the imported authenticator entry, enabled at once, written in
+     * the transaction that creates the user (the `ImportedTotpWriter` shape).
+     */
+    // An arrow property, so the container can hand it over unbound.
+    writeImported: async (
+      trx: Db,
+      user: { id: string; username: string },
+      secret: Buffer,
+      nowMs: number,
+    ): Promise<void> => {
+      await insertEnabledTotpSecret(trx, user.id, box.seal(base32Of(secret), aad(user.id)), nowMs)
     },
 
     async remove(userId: string): Promise<void> {

@@ -13,6 +13,11 @@ export function newTotpSecret(random: Random): string {
   return Secret.fromHex(random.bytes(20).toString('hex')).base32
 }
 
+/** Raw secret bytes (an imported authenticator entry) as the base32 text apps and we use. */
+export function base32Of(secret: Buffer): string {
+  return Secret.fromHex(secret.toString('hex')).base32
+}
+
 /** True for base32 secrets of at least 80 bits (RFC 4226 §4's minimum), as imported ones may be. */
 export function isTotpSecret(base32: string): boolean {
   const clean = base32.replace(/[\s=]/g, '').toUpperCase()

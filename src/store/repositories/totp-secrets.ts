@@ -105,6 +105,25 @@ export async function replaceEnabledTotpSecret(
   })
 }
 
+/** An enabled secret for a user who has none (import, inside the user's creating transaction). */
+export async function insertEnabledTotpSecret(
+  db: Db,
+  userId: string,
+  sealed: string,
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto('totp_secrets')
+    .values({
+      user_id: userId,
+      secret_sealed: sealed,
+      enabled_at: now,
+      last_step: null,
+      created_at: now,
+    })
+    .execute()
+}
+
 export async function deleteTotpSecret(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('totp_secrets').where('user_id', '=', userId).execute()
 }
