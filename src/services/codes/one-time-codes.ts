@@ -21,6 +21,7 @@ export const CODE_DIGITS = 6
 export const CODE_TTL_MS = 10 * 60_000
 export const CODE_MAX_ATTEMPTS = 5
 const FORGET_AFTER_MS = 24 * 3_600_000
+const WELL_FORMED = new RegExp(`^[0-9]{${CODE_DIGITS}}$`)
 
 export interface CodeRequest {
   userId: string
@@ -122,7 +123,7 @@ export function createOneTimeCodes(deps: {
         now: nowMs,
         maxAttempts: CODE_MAX_ATTEMPTS,
       })
-      const wellFormed = new RegExp(`^[0-9]{${CODE_DIGITS}}$`).test(q.code)
+      const wellFormed = WELL_FORMED.test(q.code)
       for (const row of live) {
         if (!(await takeCodeAttempt(db, row.id, nowMs, CODE_MAX_ATTEMPTS))) continue
         const hash = hasher.hash(q.code, context(q.userId, q.purpose, row.channel))
