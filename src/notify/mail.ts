@@ -6,7 +6,14 @@ import type { NotifyLogger } from './logger.js'
 export function createSmtpMailer(cfg: { smtpUrl: string; from: string }): Mailer & {
   close(): void
 } {
-  const transport = nodemailer.createTransport(cfg.smtpUrl)
+  // nodemailer waits up to two minutes for a silent server by default; a sign-in code that
+  // late is useless and holds the request, so fail fast and let the user ask again.
+  const transport = nodemailer.createTransport({
+    url: cfg.smtpUrl,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  })
   return {
     async send(m) {
       await transport.sendMail({ from: cfg.from, to: m.to, subject: m.subject, text: m.text })
