@@ -18,7 +18,7 @@ import { createOneTimeCodes, type OneTimeCodes } from './services/codes/one-time
 import { createPasswordReset, type PasswordReset } from './services/codes/password-reset.js'
 import { createBackupCodes } from './services/mfa/backup-codes.js'
 import { createMfaEnrolment, type MfaEnrolment } from './services/mfa/enrolment.js'
-import { createMfaSummaryReader } from './services/mfa/factors.js'
+import { createMfaSummariesReader, createMfaSummaryReader } from './services/mfa/factors.js'
 import { createMfaTokens } from './services/mfa/mfa-tokens.js'
 import { createSecondFactorCheck } from './services/mfa/second-factor.js'
 import { createTotpFactor, type TotpFactor } from './services/mfa/totp-factor.js'
@@ -189,7 +189,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       ),
   })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
-  const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
+  const userDirectory = createUserDirectory({
+    db,
+    cursors,
+    mfaSummary,
+    mfaSummaries: createMfaSummariesReader({ db }),
+  })
 
   return {
     config,

@@ -118,6 +118,13 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
     expect(res.status).toBe(200)
   })
 
+  it('lists users with the same mfa summary as each profile shows', async () => {
+    const page = await t.services.userDirectory.list({ limit: 100 })
+    expect(page.items.length).toBeGreaterThanOrEqual(1)
+    for (const user of page.items) expect(user.mfa).toEqual(await t.services.mfaSummary(user.id))
+    expect(page.items.find((u) => u.username === 'imported')?.mfa.totp).toBe(true)
+  })
+
   it('removes every factor and backup code for an admin reset', async () => {
     const api = client(t.app)
     const id = await t.services.accounts.create({
@@ -140,6 +147,14 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
     expect(await t.services.mfaSummary(id)).toMatchObject({
       totp: true,
       email: true,
+      backupCodesRemaining: 10,
+    })
+    const listed = await t.services.userDirectory.list({ limit: 100, q: 'reset-me' })
+    expect(listed.items[0]!.mfa).toEqual({
+      totp: true,
+      webauthn: 0,
+      email: true,
+      sms: false,
       backupCodesRemaining: 10,
     })
     await t.services.mfa.removeAll(id)
