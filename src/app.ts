@@ -17,10 +17,13 @@ import { createRouteIndex } from './http/route-index.js'
 import { adminRoutes } from './http/routes/admin/index.js'
 import { authRoutes } from './http/routes/auth.js'
 import { introspectionRoutes } from './http/routes/introspect.js'
+import { contactRoutes } from './http/routes/contact.js'
 import { meRoutes } from './http/routes/me.js'
+import { mfaRoutes } from './http/routes/mfa.js'
 import { opsRoutes } from './http/routes/ops.js'
 import { productRoutes } from './http/routes/products.js'
 import { totpServiceRoutes } from './http/routes/totp-service.js'
+import { passwordResetRoutes } from './http/routes/password-reset.js'
 import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 
@@ -137,5 +140,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(totpServiceRoutes(services))
   await app.register(productRoutes(services))
   await app.register(introspectionRoutes(services))
+  await app.register(contactRoutes(services))
+  await app.register(passwordResetRoutes(services))
+  await app.register(mfaRoutes(services))
   return app
 }

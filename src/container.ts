@@ -1,15 +1,27 @@
 import type { Config } from './config/types.js'
-import { createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
+import { createCodeHasher, createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
 import { cryptoRandom } from './crypto/random.js'
 import { createSecretBox, type SecretBox } from './crypto/secret-box.js'
 import { createObservability, type Observability } from './observability/prometheus.js'
 import { createAccountService, type AccountService } from './services/accounts/accounts.js'
+import { createMailer, createSmsSender, stderrLogger, type NotifyLogger } from './notify/index.js'
 import {
   createProfileReader,
-  type MfaSummary,
+  type MfaSummaryReader,
   type ProfileReader,
 } from './services/accounts/user-profile.js'
-import { nothingToReset, type MfaReset } from './services/admin/mfa-reset.js'
+import {
+  createContactVerification,
+  type ContactVerification,
+} from './services/codes/contact-verification.js'
+import { createOneTimeCodes, type OneTimeCodes } from './services/codes/one-time-codes.js'
+import { createPasswordReset, type PasswordReset } from './services/codes/password-reset.js'
+import { createBackupCodes } from './services/mfa/backup-codes.js'
+import { createMfaEnrolment, type MfaEnrolment } from './services/mfa/enrolment.js'
+import { createMfaSummariesReader, createMfaSummaryReader } from './services/mfa/factors.js'
+import { createMfaTokens } from './services/mfa/mfa-tokens.js'
+import { createSecondFactorCheck } from './services/mfa/second-factor.js'
+import { createTotpFactor, type TotpFactor } from './services/mfa/totp-factor.js'
 import { createUserAdmin, type UserAdmin } from './services/admin/user-admin.js'
 import { createApiKeys, type ApiKeys } from './services/apikeys/api-keys.js'
 import { createAuditReader, type AuditReader } from './services/audit/audit-query.js'
@@ -35,7 +47,13 @@ import {
   type RouteLimits,
 } from './services/lockout/route-limits.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
-import { systemClock, type Clock, type Random } from './services/ports.js'
+import {
+  systemClock,
+  type Clock,
+  type Mailer,
+  type Random,
+  type SmsSender,
+} from './services/ports.js'
 import { createSessionGate } from './services/sessions/session-gate.js'
 import { createSessionService, type SessionService } from './services/sessions/session-service.js'
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
@@ -61,6 +79,14 @@ export interface Services {
   accounts: AccountService
   sessions: SessionService
   loginFlow: LoginFlow
+  mailer: Mailer
+  sms: SmsSender
+  mfaSummary: MfaSummaryReader
+  totp: TotpFactor
+  mfa: MfaEnrolment
+  codes: OneTimeCodes
+  contacts: ContactVerification
+  passwordReset: PasswordReset
   observability: Observability
   cursors: CursorCodec
   userDirectory: UserDirectory
@@ -90,15 +116,8 @@ export interface ContainerOverrides {
   /** Cheaper argon2 parameters for tests that are not about hashing. */
   hasherOptions?: Parameters<typeof createPasswordHasher>[0]
   defaultMetrics?: boolean
-}
-
-// Second factors arrive with their own services; until a user enrols one, this is the truth.
-const noSecondFactor: MfaSummary = {
-  totp: false,
-  webauthn: 0,
-  email: false,
-  sms: false,
-  backupCodesRemaining: 0,
+  /** Where the log mailer and SMS sender write, and background failures go; main.ts passes the app's. */
+  logger?: NotifyLogger
 }
 
 /** The composition root: the only place that knows every layer. */
@@ -127,7 +146,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })
-  const mfaSummary = () => Promise.resolve(noSecondFactor)
+  const log = overrides.logger ?? stderrLogger
+  const mail = createMailer(config.mail, log)
+  const sms = createSmsSender(config.sms, log)
+  const codeHasher = createCodeHasher(deriveKey(config.secrets.key, 'gatehouse code-hash v1'))
+  // Passkeys (SPEC §4.9) hand their counter to createMfaSummaryReader({ passkeys }).
+  const mfaSummary = createMfaSummaryReader({ db })
   const profiles = createProfileReader({
     db,
     clock,
@@ -161,9 +185,65 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     metrics: observability.security,
     cfg: config.limits,
   })
-  const loginFlow = createLoginFlow({ accounts, sessions, audit, guard })
+  const totp = createTotpFactor({ db, box, clock, random, appName: config.appName })
+  const backupCodes = createBackupCodes({ db, clock, random, hasher: codeHasher })
+  const codes = createOneTimeCodes({
+    db,
+    clock,
+    random,
+    hasher: codeHasher,
+    mailer: mail.mailer,
+    sms,
+    appName: config.appName,
+  })
+  const secondFactor = createSecondFactorCheck({ totp, backupCodes, codes, audit, profiles })
+  const mfa = createMfaEnrolment({
+    db,
+    clock,
+    passwords: hasher,
+    totp,
+    backupCodes,
+    secondFactor,
+    mfaSummary,
+    audit,
+    profiles,
+    guard,
+  })
+  const loginFlow = createLoginFlow({
+    db,
+    accounts,
+    sessions,
+    audit,
+    guard,
+    metrics: observability.security,
+    mfaSummary,
+    mfaTokens: createMfaTokens({ db, clock, random }),
+    secondFactor,
+    codes,
+  })
+  const contacts = createContactVerification({ db, clock, codes, audit, profiles })
+  const passwordReset = createPasswordReset({
+    db,
+    clock,
+    codes,
+    accounts,
+    passwords: hasher,
+    sessions,
+    audit,
+    profiles,
+    onBackgroundError: (err) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'password reset request failed',
+      ),
+  })
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
-  const userDirectory = createUserDirectory({ db, cursors, mfaSummary })
+  const userDirectory = createUserDirectory({
+    db,
+    cursors,
+    mfaSummary,
+    mfaSummaries: createMfaSummariesReader({ db }),
+  })
   const permissions = createPermissionResolver({
     db,
     clock,
@@ -171,14 +251,11 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaRoles: config.requireMfaForRoles,
   })
   const roleAdmin = createRoleAdmin({ db, clock, audit, permissions })
-  // LEAD: pass the second-factor service's removal here once issue 4 is merged.
-  const mfaReset: MfaReset = nothingToReset
   const apiKeys = createApiKeys({ db, clock, random, audit, cursors, bus })
   const auditReader = createAuditReader({ db, cursors })
   const totpService = createTotpService({ db, clock, random, box, audit, appName: config.appName })
   const products = createProducts({ db, clock, random, cursors })
-  // LEAD: pass the TOTP service's writer for imported secrets once issue 4 is merged.
-  const userImport = createUserImport({ db, clock, random, audit, totpWriter: undefined })
+  const userImport = createUserImport({ db, clock, random, audit, totpWriter: totp.writeImported })
   const routeLimits = createRouteLimits({
     counters,
     clock,
@@ -191,7 +268,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
     profiles,
     sessions,
-    mfaReset,
+    mfaReset: mfa.removeAll,
     accountLocks,
   })
 
@@ -212,6 +289,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     accounts,
     sessions,
     loginFlow,
+    mailer: mail.mailer,
+    sms,
+    mfaSummary,
+    totp,
+    mfa,
+    codes,
+    contacts,
+    passwordReset,
     observability,
     cursors,
     userDirectory,
@@ -225,10 +310,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     userImport,
     routeLimits,
     accountLocks,
-    resealers: [keyRing, totpService],
+    resealers: [keyRing, totpService, totp],
     redisStatus: () => redis?.status() ?? 'disabled',
     watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
     async close() {
+      await passwordReset.idle()
+      mail.close()
       await redis?.close()
       await closeDb()
     },

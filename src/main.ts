@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { FastifyBaseLogger } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
@@ -15,13 +16,21 @@ export async function serve(): Promise<void> {
   const config = loadConfig(process.env, {
     devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
   })
-  const services = createContainer(config)
+  // The container is built before the app, so its notifiers log through a late-bound forwarder.
+  const late: { log?: FastifyBaseLogger } = {}
+  const services = createContainer(config, {
+    logger: {
+      info: (obj, msg) => late.log?.info(obj, msg),
+      warn: (obj, msg) => late.log?.warn(obj, msg),
+    },
+  })
   const app = await buildApp(services, {
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
     },
   })
+  late.log = app.log
   if (config.secrets.generated) {
     app.log.warn(
       'GATEHOUSE_SECRET_KEY is not set: generated one into ./data/secret.key (development only)',

@@ -7,7 +7,7 @@ import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
 import { apikeyCreate, apikeyList, apikeyRevoke } from './commands/apikey.js'
 import { auditTail } from './commands/audit.js'
-import { userCreate, userList } from './commands/user.js'
+import { userCreate, userList, userTotp } from './commands/user.js'
 import { userDelete, userRoles } from './commands/user-admin.js'
 import { userImport } from './commands/user-import.js'
 import { userLock, userUnlock } from './commands/user-lock.js'
@@ -16,6 +16,7 @@ const commands: Command[] = [
   migrate,
   userCreate,
   userList,
+  userTotp,
   userLock,
   userUnlock,
   userDelete,

@@ -1,6 +1,7 @@
 import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely'
 import type { Db } from './db.js'
 import * as foundation from './migrations/0001-foundation.js'
+import * as secondFactors from './migrations/0002-second-factors.js'
 import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 
@@ -8,6 +9,7 @@ import * as admin from './migrations/0004-admin.js'
 // runner and from dist/ in production, and a migration can never be silently missed.
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-second-factors': secondFactors,
   '0003-abuse': abuse,
   '0004-admin': admin,
 }

@@ -118,6 +118,61 @@ export interface LoginLockoutsTable {
   updated_at: number
 }
 
+export interface TotpSecretsTable {
+  user_id: string
+  secret_sealed: string
+  enabled_at: number | null
+  /** The time step of the last accepted code (RFC 6238 replay protection). */
+  last_step: number | null
+  created_at: number
+}
+
+export interface BackupCodesTable {
+  id: string
+  user_id: string
+  code_hash: string // keyed hash (HMAC), never the code
+  used_at: number | null
+  created_at: number
+}
+
+export interface MfaChannelsTable {
+  user_id: string
+  channel: 'email' | 'sms'
+  created_at: number
+}
+
+export interface OneTimeCodesTable {
+  id: string
+  user_id: string
+  purpose: 'verify_contact' | 'login' | 'password_reset'
+  channel: 'email' | 'sms'
+  destination: string
+  code_hash: string // keyed hash (HMAC), never the code
+  attempts: number
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
+export interface CodeSendsTable {
+  user_id: string
+  purpose: string
+  channel: string
+  sent_at: string // JSON array of epoch ms within the last hour
+  version: number
+}
+
+export interface MfaTokensTable {
+  token_hash: string
+  user_id: string
+  /** The normalized identifier entered at the password step, for the login guard. */
+  login_name: string
+  attempts: number
+  created_at: number
+  expires_at: number
+  spent_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -130,4 +185,10 @@ export interface Database {
   totp_subjects: TotpSubjectsTable
   products: ProductsTable
   login_lockouts: LoginLockoutsTable
+  totp_secrets: TotpSecretsTable
+  backup_codes: BackupCodesTable
+  mfa_channels: MfaChannelsTable
+  one_time_codes: OneTimeCodesTable
+  code_sends: CodeSendsTable
+  mfa_tokens: MfaTokensTable
 }

@@ -34,11 +34,16 @@ const sqlite: TestDatabase = {
   },
 }
 
+/** Every schema this run creates starts with this, so the run's teardown can drop them all. */
+export function postgresRunPrefix(): string {
+  return `gh_${process.env.GH_TEST_RUN ?? 'adhoc'}_`
+}
+
 const postgres: TestDatabase = {
   name: 'postgres',
   async create() {
     // A schema per suite in the shared database: cheaper than CREATE DATABASE, just as isolated.
-    const schema = freshName()
+    const schema = `${postgresRunPrefix()}${randomBytes(4).toString('hex')}`
     const admin = new pg.Client({ connectionString: postgresUrl })
     await admin.connect()
     await admin.query(`create schema ${schema}`)
@@ -47,14 +52,29 @@ const postgres: TestDatabase = {
     url.searchParams.set('options', `-c search_path=${schema}`)
     return {
       url: url.toString(),
-      async drop() {
-        const c = new pg.Client({ connectionString: postgresUrl })
-        await c.connect()
-        await c.query(`drop schema ${schema} cascade`)
-        await c.end()
-      },
+      // Dropped by the run's teardown (test/support/global-setup.ts), not here: Kysely's
+      // migrator reads the catalogue of every schema, and a schema vanishing under another
+      // suite's migration makes that suite fail.
+      drop: () => Promise.resolve(),
     }
   },
+}
+
+/** Drops every schema this run created (called once, after all suites). */
+export async function dropRunSchemas(): Promise<void> {
+  const c = new pg.Client({ connectionString: postgresUrl })
+  try {
+    await c.connect()
+    const { rows } = await c.query<{ name: string }>(
+      'select nspname as name from pg_namespace where starts_with(nspname, $1)',
+      [postgresRunPrefix()],
+    )
+    for (const { name } of rows) await c.query(`drop schema ${name} cascade`)
+  } catch {
+    // PostgreSQL unreachable: nothing was created there.
+  } finally {
+    await c.end().catch(() => undefined)
+  }
 }
 
 const mysql: TestDatabase = {

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import type { Config } from '../../src/config/types.js'
@@ -28,6 +29,8 @@ export interface TestApp {
   services: Services
   clock: FakeClock
   config: Config
+  /** Every log line the app and its notifiers wrote, as JSON text, to check nothing secret leaks. */
+  logs: string[]
   /** Closes the app and services (not the database itself). */
   close(): Promise<void>
 }
@@ -39,19 +42,31 @@ export async function startApp(
 ): Promise<TestApp> {
   const config = testConfig(url, opts.env)
   const clock = opts.clock ?? fakeClock()
+  const logs: string[] = []
   const services = createContainer(config, {
     clock,
     hasherOptions: fastHashing,
     defaultMetrics: false,
+    logger: {
+      info: (obj, msg) => logs.push(JSON.stringify({ level: 'info', ...obj, msg })),
+      warn: (obj, msg) => logs.push(JSON.stringify({ level: 'warn', ...obj, msg })),
+    },
   })
   await migrateToLatest(services.db)
-  const app = await buildApp(services)
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'))
+      done()
+    },
+  })
+  const app = await buildApp(services, { logger: { level: 'info', stream } })
   await app.ready()
   return {
     app,
     services,
     clock,
     config,
+    logs,
     async close() {
       await app.close()
       await services.close()

@@ -1,11 +1,25 @@
 import { parseArgs } from 'node:util'
-import { CliError, type Command } from '../context.js'
+import QRCode from 'qrcode'
+import type { Services } from '../../container.js'
+import { CliError, type CliContext, type Command } from '../context.js'
+
+/** Enrols TOTP and prints what the user needs: the secret, the URL and a scannable QR code. */
+async function printTotpEnrolment(ctx: CliContext, services: Services, username: string) {
+  const enrolment = await services.mfa.enrolTotpFor(username)
+  const qr = await QRCode.toString(enrolment.otpauthUrl, { type: 'terminal', small: true })
+  ctx.out(`TOTP enabled for ${enrolment.username}`)
+  ctx.out(`secret:      ${enrolment.secret}`)
+  ctx.out(`otpauth URL: ${enrolment.otpauthUrl}`)
+  ctx.out('scan with an authenticator app (Google Authenticator, Authy, 1Password):')
+  ctx.out(qr.trimEnd())
+}
 
 export const userCreate: Command = {
   name: 'user create',
   usage:
-    'user create <username> [--email E] [--phone P] [--role R]... [--password-stdin]\n' +
-    '                             create a user (the password is read from standard input)',
+    'user create <username> [--email E] [--phone P] [--role R]... [--password-stdin] [--totp]\n' +
+    '                             create a user (the password is read from standard input;\n' +
+    '                             --totp enrols TOTP and prints its QR code)',
   async run(ctx) {
     const { values, positionals } = parseArgs({
       args: ctx.args,
@@ -15,6 +29,7 @@ export const userCreate: Command = {
         phone: { type: 'string' },
         role: { type: 'string', multiple: true },
         'password-stdin': { type: 'boolean' },
+        totp: { type: 'boolean' },
       },
     })
     const [username, ...extra] = positionals
@@ -41,6 +56,20 @@ export const userCreate: Command = {
     ctx.out(
       `created user ${username} (${id})${password === undefined ? ' without a password' : ''}`,
     )
+    if (values.totp) await printTotpEnrolment(ctx, services, username)
+  },
+}
+
+export const userTotp: Command = {
+  name: 'user totp',
+  usage:
+    'user totp <username>         enrol a new TOTP secret (replacing any) and print its QR code',
+  async run(ctx) {
+    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
+    const [username, ...extra] = positionals
+    if (!username || extra.length > 0)
+      throw new CliError(`usage: gatehouse ${userTotp.usage.split('  ')[0]}`)
+    await printTotpEnrolment(ctx, await ctx.services(), username)
   },
 }
 

@@ -4,7 +4,10 @@ import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
+import type { LoginResult } from '../../services/login/login-flow.js'
 import {
+  Channel,
+  Code,
   Email,
   OpaqueToken,
   Password,
@@ -18,10 +21,17 @@ import {
 } from '../schemas/common.js'
 import type { App } from './types.js'
 
-/** Public account endpoints of SPEC §4.1: register, login, refresh, logout. */
+const MfaRequiredSchema = Type.Object({
+  mfa_required: Type.Literal(true),
+  mfa_token: Type.String(),
+  mfa_methods: Type.Array(Type.String()),
+  expires_in: Type.Integer(),
+})
+
+/** Public account endpoints of SPEC §4.1: register, login (both steps), refresh, logout. */
 export function authRoutes(services: Services) {
   return async (app: App) => {
-    const { accounts, profiles, sessions, loginFlow, audit } = services
+    const { accounts, profiles, sessions, loginFlow, audit, contacts } = services
 
     const profileOf = async (userId: string) => {
       const profile = await profiles.get(userId)
@@ -29,6 +39,16 @@ export function authRoutes(services: Services) {
         throw new GatehouseError('invalid_token', { detail: 'the account no longer exists' })
       return profile
     }
+
+    const loginJson = async (result: LoginResult) =>
+      result.kind === 'mfa_required'
+        ? {
+            mfa_required: true as const,
+            mfa_token: result.mfaToken,
+            mfa_methods: result.methods,
+            expires_in: result.expiresIn,
+          }
+        : tokenJson(result.tokens, await profileOf(result.tokens.userId))
 
     app.post(
       '/api/auth/register',
@@ -53,6 +73,12 @@ export function authRoutes(services: Services) {
         const context = contextOf(request)
         const userId = await accounts.create({ username, password, email, phone })
         await audit.record({ event: 'register', outcome: 'success', userId, username, context })
+        try {
+          await contacts.sendForNewAccount(userId, { email, phone })
+        } catch (err) {
+          // The account exists either way; verify-contact/send can deliver a new code later.
+          request.log.warn({ err }, 'could not send the verification code')
+        }
         return reply.code(201).send({ user: userJson(await profileOf(userId)) })
       },
     )
@@ -70,20 +96,78 @@ export function authRoutes(services: Services) {
               password: Password,
               otp: Type.Optional(Type.String({ maxLength: 64 })),
             }),
-            response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
+            response: {
+              200: Type.Union([TokenResponseSchema, MfaRequiredSchema]),
+              ...problems(400, 401, 403, 413, 415, 429),
+            },
           },
         },
         async (request) => {
-          const { username, password } = request.body
+          const { username, password, otp } = request.body
           const result = await loginFlow.login({
             identifier: username,
             password,
+            otp,
             context: contextOf(request),
           })
-          return tokenJson(result.tokens, await profileOf(result.tokens.userId))
+          return loginJson(result)
         },
       )
     })
+
+    app.post(
+      '/api/auth/login/verify',
+      {
+        config: { rateLimit: 'mfa' },
+        schema: {
+          tags: ['auth'],
+          body: Type.Object({
+            mfa_token: OpaqueToken,
+            code: Code,
+            method: Type.Optional(
+              Type.Union([
+                Type.Literal('totp'),
+                Type.Literal('backup_code'),
+                Type.Literal('email'),
+                Type.Literal('sms'),
+              ]),
+            ),
+          }),
+          response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
+        },
+      },
+      async (request) => {
+        const tokens = await loginFlow.verify({
+          mfaToken: request.body.mfa_token,
+          method: request.body.method ?? 'totp',
+          code: request.body.code,
+          context: contextOf(request),
+        })
+        return tokenJson(tokens, await profileOf(tokens.userId))
+      },
+    )
+
+    app.post(
+      '/api/auth/login/send-code',
+      {
+        config: { rateLimit: 'send_code' },
+        schema: {
+          tags: ['auth'],
+          body: Type.Object({ mfa_token: OpaqueToken, channel: Channel }),
+          response: {
+            202: Type.Object({}),
+            ...problems(400, 401, 413, 415, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        await loginFlow.sendCode({
+          mfaToken: request.body.mfa_token,
+          channel: request.body.channel,
+        })
+        return reply.code(202).send({})
+      },
+    )
 
     app.post(
       '/api/auth/refresh',

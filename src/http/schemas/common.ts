@@ -92,3 +92,7 @@ export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })
 
 /** Ids we issue are base64url; anything else names nothing. */
 export const IdParam = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
+
+/** A TOTP, backup, email or SMS code; its shape is checked by the factor (a wrong shape is a wrong code). */
+export const Code = Type.String({ minLength: 1, maxLength: 64 })
+export const Channel = Type.Union([Type.Literal('email'), Type.Literal('sms')])

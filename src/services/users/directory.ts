@@ -1,7 +1,12 @@
 import type { Db } from '../../store/db.js'
 import { rolesOfUsers } from '../../store/repositories/roles.js'
 import { listUsers } from '../../store/repositories/users.js'
-import { toProfile, type MfaSummaryReader, type UserProfile } from '../accounts/user-profile.js'
+import {
+  toProfile,
+  type MfaSummary,
+  type MfaSummaryReader,
+  type UserProfile,
+} from '../accounts/user-profile.js'
 import { GatehouseError } from '../errors.js'
 import type { CursorCodec, Page } from '../pagination.js'
 
@@ -12,6 +17,8 @@ export function createUserDirectory(deps: {
   db: Db
   cursors: CursorCodec
   mfaSummary: MfaSummaryReader
+  /** Reads a whole page's summaries at once; without it, one read per user. */
+  mfaSummaries?: (userIds: readonly string[]) => Promise<Map<string, MfaSummary>>
 }) {
   return {
     async list(opts: { limit: number; cursor?: string; q?: string }): Promise<Page<UserProfile>> {
@@ -35,9 +42,13 @@ export function createUserDirectory(deps: {
         deps.db,
         pageRows.map((r) => r.id),
       )
-      const items = await Promise.all(
-        pageRows.map(async (r) => toProfile(r, roles.get(r.id) ?? [], await deps.mfaSummary(r.id))),
-      )
+      const ids = pageRows.map((r) => r.id)
+      const mfa = deps.mfaSummaries
+        ? await deps.mfaSummaries(ids)
+        : new Map(
+            await Promise.all(ids.map(async (id) => [id, await deps.mfaSummary(id)] as const)),
+          )
+      const items = pageRows.map((r) => toProfile(r, roles.get(r.id) ?? [], mfa.get(r.id)!))
       const last = pageRows.at(-1)
       return {
         items,

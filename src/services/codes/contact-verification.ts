@@ -1,0 +1,97 @@
+import type { Db } from '../../store/db.js'
+import {
+  findContactsById,
+  findContactsByIdentifier,
+  markContactVerified,
+} from '../../store/repositories/contacts.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
+import type { ProfileReader } from '../accounts/user-profile.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import type { Clock } from '../ports.js'
+import type { CodeChannel, OneTimeCodes } from './one-time-codes.js'
+
+// Identifiers that can name no account never reach the database (NUL breaks PostgreSQL).
+const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
+
+export function findUserByIdentifier(db: Db, identifier: string) {
+  return LOOKUP_SAFE.test(identifier)
+    ? findContactsByIdentifier(db, normalizeIdentifier(identifier))
+    : Promise.resolve(undefined)
+}
+
+export type ContactVerification = ReturnType<typeof createContactVerification>
+
+/** Proving an email address or phone number with a code sent to it (SPEC §4.1). */
+export function createContactVerification(deps: {
+  db: Db
+  clock: Clock
+  codes: OneTimeCodes
+  audit: AuditLog
+  profiles: ProfileReader
+}) {
+  const { db, clock, codes, audit, profiles } = deps
+  const wrongCode = () =>
+    new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
+
+  return {
+    /** A code to each contact given at registration; the account exists whether or not it arrives. */
+    async sendForNewAccount(userId: string, contacts: { email?: string; phone?: string }) {
+      if (contacts.email)
+        await codes.send({
+          userId,
+          purpose: 'verify_contact',
+          channel: 'email',
+          to: contacts.email,
+        })
+      if (contacts.phone)
+        await codes.send({ userId, purpose: 'verify_contact', channel: 'sms', to: contacts.phone })
+    },
+
+    /** A new code for the unverified contact; the previous code stops working. */
+    async resend(userId: string, channel: CodeChannel): Promise<void> {
+      const user = await findContactsById(db, userId)
+      const to = channel === 'email' ? user?.email : user?.phone
+      const verifiedAt = channel === 'email' ? user?.email_verified_at : user?.phone_verified_at
+      const what = channel === 'email' ? 'email address' : 'phone number'
+      if (!to) throw new GatehouseError('conflict', { detail: `the account has no ${what}` })
+      if (verifiedAt != null)
+        throw new GatehouseError('conflict', { detail: `the ${what} is already verified` })
+      await codes.send({ userId, purpose: 'verify_contact', channel, to })
+    },
+
+    /** Marks the contact verified; returns the user's id. */
+    async verify(
+      identifier: string,
+      channel: CodeChannel,
+      code: string,
+      context: RequestContext,
+    ): Promise<string> {
+      const user = await findUserByIdentifier(db, identifier)
+      if (!user) throw wrongCode()
+      const row = await codes.consume({ userId: user.id, purpose: 'verify_contact', channel, code })
+      const nowMs = clock.now().getTime()
+      if (!row || !(await markContactVerified(db, user.id, channel, row.destination, nowMs))) {
+        await audit.record({
+          event: 'contact_verified',
+          outcome: 'failure',
+          userId: user.id,
+          username: identifier,
+          details: { channel },
+          context,
+        })
+        throw wrongCode()
+      }
+      profiles.changed(user.id)
+      await audit.record({
+        event: 'contact_verified',
+        outcome: 'success',
+        userId: user.id,
+        username: identifier,
+        details: { channel },
+        context,
+      })
+      return user.id
+    },
+  }
+}

@@ -1,0 +1,137 @@
+import { timingSafeEqualHex, type CodeHasher } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import {
+  findLiveCodes,
+  insertCodeRetiringOthers,
+  markCodeUsed,
+  takeCodeAttempt,
+  type CodePurpose,
+  type OneTimeCodeRow,
+} from '../../store/repositories/one-time-codes.js'
+import { GatehouseError } from '../errors.js'
+import { newId } from '../ids.js'
+import type { Clock, Mailer, Random, SmsSender } from '../ports.js'
+import { codeMessage } from './messages.js'
+import { createSendThrottle } from './send-throttle.js'
+
+export type CodeChannel = 'email' | 'sms'
+export type { CodePurpose }
+
+export const CODE_DIGITS = 6
+export const CODE_TTL_MS = 10 * 60_000
+export const CODE_MAX_ATTEMPTS = 5
+const FORGET_AFTER_MS = 24 * 3_600_000
+const WELL_FORMED = new RegExp(`^[0-9]{${CODE_DIGITS}}$`)
+
+export interface CodeRequest {
+  userId: string
+  purpose: CodePurpose
+  channel: CodeChannel
+  /** The email address or phone number the code goes to. */
+  to: string
+}
+
+export type OneTimeCodes = ReturnType<typeof createOneTimeCodes>
+
+/** Email and SMS codes (SPEC §4.4): 6 digits, keyed hashes, 10 minutes, single use, 5 tries. */
+export function createOneTimeCodes(deps: {
+  db: Db
+  clock: Clock
+  random: Random
+  hasher: CodeHasher
+  mailer: Mailer
+  sms: SmsSender
+  appName: string
+}) {
+  const { db, clock, random, hasher, mailer, sms, appName } = deps
+  const throttle = createSendThrottle({ db, clock })
+  // Purpose, channel and user in the hash input: a code never matches another row's use.
+  const context = (userId: string, purpose: string, channel: string) =>
+    `${purpose}:${channel}:${userId}`
+
+  async function deliver(req: CodeRequest, code: string): Promise<void> {
+    const message = codeMessage(appName, req.purpose, code, CODE_TTL_MS / 60_000)
+    if (req.channel === 'email')
+      await mailer.send({ to: req.to, subject: message.subject, text: message.text })
+    else await sms.send({ to: req.to, text: message.sms })
+  }
+
+  /**
+   * Takes a send slot and stores a new code (the previous one stops working). Returns the
+   * delivery to run, or how long to wait when the throttle says no.
+   */
+  async function prepare(
+    req: CodeRequest,
+  ): Promise<{ ok: true; deliver: () => Promise<void> } | { ok: false; retryAfterSec: number }> {
+    const slot = await throttle.reserve({
+      userId: req.userId,
+      purpose: req.purpose,
+      channel: req.channel,
+    })
+    if (!slot.ok) return slot
+    const nowMs = clock.now().getTime()
+    const code = random.digits(CODE_DIGITS)
+    await insertCodeRetiringOthers(
+      db,
+      {
+        id: newId(random),
+        user_id: req.userId,
+        purpose: req.purpose,
+        channel: req.channel,
+        destination: req.to,
+        code_hash: hasher.hash(code, context(req.userId, req.purpose, req.channel)),
+        attempts: 0,
+        created_at: nowMs,
+        expires_at: nowMs + CODE_TTL_MS,
+        used_at: null,
+      },
+      nowMs - FORGET_AFTER_MS,
+    )
+    return { ok: true, deliver: () => deliver(req, code) }
+  }
+
+  return {
+    prepare,
+
+    /** Sends a new code now; `429 rate_limited` with Retry-After when throttled. */
+    async send(req: CodeRequest): Promise<void> {
+      const prepared = await prepare(req)
+      if (!prepared.ok)
+        throw new GatehouseError('rate_limited', {
+          detail: 'a code was sent recently; wait before asking for another',
+          retryAfterSec: prepared.retryAfterSec,
+        })
+      await prepared.deliver()
+    },
+
+    /**
+     * Spends the matching live code and returns it (its channel and destination), or undefined.
+     * Each guess takes a try from the live code before comparing, so parallel guesses get no
+     * more than five comparisons per code.
+     */
+    async consume(q: {
+      userId: string
+      purpose: CodePurpose
+      channel?: CodeChannel
+      code: string
+    }): Promise<OneTimeCodeRow | undefined> {
+      const nowMs = clock.now().getTime()
+      const live = await findLiveCodes(db, {
+        userId: q.userId,
+        purpose: q.purpose,
+        channel: q.channel,
+        now: nowMs,
+        maxAttempts: CODE_MAX_ATTEMPTS,
+      })
+      const wellFormed = WELL_FORMED.test(q.code)
+      for (const row of live) {
+        if (!(await takeCodeAttempt(db, row.id, nowMs, CODE_MAX_ATTEMPTS))) continue
+        const hash = hasher.hash(q.code, context(q.userId, q.purpose, row.channel))
+        if (wellFormed && timingSafeEqualHex(hash, row.code_hash)) {
+          if (await markCodeUsed(db, row.id, nowMs)) return row
+        }
+      }
+      return undefined
+    },
+  }
+}

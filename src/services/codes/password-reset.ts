@@ -1,0 +1,125 @@
+import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import { updatePasswordHash } from '../../store/repositories/users.js'
+import type { AccountService } from '../accounts/accounts.js'
+import type { ProfileReader } from '../accounts/user-profile.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import type { Clock } from '../ports.js'
+import type { SessionService } from '../sessions/session-service.js'
+import { findUserByIdentifier } from './contact-verification.js'
+import type { OneTimeCodes } from './one-time-codes.js'
+
+export type PasswordReset = ReturnType<typeof createPasswordReset>
+
+/** Forgot/reset password with a code to a verified contact (SPEC §4.1). */
+export function createPasswordReset(deps: {
+  db: Db
+  clock: Clock
+  codes: OneTimeCodes
+  accounts: AccountService
+  passwords: PasswordHasher
+  sessions: SessionService
+  audit: AuditLog
+  profiles: ProfileReader
+  onBackgroundError: (err: unknown) => void
+}) {
+  const { db, clock, codes, audit } = deps
+  const pending = new Set<Promise<void>>()
+
+  /**
+   * Everything after the account lookup (throttle, code, delivery, audit) runs after the answer,
+   * so an existing and an unknown account answer alike and equally fast: only one SELECT each.
+   */
+  function inBackground(work: () => Promise<void>): void {
+    const task = work()
+      .catch(deps.onBackgroundError)
+      .finally(() => pending.delete(task))
+    pending.add(task)
+  }
+
+  async function request(identifier: string, context: RequestContext): Promise<void> {
+    const user = await findUserByIdentifier(db, identifier)
+    const target =
+      user?.email && user.email_verified_at !== null
+        ? { channel: 'email' as const, to: user.email }
+        : user?.phone && user.phone_verified_at !== null
+          ? { channel: 'sms' as const, to: user.phone }
+          : undefined
+    inBackground(async () => {
+      const failed = (reason: string) =>
+        audit.record({
+          event: 'password_reset_requested',
+          outcome: 'failure',
+          userId: user?.id ?? null,
+          username: identifier,
+          details: { reason },
+          context,
+        })
+      // Only a verified contact gets a reset code: a mistyped address must not own the account.
+      if (!user || !target) return failed(user ? 'no_verified_contact' : 'unknown_user')
+      const prepared = await codes.prepare({
+        userId: user.id,
+        purpose: 'password_reset',
+        ...target,
+      })
+      if (!prepared.ok) return failed('throttled')
+      await audit.record({
+        event: 'password_reset_requested',
+        outcome: 'success',
+        userId: user.id,
+        username: identifier,
+        details: { channel: target.channel },
+        context,
+      })
+      await prepared.deliver()
+    })
+  }
+
+  return {
+    request,
+
+    /** Sets a new password with a reset code; every session of the user ends. */
+    async reset(
+      identifier: string,
+      code: string,
+      newPassword: string,
+      context: RequestContext,
+    ): Promise<void> {
+      const user = await findUserByIdentifier(db, identifier)
+      if (!user)
+        throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
+      // The policy first, so a weak new password does not burn the code.
+      deps.accounts.assertPasswordPolicy(newPassword, user.username, 'new_password')
+      const row = await codes.consume({ userId: user.id, purpose: 'password_reset', code })
+      if (!row) {
+        await audit.record({
+          event: 'password_reset',
+          outcome: 'failure',
+          userId: user.id,
+          username: identifier,
+          details: { reason: 'invalid_code' },
+          context,
+        })
+        throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
+      }
+      const hash = await deps.passwords.hash(newPassword)
+      await updatePasswordHash(db, user.id, hash, clock.now().getTime())
+      await deps.sessions.endAll(user.id, 'password_reset', { context })
+      deps.profiles.changed(user.id)
+      await audit.record({
+        event: 'password_reset',
+        outcome: 'success',
+        userId: user.id,
+        username: identifier,
+        details: { channel: row.channel },
+        context,
+      })
+    },
+
+    /** Resolves when every background request has finished (shutdown, tests). */
+    async idle(): Promise<void> {
+      while (pending.size > 0) await Promise.allSettled([...pending])
+    },
+  }
+}

@@ -1,0 +1,69 @@
+import type { CodeHasher } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import {
+  consumeBackupCode,
+  countUnusedBackupCodes,
+  deleteBackupCodes,
+  replaceBackupCodes,
+} from '../../store/repositories/backup-codes.js'
+import { newId } from '../ids.js'
+import type { Clock, Random } from '../ports.js'
+
+export const BACKUP_CODES_PER_SET = 10
+// 32 symbols without 0/o and 1/l, so a byte's low five bits pick one without bias.
+const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789'
+const CODE_LENGTH = 10 // 50 bits
+
+export type BackupCodes = ReturnType<typeof createBackupCodes>
+
+/** Accepts the code as shown (`abcde-fghij`), in any case, with or without spaces and dashes. */
+export function normalizeBackupCode(code: string): string {
+  return code.replace(/[\s-]/g, '').toLowerCase()
+}
+
+export function createBackupCodes(deps: {
+  db: Db
+  clock: Clock
+  random: Random
+  hasher: CodeHasher
+}) {
+  const { db, clock, random, hasher } = deps
+  const context = (userId: string) => `backup_code:${userId}`
+
+  function newCode(): string {
+    const bytes = random.bytes(CODE_LENGTH)
+    const chars = [...bytes].map((b) => ALPHABET[b & 31]).join('')
+    return `${chars.slice(0, 5)}-${chars.slice(5)}`
+  }
+
+  return {
+    /** A new set of 10, replacing the old set; the plain codes are returned once, stored hashed. */
+    async regenerate(userId: string): Promise<string[]> {
+      const nowMs = clock.now().getTime()
+      const codes = Array.from({ length: BACKUP_CODES_PER_SET }, newCode)
+      await replaceBackupCodes(
+        db,
+        userId,
+        codes.map((code) => ({
+          id: newId(random),
+          user_id: userId,
+          code_hash: hasher.hash(normalizeBackupCode(code), context(userId)),
+          used_at: null,
+          created_at: nowMs,
+        })),
+      )
+      return codes
+    },
+
+    /** Spends a code if it is one of the user's unused codes; single use is one conditional write. */
+    async consume(userId: string, code: string): Promise<boolean> {
+      const normalized = normalizeBackupCode(code)
+      if (normalized.length !== CODE_LENGTH) return false
+      const hash = hasher.hash(normalized, context(userId))
+      return consumeBackupCode(db, userId, hash, clock.now().getTime())
+    },
+
+    remaining: (userId: string) => countUnusedBackupCodes(db, userId),
+    remove: (userId: string) => deleteBackupCodes(db, userId),
+  }
+}

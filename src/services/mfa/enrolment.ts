@@ -1,0 +1,244 @@
+import QRCode from 'qrcode'
+import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import { findContactsById } from '../../store/repositories/contacts.js'
+import { findUserByIdentifier } from '../codes/contact-verification.js'
+import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
+import { findPasswordHash } from '../../store/repositories/users.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
+import type { MfaSummary, MfaSummaryReader, ProfileReader } from '../accounts/user-profile.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import type { LoginGuard } from '../login/login-guard.js'
+import type { Clock } from '../ports.js'
+import type { BackupCodes } from './backup-codes.js'
+import { hasSecondFactor } from './factors.js'
+import type { SecondFactorCheck } from './second-factor.js'
+import type { TotpEnrolment, TotpFactor } from './totp-factor.js'
+
+/** The signed-in caller, as its access token describes it. */
+export interface Enroller {
+  userId: string
+  username: string
+  amr: readonly string[]
+}
+
+export type MfaEnrolment = ReturnType<typeof createMfaEnrolment>
+
+/** Turning second factors on and off for the signed-in user (SPEC §4.2). */
+export function createMfaEnrolment(deps: {
+  db: Db
+  clock: Clock
+  passwords: PasswordHasher
+  totp: TotpFactor
+  backupCodes: BackupCodes
+  secondFactor: SecondFactorCheck
+  mfaSummary: MfaSummaryReader
+  audit: AuditLog
+  profiles: ProfileReader
+  guard: LoginGuard
+  /** Further removers (passkeys) run by `removeAll`. */
+  alsoRemove?: ((userId: string) => Promise<void>)[]
+}) {
+  const { db, clock, totp, backupCodes, audit, profiles, guard, mfaSummary } = deps
+
+  /**
+   * SPEC §4.2: once a second factor exists, adding another needs a token that proved one, so a
+   * stolen password-only token cannot plant the attacker's authenticator.
+   */
+  function assertMayEnrol(who: Enroller, summary: MfaSummary): void {
+    if (hasSecondFactor(summary) && !who.amr.includes('mfa')) {
+      throw new GatehouseError('mfa_required', {
+        detail: 'log in with your second factor before adding another one',
+      })
+    }
+  }
+
+  async function assertPassword(who: Enroller, password: string): Promise<void> {
+    const hash = await findPasswordHash(db, who.userId)
+    const verdict = hash ? await deps.passwords.verify(hash, password) : undefined
+    if (!verdict?.ok) {
+      if (!hash) await deps.passwords.verifyDummy(password)
+      throw new GatehouseError('invalid_credentials', { detail: 'password is wrong' })
+    }
+  }
+
+  async function enabled(who: Enroller, method: string, context?: RequestContext): Promise<void> {
+    profiles.changed(who.userId)
+    await audit.record({
+      event: 'mfa_enabled',
+      outcome: 'success',
+      userId: who.userId,
+      username: who.username,
+      details: { method },
+      context,
+    })
+  }
+
+  async function removeAll(userId: string): Promise<void> {
+    await totp.remove(userId)
+    await backupCodes.remove(userId)
+    await deleteChannels(db, userId)
+    for (const remove of deps.alsoRemove ?? []) await remove(userId)
+    profiles.changed(userId)
+  }
+
+  return {
+    /** For other enrolments (passkey registration): 403 mfa_required unless allowed. */
+    async assertMayEnrol(who: Enroller): Promise<void> {
+      assertMayEnrol(who, await mfaSummary(who.userId))
+    },
+
+    async totpSetup(who: Enroller): Promise<TotpEnrolment & { qrCode: string }> {
+      const summary = await mfaSummary(who.userId)
+      if (summary.totp) throw new GatehouseError('conflict', { detail: 'TOTP is already enabled' })
+      assertMayEnrol(who, summary)
+      const enrolment = await totp.setup(who.userId, who.username)
+      const qrCode = await QRCode.toDataURL(enrolment.otpauthUrl, { errorCorrectionLevel: 'M' })
+      return { ...enrolment, qrCode }
+    },
+
+    /** Confirms TOTP with a code and hands out a fresh set of backup codes, shown only now. */
+    async totpEnable(who: Enroller, code: string, context?: RequestContext): Promise<string[]> {
+      const summary = await mfaSummary(who.userId)
+      if (summary.totp) throw new GatehouseError('conflict', { detail: 'TOTP is already enabled' })
+      assertMayEnrol(who, summary)
+      await totp.enable(who.userId, code)
+      const codes = await backupCodes.regenerate(who.userId)
+      await enabled(who, 'totp', context)
+      return codes
+    },
+
+    /** Email or SMS codes as a second factor; needs that contact verified first. */
+    async channelEnable(
+      who: Enroller,
+      channel: 'email' | 'sms',
+      context?: RequestContext,
+    ): Promise<void> {
+      const summary = await mfaSummary(who.userId)
+      if (summary[channel]) return
+      assertMayEnrol(who, summary)
+      const user = await findContactsById(db, who.userId)
+      const verified =
+        channel === 'email' ? user?.email_verified_at != null : user?.phone_verified_at != null
+      if (!verified) {
+        throw new GatehouseError('conflict', {
+          detail: `verify your ${channel === 'email' ? 'email address' : 'phone number'} first`,
+        })
+      }
+      await enableChannel(db, who.userId, channel, clock.now().getTime())
+      await enabled(who, channel, context)
+    },
+
+    /**
+     * Removes every second factor after the password and a TOTP or backup code. A user whose
+     * only factors are email/SMS codes has neither; their token must then carry `mfa`.
+     */
+    async disable(
+      who: Enroller,
+      password: string,
+      code: string | undefined,
+      context: RequestContext,
+    ): Promise<void> {
+      const attempt = {
+        username: normalizeIdentifier(who.username),
+        userId: who.userId,
+        ip: context.ip,
+      }
+      await guard.beforeAttempt(attempt)
+      try {
+        await assertPassword(who, password)
+      } catch (err) {
+        await guard.recordFailure(attempt)
+        throw err
+      }
+      const summary = await mfaSummary(who.userId)
+      if (summary.totp || summary.backupCodesRemaining > 0) {
+        const check = (method: 'totp' | 'backup_code') =>
+          deps.secondFactor.verify({
+            userId: who.userId,
+            username: who.username,
+            method,
+            code: code ?? '',
+            context,
+          })
+        const ok =
+          code !== undefined &&
+          ((summary.totp && /^[0-9]{6}$/.test(code) && (await check('totp'))) ||
+            (await check('backup_code')))
+        if (!ok) {
+          await guard.recordFailure(attempt)
+          await audit.record({
+            event: 'mfa_failed',
+            outcome: 'failure',
+            userId: who.userId,
+            username: who.username,
+            details: { action: 'disable' },
+            context,
+          })
+          throw new GatehouseError('invalid_code', {
+            detail: 'code: give a current TOTP code or an unused backup code',
+          })
+        }
+      } else if (hasSecondFactor(summary) && !who.amr.includes('mfa')) {
+        throw new GatehouseError('mfa_required', {
+          detail: 'log in with your second factor before turning it off',
+        })
+      }
+      await removeAll(who.userId)
+      await audit.record({
+        event: 'mfa_disabled',
+        outcome: 'success',
+        userId: who.userId,
+        username: who.username,
+        context,
+      })
+    },
+
+    /** A new set of backup codes after the password; the old set stops working. */
+    async regenerateBackupCodes(
+      who: Enroller,
+      password: string,
+      context: RequestContext,
+    ): Promise<string[]> {
+      await assertPassword(who, password)
+      if (!hasSecondFactor(await mfaSummary(who.userId))) {
+        throw new GatehouseError('conflict', {
+          detail: 'backup codes come with a second factor; enable one first',
+        })
+      }
+      const codes = await backupCodes.regenerate(who.userId)
+      profiles.changed(who.userId)
+      await audit.record({
+        event: 'backup_codes_regenerated',
+        outcome: 'success',
+        userId: who.userId,
+        username: who.username,
+        context,
+      })
+      return codes
+    },
+
+    /**
+     * `gatehouse user create --totp` and `user totp`: an operator enrols a new, enabled secret
+     * for a user (replacing any), to hand over as a QR code; no confirming code is asked.
+     */
+    async enrolTotpFor(identifier: string): Promise<TotpEnrolment & { username: string }> {
+      const user = await findUserByIdentifier(db, identifier)
+      if (!user) throw new GatehouseError('not_found', { detail: `no user ${identifier}` })
+      const enrolment = await totp.enrolDirectly(user.id, user.username)
+      profiles.changed(user.id)
+      await audit.record({
+        event: 'mfa_enabled',
+        outcome: 'success',
+        userId: user.id,
+        username: user.username,
+        details: { method: 'totp', via: 'cli' },
+      })
+      return { ...enrolment, username: user.username }
+    },
+
+    /** Every second factor, passkey and backup code gone (disable; admin reset-mfa). */
+    removeAll,
+  }
+}

@@ -1,0 +1,72 @@
+import type { Db } from '../../store/db.js'
+import { mfaFactsOfUsers } from '../../store/repositories/mfa-facts.js'
+import { countUnusedBackupCodes } from '../../store/repositories/backup-codes.js'
+import { listChannels } from '../../store/repositories/mfa-channels.js'
+import { isTotpEnabled } from '../../store/repositories/totp-secrets.js'
+import type { MfaSummary } from '../accounts/user-profile.js'
+
+export type MfaMethod = 'totp' | 'webauthn' | 'backup_code' | 'email' | 'sms'
+
+/** Counts a user's passkeys; passkeys (SPEC §4.9) plug in here, until then there are none. */
+export type PasskeyCounter = (userId: string) => Promise<number>
+export const noPasskeys: PasskeyCounter = () => Promise.resolve(0)
+
+/** True when the user must pass a second factor at login. Backup codes alone do not count. */
+export function hasSecondFactor(s: MfaSummary): boolean {
+  return s.totp || s.webauthn > 0 || s.email || s.sms
+}
+
+/** `mfa_methods` of SPEC §4.1, in the order the SPEC lists them. */
+export function methodsOf(s: MfaSummary): MfaMethod[] {
+  const methods: MfaMethod[] = []
+  if (s.totp) methods.push('totp')
+  if (s.webauthn > 0) methods.push('webauthn')
+  if (s.backupCodesRemaining > 0 && hasSecondFactor(s)) methods.push('backup_code')
+  if (s.email) methods.push('email')
+  if (s.sms) methods.push('sms')
+  return methods
+}
+
+/** `me.mfa`: what second factors a user has, read fresh from the database. */
+export function createMfaSummaryReader(deps: { db: Db; passkeys?: PasskeyCounter }) {
+  const passkeys = deps.passkeys ?? noPasskeys
+  return async (userId: string): Promise<MfaSummary> => {
+    const [totp, channels, backupCodesRemaining, webauthn] = await Promise.all([
+      isTotpEnabled(deps.db, userId),
+      listChannels(deps.db, userId),
+      countUnusedBackupCodes(deps.db, userId),
+      passkeys(userId),
+    ])
+    return {
+      totp,
+      webauthn,
+      email: channels.includes('email'),
+      sms: channels.includes('sms'),
+      backupCodesRemaining,
+    }
+  }
+}
+
+/** `mfa` of many users at once (admin user lists), without a query per user. */
+export function createMfaSummariesReader(deps: { db: Db; passkeys?: PasskeyCounter }) {
+  const passkeys = deps.passkeys ?? noPasskeys
+  return async (userIds: readonly string[]): Promise<Map<string, MfaSummary>> => {
+    const facts = await mfaFactsOfUsers(deps.db, userIds)
+    const counts = await Promise.all(userIds.map((id) => passkeys(id)))
+    return new Map(
+      userIds.map((id, i) => {
+        const f = facts.get(id)!
+        return [
+          id,
+          {
+            totp: f.totp,
+            webauthn: counts[i] ?? 0,
+            email: f.channels.includes('email'),
+            sms: f.channels.includes('sms'),
+            backupCodesRemaining: f.backupCodesRemaining,
+          },
+        ]
+      }),
+    )
+  }
+}

@@ -1,0 +1,45 @@
+import type { Db } from '../db.js'
+import type { BackupCodesTable } from '../tables.js'
+
+/** Replaces a user's whole set in one transaction: the old codes stop working at once. */
+export async function replaceBackupCodes(
+  db: Db,
+  userId: string,
+  rows: BackupCodesTable[],
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('backup_codes').where('user_id', '=', userId).execute()
+    if (rows.length > 0) await trx.insertInto('backup_codes').values(rows).execute()
+  })
+}
+
+/** Spends a code: one conditional write, so a code used twice at once succeeds once. */
+export async function consumeBackupCode(
+  db: Db,
+  userId: string,
+  codeHash: string,
+  now: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('backup_codes')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('code_hash', '=', codeHash)
+    .where('used_at', 'is', null)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function countUnusedBackupCodes(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('backup_codes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+export async function deleteBackupCodes(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom('backup_codes').where('user_id', '=', userId).execute()
+}

@@ -1,0 +1,34 @@
+import type { Db } from '../db.js'
+import { isUniqueViolation } from '../errors.js'
+
+export type Channel = 'email' | 'sms'
+
+/** Turns email or SMS codes on as a second factor; already on is fine. */
+export async function enableChannel(
+  db: Db,
+  userId: string,
+  channel: Channel,
+  now: number,
+): Promise<void> {
+  try {
+    await db
+      .insertInto('mfa_channels')
+      .values({ user_id: userId, channel, created_at: now })
+      .execute()
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err
+  }
+}
+
+export async function listChannels(db: Db, userId: string): Promise<Channel[]> {
+  const rows = await db
+    .selectFrom('mfa_channels')
+    .select('channel')
+    .where('user_id', '=', userId)
+    .execute()
+  return rows.map((r) => r.channel)
+}
+
+export async function deleteChannels(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom('mfa_channels').where('user_id', '=', userId).execute()
+}

@@ -1,0 +1,568 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testDatabases } from '../support/databases.js'
+import { startApp, type TestApp } from '../support/harness.js'
+import { client, STRONG_PASSWORD, type Client, type Tokens } from '../support/http.js'
+import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
+import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+
+const databases = await testDatabases()
+
+interface MfaChallenge {
+  mfa_required: true
+  mfa_token: string
+  mfa_methods: string[]
+}
+
+const amrOf = (accessToken: string): string[] =>
+  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')).amr
+
+describe.each(databases)('email and SMS codes on $name', (database) => {
+  let t: TestApp
+  let api: Client
+  let mail: MailCapture
+  let sms: SmsCapture
+  let drop: () => Promise<void>
+  /** Every code delivered in this suite: none may ever show up in a log line or response. */
+  const delivered: string[] = []
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    drop = fresh.drop
+    mail = await startMailCapture()
+    sms = await startSmsCapture('webhook')
+    t = await startApp(fresh.url, {
+      env: { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>', ...sms.env },
+    })
+    api = client(t.app)
+  })
+  afterAll(async () => {
+    await t.close()
+    await mail.close()
+    await sms.close()
+    await drop()
+  })
+
+  async function emailCode(to: string): Promise<string> {
+    const message = await mail.next(to)
+    expect(message.subject).toMatch(/^Gatehouse: /)
+    expect(message.from).toBe('auth@example.test')
+    const code = codeIn(message.text)
+    delivered.push(code)
+    return code
+  }
+
+  async function smsCode(to: string): Promise<string> {
+    const message = await sms.next(to)
+    expect(message.text).toMatch(/^Gatehouse /)
+    expect(message.text.length).toBeLessThanOrEqual(160)
+    const code = codeIn(message.text)
+    delivered.push(code)
+    return code
+  }
+
+  async function register(username: string, contacts: { email?: string; phone?: string }) {
+    const res = await api.post('/api/auth/register', {
+      username,
+      password: STRONG_PASSWORD,
+      ...contacts,
+    })
+    expect(res.status).toBe(201)
+    return res.body.user as { id: string }
+  }
+
+  async function login(username: string, password = STRONG_PASSWORD) {
+    return api.post<Tokens & MfaChallenge>('/api/auth/login', { username, password })
+  }
+
+  it('walks signup with email code → verify → login with email code → forgot → reset', async () => {
+    await register('erin', { email: 'erin@example.com' })
+    const code = await emailCode('erin@example.com')
+    const verified = await api.post('/api/auth/verify-contact', {
+      username: 'erin',
+      channel: 'email',
+      code,
+    })
+    expect(verified.status).toBe(200)
+    expect(verified.body.user).toMatchObject({ username: 'erin', email_verified: true })
+
+    const first = await login('erin')
+    expect(first.body.access_token).toBeDefined()
+    const enable = await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
+    expect(enable.status).toBe(204)
+    await api.post('/api/auth/logout', undefined, first.body.access_token)
+
+    t.clock.advance('61s')
+    const challenge = await login('erin')
+    expect(challenge.body).toMatchObject({ mfa_required: true, mfa_methods: ['email'] })
+    const send = await api.post('/api/auth/login/send-code', {
+      mfa_token: challenge.body.mfa_token,
+      channel: 'email',
+    })
+    expect(send.status).toBe(202)
+    expect(send.body).toEqual({})
+    const loginCode = await emailCode('erin@example.com')
+    const tokens = await api.post<Tokens>('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      method: 'email',
+      code: loginCode,
+    })
+    expect(tokens.status).toBe(200)
+    expect(amrOf(tokens.body.access_token)).toEqual(['pwd', 'mfa', 'otp'])
+
+    const forgot = await api.post('/api/auth/password/forgot', { username: 'erin' })
+    expect(forgot.status).toBe(202)
+    expect(forgot.body).toEqual({})
+    const resetCode = await emailCode('erin@example.com')
+    const newPassword = 'a brand new passphrase'
+    const reset = await api.post('/api/auth/password/reset', {
+      username: 'erin',
+      code: resetCode,
+      new_password: newPassword,
+    })
+    expect(reset.status).toBe(204)
+
+    // Every session ended: the access token and the refresh token are refused.
+    const me = await api.get('/api/auth/me', tokens.body.access_token)
+    expect(me.status).toBe(401)
+    const refresh = await api.post('/api/auth/refresh', {
+      refresh_token: tokens.body.refresh_token,
+    })
+    expect(refresh.status).toBe(401)
+    expect((await login('erin')).status).toBe(401)
+    const again = await login('erin', newPassword)
+    expect(again.body.mfa_required).toBe(true)
+
+    const events = await t.services.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('username', '=', 'erin')
+      .execute()
+    expect(events.map((e) => e.event)).toEqual(
+      expect.arrayContaining([
+        'register',
+        'contact_verified',
+        'mfa_enabled',
+        'mfa_succeeded',
+        'password_reset_requested',
+        'password_reset',
+      ]),
+    )
+  })
+
+  it('verifies a phone by SMS and logs in with an SMS code (amr sms)', async () => {
+    await register('sam', { email: 'sam@example.com', phone: '+14155550111' })
+    const smsVerify = await smsCode('+14155550111')
+    await emailCode('sam@example.com')
+    const verified = await api.post('/api/auth/verify-contact', {
+      username: 'sam',
+      channel: 'sms',
+      code: smsVerify,
+    })
+    expect(verified.body.user).toMatchObject({ phone_verified: true, email_verified: false })
+
+    const first = await login('sam')
+    // Email is not verified: it cannot become a factor.
+    const noEmail = await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
+    expect(noEmail.status).toBe(409)
+    expect(noEmail.body.code).toBe('conflict')
+    expect(
+      (await api.post('/api/auth/2fa/sms/enable', undefined, first.body.access_token)).status,
+    ).toBe(204)
+
+    const challenge = await login('sam')
+    expect(challenge.body.mfa_methods).toEqual(['sms'])
+    const wrongChannel = await api.post('/api/auth/login/send-code', {
+      mfa_token: challenge.body.mfa_token,
+      channel: 'email',
+    })
+    expect(wrongChannel.status).toBe(400)
+    expect(wrongChannel.body.code).toBe('validation_error')
+    await api.post('/api/auth/login/send-code', {
+      mfa_token: challenge.body.mfa_token,
+      channel: 'sms',
+    })
+    const code = await smsCode('+14155550111')
+    // An SMS code is not an email code.
+    const asEmail = await api.post('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      method: 'email',
+      code,
+    })
+    expect(asEmail.body.code).toBe('invalid_code')
+    const tokens = await api.post<Tokens>('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      method: 'sms',
+      code,
+    })
+    expect(tokens.status).toBe(200)
+    expect(amrOf(tokens.body.access_token)).toEqual(['pwd', 'mfa', 'sms'])
+    const me = await api.get('/api/auth/me', tokens.body.access_token)
+    expect(me.body.mfa).toMatchObject({ sms: true, email: false, totp: false })
+  })
+
+  it('throttles sends to one a minute and five an hour, with Retry-After', async () => {
+    await register('throttled', { email: 'throttled@example.com' })
+    await emailCode('throttled@example.com')
+    const tokens = (await login('throttled')).body
+    const resend = () =>
+      api.post('/api/auth/verify-contact/send', { channel: 'email' }, tokens.access_token)
+    t.clock.advance('10s')
+    const early = await resend()
+    expect(early.status).toBe(429)
+    expect(early.body.code).toBe('rate_limited')
+    expect(early.headers['retry-after']).toBe('50')
+    for (let i = 0; i < 4; i++) {
+      t.clock.advance('61s')
+      expect((await resend()).status).toBe(202)
+      await emailCode('throttled@example.com')
+    }
+    // Five sent in about four minutes: the sixth waits until the first is an hour old.
+    t.clock.advance('61s')
+    const sixth = await resend()
+    expect(sixth.status).toBe(429)
+    const wait = Number(sixth.headers['retry-after'])
+    expect(wait).toBeGreaterThan(55 * 60 - 60)
+    expect(wait).toBeLessThanOrEqual(60 * 60)
+    t.clock.advance(`${wait}s`)
+    const fresh = (await login('throttled')).body // the old access token has expired
+    expect(
+      (await api.post('/api/auth/verify-contact/send', { channel: 'email' }, fresh.access_token))
+        .status,
+    ).toBe(202)
+    await emailCode('throttled@example.com')
+  })
+
+  it('throttles per purpose: a login code right after signup is sent', async () => {
+    await register('quick', { email: 'quick@example.com' })
+    const verifyCode = await emailCode('quick@example.com')
+    await api.post('/api/auth/verify-contact', {
+      username: 'quick',
+      channel: 'email',
+      code: verifyCode,
+    })
+    const first = await login('quick')
+    await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
+    const challenge = await login('quick')
+    const send = await api.post('/api/auth/login/send-code', {
+      mfa_token: challenge.body.mfa_token,
+      channel: 'email',
+    })
+    expect(send.status).toBe(202)
+    await emailCode('quick@example.com')
+    const again = await api.post('/api/auth/login/send-code', {
+      mfa_token: challenge.body.mfa_token,
+      channel: 'email',
+    })
+    expect(again.status).toBe(429)
+    expect(Number(again.headers['retry-after'])).toBeGreaterThan(0)
+    const dead = await api.post('/api/auth/login/send-code', {
+      mfa_token: 'no-such-token',
+      channel: 'email',
+    })
+    expect(dead.status).toBe(401)
+    expect(dead.body.code).toBe('invalid_token')
+    const anonymous = await api.post('/api/auth/verify-contact/send', { channel: 'email' })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body.code).toBe('unauthorized')
+  })
+
+  it('makes a resent code replace the old one; wrong, reused and expired codes fail', async () => {
+    await register('resender', { email: 'resender@example.com' })
+    const old = await emailCode('resender@example.com')
+    const tokens = (await login('resender')).body
+    t.clock.advance('61s')
+    expect(
+      (await api.post('/api/auth/verify-contact/send', { channel: 'email' }, tokens.access_token))
+        .status,
+    ).toBe(202)
+    const current = await emailCode('resender@example.com')
+    const verify = (code: string) =>
+      api.post('/api/auth/verify-contact', { username: 'resender', channel: 'email', code })
+    if (old !== current) expect((await verify(old)).body.code).toBe('invalid_code')
+    for (const bad of ['12345', '1234567', 'abcdef', '']) {
+      const res = await verify(bad)
+      expect(res.status).toBeGreaterThanOrEqual(400)
+      expect(res.status).toBeLessThan(500)
+      expect(['invalid_code', 'validation_error']).toContain(res.body.code)
+    }
+    // The sms channel has no code at all.
+    const otherChannel = await api.post('/api/auth/verify-contact', {
+      username: 'resender',
+      channel: 'sms',
+      code: current,
+    })
+    expect(otherChannel.body.code).toBe('invalid_code')
+    const ok = await verify(current)
+    expect(ok.status).toBe(200)
+    const reused = await verify(current)
+    expect(reused.status).toBe(401)
+    expect(reused.body.code).toBe('invalid_code')
+    const already = await api.post(
+      '/api/auth/verify-contact/send',
+      { channel: 'email' },
+      tokens.access_token,
+    )
+    expect(already.status).toBe(409)
+    const noPhone = await api.post(
+      '/api/auth/verify-contact/send',
+      { channel: 'sms' },
+      tokens.access_token,
+    )
+    expect(noPhone.status).toBe(409)
+
+    await register('expirer', { email: 'expirer@example.com' })
+    const expiring = await emailCode('expirer@example.com')
+    t.clock.advance('601s')
+    const late = await api.post('/api/auth/verify-contact', {
+      username: 'expirer',
+      channel: 'email',
+      code: expiring,
+    })
+    expect(late.body.code).toBe('invalid_code')
+    const unknown = await api.post('/api/auth/verify-contact', {
+      username: 'nobody-at-all',
+      channel: 'email',
+      code: expiring,
+    })
+    expect(unknown.body.code).toBe('invalid_code')
+  })
+
+  it('kills a code after five wrong tries, even for the right code', async () => {
+    await register('guesser', { email: 'guesser@example.com' })
+    const code = await emailCode('guesser@example.com')
+    const wrong = code === '000000' ? '000001' : '000000'
+    for (let i = 0; i < 5; i++) {
+      const res = await api.post('/api/auth/verify-contact', {
+        username: 'guesser',
+        channel: 'email',
+        code: wrong,
+      })
+      expect(res.body.code).toBe('invalid_code')
+    }
+    const right = await api.post('/api/auth/verify-contact', {
+      username: 'guesser',
+      channel: 'email',
+      code,
+    })
+    expect(right.body.code).toBe('invalid_code')
+  })
+
+  /** Double use race: one email code on two mfa_tokens at once; one conditional write decides. */
+  it('lets exactly one of two concurrent verifications with one email code through', async () => {
+    await register('mail-racer', { email: 'mail-racer@example.com' })
+    const v = await emailCode('mail-racer@example.com')
+    await api.post('/api/auth/verify-contact', {
+      username: 'mail-racer',
+      channel: 'email',
+      code: v,
+    })
+    const first = await login('mail-racer')
+    await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
+    const [a, b] = await Promise.all([login('mail-racer'), login('mail-racer')])
+    await api.post('/api/auth/login/send-code', { mfa_token: a.body.mfa_token, channel: 'email' })
+    const code = await emailCode('mail-racer@example.com')
+    const results = await Promise.all(
+      [a, b].map((c) =>
+        api.post('/api/auth/login/verify', { mfa_token: c.body.mfa_token, method: 'email', code }),
+      ),
+    )
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401])
+  })
+
+  it('answers forgot-password alike for known, unknown and throttled accounts', async () => {
+    await register('forgetful', { email: 'forgetful@example.com' })
+    const v = await emailCode('forgetful@example.com')
+    await api.post('/api/auth/verify-contact', { username: 'forgetful', channel: 'email', code: v })
+    const known = await api.post('/api/auth/password/forgot', { username: 'forgetful' })
+    const byEmail = await api.post('/api/auth/password/forgot', {
+      username: 'FORGETFUL@example.com',
+    })
+    const unknown = await api.post('/api/auth/password/forgot', { username: 'no-such-user' })
+    for (const res of [known, byEmail, unknown]) {
+      expect(res.status).toBe(202)
+      expect(res.raw.body).toBe('{}')
+    }
+    expect(known.headers['content-type']).toBe(unknown.headers['content-type'])
+    const code = await emailCode('forgetful@example.com')
+    await t.services.passwordReset.idle()
+    // The second request came within the minute: throttled, nothing sent.
+    expect(mail.inbox.filter((m) => m.to === 'forgetful@example.com')).toHaveLength(0)
+
+    const weak = await api.post('/api/auth/password/reset', {
+      username: 'forgetful',
+      code,
+      new_password: 'short',
+    })
+    expect(weak.body.code).toBe('validation_error')
+    const wrong = await api.post('/api/auth/password/reset', {
+      username: 'forgetful',
+      code: code === '000000' ? '000001' : '000000',
+      new_password: 'another fine passphrase',
+    })
+    expect(wrong.status).toBe(401)
+    expect(wrong.body.code).toBe('invalid_code')
+    const ok = await api.post('/api/auth/password/reset', {
+      username: 'forgetful',
+      code,
+      new_password: 'another fine passphrase',
+    })
+    expect(ok.status).toBe(204)
+    const reused = await api.post('/api/auth/password/reset', {
+      username: 'forgetful',
+      code,
+      new_password: 'yet another passphrase',
+    })
+    expect(reused.body.code).toBe('invalid_code')
+    const unknownReset = await api.post('/api/auth/password/reset', {
+      username: 'no-such-user',
+      code,
+      new_password: 'another fine passphrase',
+    })
+    expect(unknownReset.body.code).toBe('invalid_code')
+    const requests = await t.services.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('event', '=', 'password_reset_requested')
+      .where('username', 'in', ['forgetful', 'FORGETFUL@example.com', 'no-such-user'])
+      .execute()
+    expect(requests.map((r) => r.outcome).sort()).toEqual(['failure', 'failure', 'success'])
+  })
+
+  it('sends no reset code to an unverified address', async () => {
+    await register('unverified', { email: 'unverified@example.com' })
+    await emailCode('unverified@example.com')
+    const res = await api.post('/api/auth/password/forgot', { username: 'unverified' })
+    expect(res.status).toBe(202)
+    await t.services.passwordReset.idle()
+    expect(mail.inbox.filter((m) => m.to === 'unverified@example.com')).toHaveLength(0)
+  })
+
+  it('never writes a delivered code to a log, a response of another call, or the audit log', async () => {
+    expect(delivered.length).toBeGreaterThan(5)
+    const logs = t.logs.join('\n')
+    const audit = JSON.stringify(
+      await t.services.db.selectFrom('audit_events').selectAll().execute(),
+    )
+    // As a whole number: six digits can turn up by chance inside a millisecond timestamp.
+    const standalone = (code: string) => new RegExp(`(?<![0-9])${code}(?![0-9])`)
+    for (const code of delivered) {
+      expect(logs).not.toMatch(standalone(code))
+      expect(audit).not.toMatch(standalone(code))
+    }
+    const stored = await t.services.db.selectFrom('one_time_codes').select('code_hash').execute()
+    for (const row of stored) expect(row.code_hash).toMatch(/^[0-9a-f]{64}$/)
+  })
+})
+
+describe.each(databases)('Twilio SMS and the log transports on $name', (database) => {
+  let drop: () => Promise<void>
+  let url: string
+
+  beforeAll(async () => {
+    const fresh = await database.create()
+    drop = fresh.drop
+    url = fresh.url
+  })
+  afterAll(async () => drop())
+
+  it('sends SMS through a Twilio-shaped API with Basic auth and To/From/Body', async () => {
+    const twilio = await startSmsCapture('twilio')
+    const t = await startApp(url, { env: twilio.env })
+    try {
+      const api = client(t.app)
+      const reg = await api.post('/api/auth/register', {
+        username: 'twilio-user',
+        password: STRONG_PASSWORD,
+        phone: '+14155550199',
+      })
+      expect(reg.status).toBe(201)
+      const message = await twilio.next('+14155550199')
+      expect(message.from).toBe('+15005550006')
+      expect(message.text).toMatch(/^Gatehouse verification code: \d{6}/)
+      expect(twilio.rejected).toEqual([])
+      const code = codeIn(message.text)
+      const ok = await api.post('/api/auth/verify-contact', {
+        username: 'twilio-user',
+        channel: 'sms',
+        code,
+      })
+      expect(ok.body.user).toMatchObject({ phone_verified: true })
+      expect(t.logs.join('\n')).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`))
+
+      // A provider failure is a 500 without details, and the code is not logged with it.
+      const tokens = (
+        await api.post<Tokens>('/api/auth/login', {
+          username: 'twilio-user',
+          password: STRONG_PASSWORD,
+        })
+      ).body
+      await t.services.db
+        .updateTable('users')
+        .set({ phone_verified_at: null })
+        .where('username', '=', 'twilio-user')
+        .execute()
+      t.clock.advance('61s')
+      twilio.failNextRequests(1)
+      const failed = await api.post(
+        '/api/auth/verify-contact/send',
+        { channel: 'sms' },
+        tokens.access_token,
+      )
+      expect(failed.status).toBe(500)
+      expect(JSON.stringify(failed.body)).not.toMatch(/\d{6}/)
+      const stored = await t.services.db.selectFrom('one_time_codes').select('code_hash').execute()
+      expect(stored.length).toBeGreaterThan(0)
+    } finally {
+      await t.close()
+      await twilio.close()
+    }
+  })
+
+  it('refuses delivery with the wrong Twilio credentials', async () => {
+    const twilio = await startSmsCapture('twilio')
+    const t = await startApp(url, { env: { ...twilio.env, TWILIO_AUTH_TOKEN: 'wrong' } })
+    try {
+      const api = client(t.app)
+      const reg = await api.post('/api/auth/register', {
+        username: 'twilio-wrong',
+        password: STRONG_PASSWORD,
+        phone: '+14155550198',
+      })
+      // The account is made; the failed delivery is logged without the code.
+      expect(reg.status).toBe(201)
+      expect(twilio.rejected).toEqual([{ status: 401, reason: 'auth' }])
+      expect(t.logs.join('\n')).toMatch(/could not send the verification code/)
+      expect(t.logs.join('\n')).not.toMatch(/code: \d{6}/)
+    } finally {
+      await t.close()
+      await twilio.close()
+    }
+  })
+
+  it('writes email and SMS to the log when no transport is configured (SPEC §2 default)', async () => {
+    const t = await startApp(url)
+    try {
+      const api = client(t.app)
+      await api.post('/api/auth/register', {
+        username: 'log-user',
+        password: STRONG_PASSWORD,
+        email: 'log-user@example.com',
+        phone: '+14155550197',
+      })
+      const lines = t.logs.filter(
+        (l) => l.includes('log-user@example.com') || l.includes('+14155550197'),
+      )
+      expect(lines).toHaveLength(2)
+      const emailLine = JSON.parse(lines.find((l) => l.includes('"mail"'))!)
+      const code = codeIn(emailLine.mail.text)
+      const ok = await api.post('/api/auth/verify-contact', {
+        username: 'log-user',
+        channel: 'email',
+        code,
+      })
+      expect(ok.status).toBe(200)
+    } finally {
+      await t.close()
+    }
+  })
+})
