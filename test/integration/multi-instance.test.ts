@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
+import { appCode } from '../support/totp.js'
 import { dropRedisPrefix, redisProxy, testRedisUrl, uniqueRedisPrefix } from '../support/redis.js'
 
 /**
@@ -205,6 +206,21 @@ describe.each(databases)('two instances on $name and one Redis', (database) => {
       timeout: 2_000,
       interval: 20,
     })
+  })
+
+  it('accepts one TOTP code once across both instances, even at the same moment', async () => {
+    const id = await register('mi-totp')
+    const { secret } = await a.services.totp.enrolDirectly(id, 'mi-totp')
+    const stepA = (await login(a, 'mi-totp', STRONG_PASSWORD)).body
+    const stepB = (await login(b, 'mi-totp', STRONG_PASSWORD)).body
+    expect(stepA.mfa_token).toBeDefined()
+    const code = appCode(secret, a.clock)
+    const [onA, onB] = await Promise.all([
+      send(a, 'POST', '/api/auth/login/verify', { body: { mfa_token: stepA.mfa_token, code } }),
+      send(b, 'POST', '/api/auth/login/verify', { body: { mfa_token: stepB.mfa_token, code } }),
+    ])
+    expect([onA.status, onB.status].sort()).toEqual([200, 401])
+    expect([onA.body.code, onB.body.code]).toContain('invalid_code')
   })
 
   it('survives a Redis outage on B: keeps serving, degrades, falls back, and recovers', async () => {
