@@ -127,6 +127,25 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     expect((await verify(codeAt(secret, t.clock.now().getTime()))).status).toBe(200)
   })
 
+  it('throttles guesses at one subject (RFC 4226 §7.3), not its neighbours', async () => {
+    const secret = await register(keyA, 'guessed')
+    await register(keyA, 'neighbour')
+    const right = codeAt(secret, t.clock.now().getTime())
+    const wrong = right === '000000' ? '000001' : '000000'
+    const verify = (username: string, otp: string) =>
+      call(keyA, 'POST', '/api/totp/verify', { username, otp })
+    const guesses = await Promise.all(Array.from({ length: 12 }, () => verify('guessed', wrong)))
+    const statuses = guesses.map((g) => g.status)
+    // Counted before checking: parallel guesses never get more than 10 checks.
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2)
+    const limited = guesses.find((g) => g.status === 429)!
+    expect(limited.body.code).toBe('rate_limited')
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
+    expect((await verify('guessed', right)).status).toBe(429)
+    expect((await verify('neighbour', wrong)).status).toBe(401)
+  })
+
   it('lets exactly one of two concurrent requests with the same code through', async () => {
     const secret = await register(keyA, 'race')
     t.clock.advance('30s')

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import type { TotpCaller } from '../../services/totp-service/totp-service.js'
+import { GatehouseError } from '../../services/errors.js'
 import { contextOf } from '../context.js'
 import { apiKeyOf, requireApiKey } from '../guards.js'
 import { problems } from '../schemas/common.js'
@@ -83,7 +84,20 @@ export function totpServiceRoutes(services: Services) {
       },
       async (request) => {
         const { username, otp } = request.body
-        await totpService.verify(username, otp.trim(), callerOf(request))
+        const caller = callerOf(request)
+        // Counted before the code is checked, so parallel guesses cannot exceed the limit.
+        const verdict = await services.routeLimits.checkKey(
+          'totp_service',
+          `${caller.owner}\u0000${username}`,
+        )
+        if (!verdict.ok) {
+          services.observability.security.rateLimited('totp_service')
+          throw new GatehouseError('rate_limited', {
+            detail: 'too many codes tried for this subject; try again later',
+            retryAfterSec: verdict.retryAfterSec,
+          })
+        }
+        await totpService.verify(username, otp.trim(), caller)
         return { status: 'success' as const, username, message: 'the code is valid' }
       },
     )

@@ -14,6 +14,8 @@ interface Rule {
 export interface RouteLimitRule {
   perIp: Rule
   perUser?: Rule
+  /** For `checkKey`: one thing under attack, whoever asks (e.g. one TOTP-service subject). */
+  perKey?: Rule
 }
 
 const MINUTE = 60
@@ -40,6 +42,9 @@ export function defaultRouteLimits(cfg: {
     totp_service: {
       perIp: { limit: 1200, windowSec: MINUTE },
       perUser: { limit: 1200, windowSec: MINUTE },
+      // RFC 4226 §7.3: throttle guesses at one secret. Three codes in a million are valid
+      // (±1 step), so 10 tries per 15 minutes keep a guesser's odds negligible for years.
+      perKey: { limit: 10, windowSec: 15 * MINUTE },
     },
   }
 }
@@ -84,7 +89,7 @@ export function createRouteLimits(deps: {
 
     async checkKey(name, key) {
       const rule = deps.rules[name]
-      return windowFor(name, 'key', rule.perUser ?? rule.perIp).hit(key)
+      return windowFor(name, 'key', rule.perKey ?? rule.perUser ?? rule.perIp).hit(key)
     },
   }
 }
