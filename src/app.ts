@@ -97,6 +97,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         scriptSrc: ["'self'"],
         connectSrc: ["'self'"],
         frameAncestors: ["'none'"],
+        // Upgrading subresources to https would break a plain-http deployment (localhost).
+        upgradeInsecureRequests: config.http.publicUrl.startsWith('https:') ? [] : null,
       },
     },
   })
