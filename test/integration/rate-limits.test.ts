@@ -1,27 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { startApp, type TestApp, useFreshDatabase } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { syncDateWith } from '../support/time.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('route rate limits and client addresses on $name', (database) => {
-  let url: string
-  let drop: () => Promise<void>
+  const fresh = useFreshDatabase(database)
   let t: TestApp
   let time: ReturnType<typeof syncDateWith>
   let n = 0
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    url = fresh.url
-    drop = fresh.drop
-  })
-  afterAll(async () => {
-    await drop()
-  })
   afterEach(async () => {
     time.restore()
     await t.close()
@@ -31,7 +21,7 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     // 00:00 UTC: hour windows start on the hour, so the times below are exact.
     const clock = fakeClock(new Date('2026-03-01T00:00:00Z'))
     time = syncDateWith(clock)
-    t = await startApp(url, { clock, env })
+    t = await startApp(fresh.url, { clock, env })
   }
 
   const register = (opts: { ip?: string; forwardedFor?: string } = {}) =>
