@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db.js'
+import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { UsersTable } from '../tables.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
@@ -72,7 +73,7 @@ export async function updatePasswordHash(
 
 export async function listUsers(
   db: Db,
-  opts: { limit: number; after?: { createdAt: number; id: string }; prefix?: string },
+  opts: { limit: number; after?: KeysetPosition; prefix?: string },
 ): Promise<UserRow[]> {
   let q = db.selectFrom('users').select(publicColumns)
   if (opts.prefix) {
@@ -86,16 +87,7 @@ export async function listUsers(
       ]),
     )
   }
-  const after = opts.after
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '>', after.createdAt),
-        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-      ]),
-    )
-  }
-  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+  return keysetPage(q, opts)
 }
 
 export async function countUsers(db: Db): Promise<number> {
