@@ -22,15 +22,22 @@ const publicColumns = [
 ] as const
 
 export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto('users').values(row).execute()
-    if (roles.length > 0) {
-      await trx
-        .insertInto('user_roles')
-        .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
-        .execute()
-    }
-  })
+  await db.transaction().execute((trx) => insertUserWithRoles(trx, row, roles))
+}
+
+/** Inserts a user and their roles on a connection the caller holds (a transaction). */
+export async function insertUserWithRoles(
+  trx: Db,
+  row: NewUserRow,
+  roles: readonly string[],
+): Promise<void> {
+  await trx.insertInto('users').values(row).execute()
+  if (roles.length > 0) {
+    await trx
+      .insertInto('user_roles')
+      .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
+      .execute()
+  }
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
