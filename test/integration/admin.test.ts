@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
+import { STRONG_PASSWORD } from '../support/http.js'
 import { adminWithMfa, mfaToken, userWithRoles } from '../support/principals.js'
 
 const databases = await testDatabases()
@@ -12,21 +12,11 @@ interface Page<T = Record<string, unknown>> {
 }
 
 describe.each(databases)('admin API on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database)
   let admin: { id: string; token: string }
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
     admin = await adminWithMfa(t, 'root-admin')
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
   // Some tests move the clock by hours; every test starts with a live admin token.
   beforeEach(async () => {
@@ -251,21 +241,12 @@ describe.each(databases)('admin API on $name', (database) => {
   })
 
   describe('the last active admin', () => {
-    let solo: TestApp
-    let soloApi: Client
-    let soloDrop: () => Promise<void>
+    // An app of its own: here the admin must be the only one.
+    const { t: solo, api: soloApi } = useTestApp(database)
     let only: { id: string; token: string }
 
     beforeAll(async () => {
-      const fresh = await database.create()
-      soloDrop = fresh.drop
-      solo = await startApp(fresh.url)
-      soloApi = client(solo.app)
       only = await adminWithMfa(solo, 'only-admin')
-    })
-    afterAll(async () => {
-      await solo.close()
-      await soloDrop()
     })
 
     it.each([

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { auditTail } from '../../src/cli/commands/audit.js'
 import { userLock, userUnlock } from '../../src/cli/commands/user-lock.js'
 import type { CliContext, Command } from '../../src/cli/context.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 
 const databases = await testDatabases()
@@ -13,21 +13,10 @@ const UA = 'audit-test/2.0'
 const IP = '198.51.100.23'
 
 describe.each(databases)('audit log and its CLI on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
+  const { t } = useTestApp(database, {
+    env: { LOGIN_MAX_FAILURES: '10', LOCKOUT_THRESHOLD: '2', REFRESH_REUSE_GRACE: '0' },
+  })
   const secrets: string[] = [STRONG_PASSWORD, NEW_PASSWORD, 'wrong password!!']
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url, {
-      env: { LOGIN_MAX_FAILURES: '10', LOCKOUT_THRESHOLD: '2', REFRESH_REUSE_GRACE: '0' },
-    })
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
 
   const call = async (method: 'GET' | 'POST', url: string, payload?: object, token?: string) => {
     const res = await t.app.inject({

@@ -1,31 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import {
-  client,
-  registerAndLogin,
-  STRONG_PASSWORD,
-  type Client,
-  type Tokens,
-} from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
+import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('accounts and login on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
+  const { t, api } = useTestApp(database)
 
   it('registers a user with the default role and returns the user object', async () => {
     const res = await api.post('/api/auth/register', {

@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp } from '../support/harness.js'
+import { startApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name', (database) => {
-  let url: string
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    url = fresh.url
-    drop = fresh.drop
-  })
-  afterAll(async () => {
-    await drop()
-  })
+  const fresh = useFreshDatabase(database)
 
   it('migrates an empty database', async () => {
-    const res = await runCli(['migrate'], { databaseUrl: url })
+    const res = await runCli(['migrate'], { databaseUrl: fresh.url })
     expect(res.stderr).toBe('')
     expect(res.code).toBe(0)
     expect(res.stdout).toContain('up to date')
@@ -39,7 +29,7 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
         '--password-stdin',
       ],
       {
-        databaseUrl: url,
+        databaseUrl: fresh.url,
         stdin: `${STRONG_PASSWORD}\n`,
       },
     )
@@ -47,7 +37,7 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
     expect(res.stdout).toContain('created user cli-admin')
     expect(res.stdout).not.toContain(STRONG_PASSWORD)
 
-    const t = await startApp(url)
+    const t = await startApp(fresh.url)
     try {
       const login = await client(t.app).post<{ user: { roles: string[] } }>('/api/auth/login', {
         username: 'cli-admin',
@@ -61,32 +51,32 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
   })
 
   it('lists users', async () => {
-    const res = await runCli(['user', 'list'], { databaseUrl: url })
+    const res = await runCli(['user', 'list'], { databaseUrl: fresh.url })
     expect(res.code).toBe(0)
     expect(res.stdout).toMatch(/cli-admin\tadmin@example.com\tadmin\tactive/)
   })
 
   it('refuses bad input with one line and a non-zero exit', async () => {
-    const dup = await runCli(['user', 'create', 'CLI-ADMIN'], { databaseUrl: url })
+    const dup = await runCli(['user', 'create', 'CLI-ADMIN'], { databaseUrl: fresh.url })
     expect(dup.code).toBe(1)
     expect(dup.stderr.trim().split('\n')).toHaveLength(1)
     expect(dup.stderr).toContain('already taken')
     const weak = await runCli(['user', 'create', 'weak', '--password-stdin'], {
-      databaseUrl: url,
+      databaseUrl: fresh.url,
       stdin: 'password123\n',
     })
     expect(weak.code).toBe(1)
     expect(weak.stderr).toMatch(/^gatehouse: password/)
     const role = await runCli(['user', 'create', 'norole', '--role', 'wizard'], {
-      databaseUrl: url,
+      databaseUrl: fresh.url,
     })
     expect(role.code).toBe(1)
     expect(role.stderr).toContain('unknown role wizard')
-    const unknown = await runCli(['frobnicate'], { databaseUrl: url })
+    const unknown = await runCli(['frobnicate'], { databaseUrl: fresh.url })
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain('unknown command')
     const badConfig = await runCli(['migrate'], {
-      databaseUrl: url,
+      databaseUrl: fresh.url,
       env: { ACCESS_TOKEN_TTL: 'ten' },
     })
     expect(badConfig.code).toBe(1)
@@ -94,12 +84,12 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
   })
 
   it('rotates signing keys and publishes both', async () => {
-    const t = await startApp(url)
+    const t = await startApp(fresh.url)
     try {
       const before = (
         await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
       ).body.keys
-      const res = await runCli(['keys', 'rotate'], { databaseUrl: url })
+      const res = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
       expect(res.code).toBe(0)
       const kid = /new signing key (\S+);/.exec(res.stdout)?.[1]
       expect(kid).toBeDefined()
@@ -117,13 +107,13 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
     const newKey = Buffer.alloc(32, 9).toString('base64')
     const { TEST_SECRET_KEY } = await import('../support/harness.js')
     const rotate = await runCli(['secrets', 'rotate'], {
-      databaseUrl: url,
+      databaseUrl: fresh.url,
       env: { GATEHOUSE_SECRET_KEY: newKey, GATEHOUSE_OLD_SECRET_KEYS: TEST_SECRET_KEY },
     })
     expect(rotate.code).toBe(0)
     expect(rotate.stdout).toMatch(/re-encrypted [1-9]\d* secrets?/)
     // With only the new key, the service still signs and logs in.
-    const t = await startApp(url, { env: { GATEHOUSE_SECRET_KEY: newKey } })
+    const t = await startApp(fresh.url, { env: { GATEHOUSE_SECRET_KEY: newKey } })
     try {
       const login = await client(t.app).post('/api/auth/login', {
         username: 'cli-admin',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, STRONG_PASSWORD, type Client, type Tokens } from '../support/http.js'
+import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
+import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
 import { startSmsCapture, type SmsCapture } from '../support/sms.js'
 
@@ -17,30 +17,22 @@ const amrOf = (accessToken: string): string[] =>
   JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')).amr
 
 describe.each(databases)('email and SMS codes on $name', (database) => {
-  let t: TestApp
-  let api: Client
   let mail: MailCapture
   let sms: SmsCapture
-  let drop: () => Promise<void>
-  /** Every code delivered in this suite: none may ever show up in a log line or response. */
-  const delivered: string[] = []
-
+  // Registered before the app's hooks: the captures start before it and close after it.
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
     mail = await startMailCapture()
     sms = await startSmsCapture('webhook')
-    t = await startApp(fresh.url, {
-      env: { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>', ...sms.env },
-    })
-    api = client(t.app)
   })
   afterAll(async () => {
-    await t.close()
     await mail.close()
     await sms.close()
-    await drop()
   })
+  const { t, api } = useTestApp(database, () => ({
+    env: { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>', ...sms.env },
+  }))
+  /** Every code delivered in this suite: none may ever show up in a log line or response. */
+  const delivered: string[] = []
 
   async function emailCode(to: string): Promise<string> {
     const message = await mail.next(to)
@@ -455,19 +447,11 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
 })
 
 describe.each(databases)('Twilio SMS and the log transports on $name', (database) => {
-  let drop: () => Promise<void>
-  let url: string
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    url = fresh.url
-  })
-  afterAll(async () => drop())
+  const fresh = useFreshDatabase(database)
 
   it('sends SMS through a Twilio-shaped API with Basic auth and To/From/Body', async () => {
     const twilio = await startSmsCapture('twilio')
-    const t = await startApp(url, { env: twilio.env })
+    const t = await startApp(fresh.url, { env: twilio.env })
     try {
       const api = client(t.app)
       const reg = await api.post('/api/auth/register', {
@@ -520,7 +504,7 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
 
   it('refuses delivery with the wrong Twilio credentials', async () => {
     const twilio = await startSmsCapture('twilio')
-    const t = await startApp(url, { env: { ...twilio.env, TWILIO_AUTH_TOKEN: 'wrong' } })
+    const t = await startApp(fresh.url, { env: { ...twilio.env, TWILIO_AUTH_TOKEN: 'wrong' } })
     try {
       const api = client(t.app)
       const reg = await api.post('/api/auth/register', {
@@ -540,7 +524,7 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
   })
 
   it('writes email and SMS to the log when no transport is configured (SPEC §2 default)', async () => {
-    const t = await startApp(url)
+    const t = await startApp(fresh.url)
     try {
       const api = client(t.app)
       await api.post('/api/auth/register', {

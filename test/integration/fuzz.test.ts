@@ -1,7 +1,7 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 import { client, registerAndLogin } from '../support/http.js'
 
 /**
@@ -67,15 +67,11 @@ function formEncode(body: unknown): string {
 }
 
 describe.each(databases)('fuzzing every route on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
+  const { t } = useTestApp(database)
   let token: string
   let routes: { method: string; path: string }[]
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
     token = (await registerAndLogin(client(t.app), 'fuzz-user')).access_token
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
       paths: Record<string, Record<string, unknown>>
@@ -85,10 +81,6 @@ describe.each(databases)('fuzzing every route on $name', (database) => {
         .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
         .map((method) => ({ method: method.toUpperCase(), path })),
     )
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   it('never answers 5xx and always answers errors as problem+json', async () => {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
+import { STRONG_PASSWORD } from '../support/http.js'
 
 const databases = await testDatabases()
 
@@ -19,20 +19,7 @@ const expectProblem = (
 }
 
 describe.each(databases)('HTTP conventions on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
+  const { t, api } = useTestApp(database)
 
   const raw = (payload: string, contentType = 'application/json', url = '/api/auth/register') =>
     t.app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload })

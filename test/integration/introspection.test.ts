@@ -1,28 +1,18 @@
 import { SignJWT, generateKeyPair } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, registerAndLogin, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
+import { registerAndLogin } from '../support/http.js'
 import { apiKey } from '../support/principals.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('token introspection on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database, { env: { PUBLIC_URL: 'https://auth.example.com' } })
   let key: string
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url, { env: { PUBLIC_URL: 'https://auth.example.com' } })
-    api = client(t.app)
     key = (await apiKey(t, ['introspect'], 'backend')).key
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const introspect = (token: string, apiKeyValue = key) =>

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createCodeHasher } from '../../src/crypto/hashing.js'
 import { deriveKey } from '../../src/crypto/secret-box.js'
 import { GatehouseError } from '../../src/services/errors.js'
@@ -8,7 +8,7 @@ import { createBackupCodes } from '../../src/services/mfa/backup-codes.js'
 import { createMfaTokens } from '../../src/services/mfa/mfa-tokens.js'
 import { createSecondFactorCheck } from '../../src/services/mfa/second-factor.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
@@ -21,8 +21,7 @@ const context = { ip: '203.0.113.7', userAgent: 'test' }
  * buy unlimited code guesses. The guard itself is issue 5's; this pins what the flow tells it.
  */
 describe.each(databases)('login guard calls around second factors on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
+  const { t } = useTestApp(database)
   let flow: LoginFlow
   let secret: string
   const calls: { what: string; attempt: LoginAttempt }[] = []
@@ -46,9 +45,6 @@ describe.each(databases)('login guard calls around second factors on $name', (da
   const whats = () => calls.map((c) => c.what)
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
     const s = t.services
     const codeHasher = createCodeHasher(deriveKey(t.config.secrets.key, 'gatehouse code-hash v1'))
     flow = createLoginFlow({
@@ -76,10 +72,6 @@ describe.each(databases)('login guard calls around second factors on $name', (da
     })
     const id = await s.accounts.create({ username: 'Guarded', password: STRONG_PASSWORD })
     secret = (await s.totp.enrolDirectly(id, 'Guarded')).secret
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const passwordStep = async () => {

@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { normalizeIdentifier } from '../../src/services/accounts/accounts.js'
 import type { LoginAttempt } from '../../src/services/login/login-guard.js'
 import { counterFactory } from '../../src/services/lockout/counters.js'
 import { createLoginThrottle } from '../../src/services/lockout/login-throttle.js'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { syncDateWith } from '../support/time.js'
 
@@ -18,23 +18,14 @@ const databases = await testDatabases()
  * consecutive count.
  */
 describe.each(databases)('login guard contract on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
   let time: ReturnType<typeof syncDateWith>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
+  const { t } = useTestApp(database, () => {
     const clock = fakeClock()
     time = syncDateWith(clock)
-    t = await startApp(fresh.url, { clock })
+    return { clock }
   })
   afterEach(() => time.advance('1h'))
-  afterAll(async () => {
-    time.restore()
-    await t.close()
-    await drop()
-  })
+  afterAll(() => time.restore())
 
   const guardWith = (cfg: { loginMaxFailures: number; lockoutThreshold: number }) =>
     createLoginThrottle({

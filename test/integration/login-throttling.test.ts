@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { startApp, type TestApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
 import { syncDateWith } from '../support/time.js'
 
@@ -19,19 +19,9 @@ const limits = {
 }
 
 describe.each(databases)('login throttling and lockout on $name', (database) => {
-  let url: string
-  let drop: () => Promise<void>
+  const fresh = useFreshDatabase(database)
   let t: TestApp
   let time: ReturnType<typeof syncDateWith>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    url = fresh.url
-    drop = fresh.drop
-  })
-  afterAll(async () => {
-    await drop()
-  })
   afterEach(async () => {
     time.restore()
     await t.close()
@@ -41,7 +31,7 @@ describe.each(databases)('login throttling and lockout on $name', (database) => 
   async function start(env: Record<string, string> = {}) {
     const clock = fakeClock()
     time = syncDateWith(clock)
-    t = await startApp(url, { clock, env: { ...limits, ...env } })
+    t = await startApp(fresh.url, { clock, env: { ...limits, ...env } })
     return client(t.app)
   }
 

@@ -1,26 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { userCreate, userTotp } from '../../src/cli/commands/user.js'
 import type { CliContext } from '../../src/cli/context.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('CLI TOTP enrolment on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
+  const { t } = useTestApp(database)
 
   async function run(command: typeof userCreate, args: string[], stdin = ''): Promise<string[]> {
     const lines: string[] = []
@@ -89,18 +78,7 @@ describe.each(databases)('CLI TOTP enrolment on $name', (database) => {
 })
 
 describe.each(databases)('hand-over points for import and admin reset on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
+  const { t } = useTestApp(database)
 
   it('writes an imported authenticator secret inside the creating transaction', async () => {
     const api = client(t.app)

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, registerAndLogin, STRONG_PASSWORD, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
+import { registerAndLogin, STRONG_PASSWORD } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
@@ -11,19 +11,8 @@ const databases = await testDatabases()
  * password does not buy unlimited code guesses — across fresh mfa_tokens too.
  */
 describe.each(databases)('second-factor guesses are throttled on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url, { env: { LOGIN_MAX_FAILURES: '3', LOCKOUT_THRESHOLD: '10' } })
-    api = client(t.app)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
+  const { t, api } = useTestApp(database, {
+    env: { LOGIN_MAX_FAILURES: '3', LOCKOUT_THRESHOLD: '10' },
   })
 
   it('refuses further logins after LOGIN_MAX_FAILURES wrong codes, even with the right password and code', async () => {

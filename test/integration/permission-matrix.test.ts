@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
 import { apiKey, mfaToken, userWithRoles } from '../support/principals.js'
 
 /**
@@ -139,17 +138,11 @@ function expected(r: Route, p: Principal): { status: number; code?: string } {
 }
 
 describe.each(databases)('permission matrix on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database)
   let fixtures: Fixtures
   const headers = new Map<Principal, Record<string, string>>()
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
     await t.services.roleAdmin.create(
       { name: 'editor', permissions: ['products:read', 'products:write'] },
       { actorId: null },
@@ -167,10 +160,6 @@ describe.each(databases)('permission matrix on $name', (database) => {
     const product = await t.services.products.create({ name: 'p', price: 1, quantity: 1 })
     let n = 0
     fixtures = { userId: target, productId: product.id, unique: () => String(n++) }
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const cells = routes.flatMap((r) =>

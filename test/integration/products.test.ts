@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, type Client } from '../support/http.js'
+import { useTestApp } from '../support/harness.js'
 import { adminWithMfa, userWithRoles } from '../support/principals.js'
 
 const databases = await testDatabases()
@@ -17,17 +16,11 @@ interface Product {
 }
 
 describe.each(databases)('products on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database)
   let editor: string
   let reader: string
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
     const admin = await adminWithMfa(t, 'products-admin')
     const role = await api.call('POST', '/api/admin/roles', {
       token: admin.token,
@@ -36,10 +29,6 @@ describe.each(databases)('products on $name', (database) => {
     expect(role.status).toBe(201)
     editor = (await userWithRoles(t, api, 'eddie-editor', ['editor'])).token
     reader = (await userWithRoles(t, api, 'rita-reader', ['user'])).token
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const create = (body: unknown, token = editor) =>

@@ -1,27 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { startApp, type TestApp, useFreshDatabase } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { syncDateWith } from '../support/time.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('route rate limits and client addresses on $name', (database) => {
-  let url: string
-  let drop: () => Promise<void>
+  const fresh = useFreshDatabase(database)
   let t: TestApp
   let time: ReturnType<typeof syncDateWith>
   let n = 0
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    url = fresh.url
-    drop = fresh.drop
-  })
-  afterAll(async () => {
-    await drop()
-  })
   afterEach(async () => {
     time.restore()
     await t.close()
@@ -31,7 +21,7 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     // 00:00 UTC: hour windows start on the hour, so the times below are exact.
     const clock = fakeClock(new Date('2026-03-01T00:00:00Z'))
     time = syncDateWith(clock)
-    t = await startApp(url, { clock, env })
+    t = await startApp(fresh.url, { clock, env })
   }
 
   const register = (opts: { ip?: string; forwardedFor?: string } = {}) =>
@@ -48,6 +38,17 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
         body: JSON.parse(res.body) as Record<string, unknown>,
         retryAfter: res.headers['retry-after'],
       }))
+
+  /** The client address the audit log recorded for the latest registration. */
+  const lastRegisteredIp = async () => {
+    const row = await t.services.db
+      .selectFrom('audit_events')
+      .select('ip')
+      .where('event', '=', 'register')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow()
+    return row.ip
+  }
 
   it('limits registrations per IP (IP_REGISTER_PER_HOUR) with 429, Retry-After and a metric', async () => {
     await start({ IP_REGISTER_PER_HOUR: '2' })
@@ -92,13 +93,7 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)
     expect((await register({ forwardedFor: '203.0.113.2' })).status).toBe(201)
     expect((await register({ forwardedFor: '203.0.113.3' })).status).toBe(429)
-    const row = await t.services.db
-      .selectFrom('audit_events')
-      .select('ip')
-      .where('event', '=', 'register')
-      .orderBy('id', 'desc')
-      .executeTakeFirstOrThrow()
-    expect(row.ip).toBe('192.0.2.10')
+    expect(await lastRegisteredIp()).toBe('192.0.2.10')
   })
 
   it('with TRUST_PROXY=true, each client behind the proxy has its own limit and audited IP', async () => {
@@ -107,13 +102,7 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)
     expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(429)
     expect((await register({ forwardedFor: '203.0.113.2' })).status).toBe(201)
-    const row = await t.services.db
-      .selectFrom('audit_events')
-      .select('ip')
-      .where('event', '=', 'register')
-      .orderBy('id', 'desc')
-      .executeTakeFirstOrThrow()
-    expect(row.ip).toBe('203.0.113.2')
+    expect(await lastRegisteredIp()).toBe('203.0.113.2')
   })
 
   it('with TRUST_PROXY listing the proxy, only that proxy may set the client address', async () => {

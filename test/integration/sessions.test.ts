@@ -1,32 +1,16 @@
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import {
-  client,
-  registerAndLogin,
-  STRONG_PASSWORD,
-  type Client,
-  type Tokens,
-} from '../support/http.js'
+import { startApp, useTestApp } from '../support/harness.js'
+import { client, registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('refresh tokens and sessions on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database)
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
     await registerAndLogin(api, 'session-user')
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const login = async () => {

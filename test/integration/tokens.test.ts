@@ -6,29 +6,19 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, registerAndLogin, type Client, type Tokens } from '../support/http.js'
+import { startApp, useTestApp } from '../support/harness.js'
+import { client, registerAndLogin, type Tokens } from '../support/http.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('access tokens on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database)
   let tokens: Tokens
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-    api = client(t.app)
     tokens = await registerAndLogin(api, 'token-user')
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   it('carries every claim of SPEC §4.3 and verifies against the published JWKS', async () => {

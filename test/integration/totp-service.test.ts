@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { codeAt, fromBase32 } from '../../src/services/totp-service/totp-code.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
-import { client, type Client } from '../support/http.js'
+import { startApp, useTestApp } from '../support/harness.js'
+import { client } from '../support/http.js'
 import { apiKey } from '../support/principals.js'
 
 const databases = await testDatabases()
 
 describe.each(databases)('TOTP as a service on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
+  const { t, api } = useTestApp(database, { env: { APP_NAME: 'Acme Auth' } })
   let keyA: string
   let keyB: string
 
   beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url, { env: { APP_NAME: 'Acme Auth' } })
-    api = client(t.app)
     keyA = (await apiKey(t, ['totp'], 'tenant-a')).key
     keyB = (await apiKey(t, ['totp', 'introspect'], 'tenant-b')).key
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
   })
 
   const call = (

@@ -1,15 +1,9 @@
 import QRCode from 'qrcode'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { createSecretBox } from '../../src/crypto/secret-box.js'
-import { startApp, TEST_SECRET_KEY, type TestApp } from '../support/harness.js'
-import {
-  client,
-  registerAndLogin,
-  STRONG_PASSWORD,
-  type Client,
-  type Tokens,
-} from '../support/http.js'
+import { startApp, TEST_SECRET_KEY, useTestApp } from '../support/harness.js'
+import { client, registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
@@ -26,24 +20,9 @@ function claimsOf(accessToken: string): { amr: string[]; sub: string } {
 }
 
 describe.each(databases)('TOTP and backup codes on $name', (database) => {
-  let t: TestApp
-  let api: Client
-  let drop: () => Promise<void>
-  let dbUrl: string
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    dbUrl = fresh.url
-    // Many wrong codes on purpose here: throttling has its own suites (login-throttling).
-    t = await startApp(fresh.url, {
-      env: { LOGIN_MAX_FAILURES: '1000', LOCKOUT_THRESHOLD: '1000' },
-    })
-    api = client(t.app)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
+  // Many wrong codes on purpose here: throttling has its own suites (login-throttling).
+  const { t, api } = useTestApp(database, {
+    env: { LOGIN_MAX_FAILURES: '1000', LOCKOUT_THRESHOLD: '1000' },
   })
 
   /** setup → scan → confirm; the clock then moves on a step so the next code is fresh. */
@@ -599,7 +578,7 @@ describe.each(databases)('TOTP and backup codes on $name', (database) => {
     const { tokens, secret } = await userWithTotp('resealed')
     expect(await t.services.totp.reseal()).toBe(0) // all under the current key already
     const newKey = Buffer.alloc(32, 9)
-    const rotated = await startApp(dbUrl, {
+    const rotated = await startApp(t.config.databaseUrl, {
       clock: t.clock,
       env: {
         GATEHOUSE_SECRET_KEY: newKey.toString('base64'),

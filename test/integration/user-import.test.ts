@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { GatehouseError } from '../../src/services/errors.js'
 import { createUserImport, type ImportedTotpWriter } from '../../src/services/import/user-import.js'
 import { cryptoRandom } from '../../src/crypto/random.js'
 import { base32 } from '../../src/services/totp-service/totp-code.js'
 import { testDatabases } from '../support/databases.js'
-import { startApp, type TestApp } from '../support/harness.js'
+import { useTestApp } from '../support/harness.js'
 
 const databases = await testDatabases()
 
@@ -13,8 +13,7 @@ const databases = await testDatabases()
  * writer: it must run inside the row's transaction, so a refused secret leaves no user behind.
  */
 describe.each(databases)('user import on $name', (database) => {
-  let t: TestApp
-  let drop: () => Promise<void>
+  const { t } = useTestApp(database)
   const written: { username: string; secret: string }[] = []
 
   const writer: ImportedTotpWriter = async (trx, user, secret) => {
@@ -28,16 +27,6 @@ describe.each(databases)('user import on $name', (database) => {
     if (user.username === 'refused') throw new GatehouseError('conflict', { detail: 'no thanks' })
     written.push({ username: user.username, secret: base32(secret) })
   }
-
-  beforeAll(async () => {
-    const fresh = await database.create()
-    drop = fresh.drop
-    t = await startApp(fresh.url)
-  })
-  afterAll(async () => {
-    await t.close()
-    await drop()
-  })
 
   const importer = () =>
     createUserImport({

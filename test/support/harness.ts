@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import { afterAll, beforeAll } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import type { Config } from '../../src/config/types.js'
@@ -6,6 +7,8 @@ import { createContainer, type Services } from '../../src/container.js'
 import type { App } from '../../src/http/routes/types.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
 import { fakeClock, type FakeClock } from './clock.js'
+import type { TestDatabase } from './databases.js'
+import { clientOf, type Client } from './http.js'
 
 export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64')
 
@@ -35,11 +38,13 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+export interface StartOptions {
+  env?: Record<string, string>
+  clock?: FakeClock
+}
+
 /** A migrated app on a fresh database, with a fake clock. */
-export async function startApp(
-  url: string,
-  opts: { env?: Record<string, string>; clock?: FakeClock } = {},
-): Promise<TestApp> {
+export async function startApp(url: string, opts: StartOptions = {}): Promise<TestApp> {
   const config = testConfig(url, opts.env)
   const clock = opts.clock ?? fakeClock()
   const logs: string[] = []
@@ -72,4 +77,70 @@ export async function startApp(
       await services.close()
     },
   }
+}
+
+/**
+ * Gives the enclosing suite a fresh database: created in beforeAll, dropped in afterAll.
+ * `url` can be read once the suite's hooks have run (inside hooks and tests).
+ */
+export function useFreshDatabase(database: TestDatabase): { readonly url: string } {
+  let fresh: { url: string; drop: () => Promise<void> } | undefined
+  beforeAll(async () => {
+    fresh = await database.create()
+  })
+  afterAll(async () => {
+    await fresh?.drop()
+  })
+  return {
+    get url() {
+      if (!fresh)
+        throw new Error('the database is created in beforeAll: read url in hooks or tests')
+      return fresh.url
+    },
+  }
+}
+
+/**
+ * Gives the enclosing suite one app (startApp) on a fresh database: started in beforeAll,
+ * closed and dropped in afterAll. `t` and `api` stand for that app and may be destructured
+ * right away; they forward to it once it has started (inside hooks and tests). Options that
+ * depend on something another beforeAll starts (a mail server, a synced clock) are passed as a
+ * function, called when the app starts.
+ */
+export function useTestApp(
+  database: TestDatabase,
+  opts: StartOptions | (() => StartOptions) = {},
+): { t: TestApp; api: Client } {
+  const db = useFreshDatabase(database)
+  let started: TestApp | undefined
+  beforeAll(async () => {
+    started = await startApp(db.url, typeof opts === 'function' ? opts() : opts)
+  })
+  // Registered after the database's afterAll, so it runs before it: close, then drop.
+  afterAll(async () => {
+    await started?.close()
+  })
+  const app = (): TestApp => {
+    if (!started) throw new Error('the app starts in beforeAll: use it in hooks or tests')
+    return started
+  }
+  const t: TestApp = {
+    get app() {
+      return app().app
+    },
+    get services() {
+      return app().services
+    },
+    get clock() {
+      return app().clock
+    },
+    get config() {
+      return app().config
+    },
+    get logs() {
+      return app().logs
+    },
+    close: () => app().close(),
+  }
+  return { t, api: clientOf(() => app().app) }
 }

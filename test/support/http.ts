@@ -10,6 +10,11 @@ export interface JsonResponse<T = Record<string, unknown>> {
 
 /** Small typed helpers over app.inject for JSON APIs. */
 export function client(app: App) {
+  return clientOf(() => app)
+}
+
+/** The same, for an app that starts later (see useTestApp): it is looked up on every call. */
+export function clientOf(appNow: () => App) {
   async function call<T = Record<string, unknown>>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     url: string,
@@ -17,7 +22,7 @@ export function client(app: App) {
   ): Promise<JsonResponse<T>> {
     const headers: Record<string, string> = { ...opts.headers }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
-    const res = await app.inject({
+    const res = await appNow().inject({
       method,
       url,
       headers,
@@ -39,7 +44,7 @@ export function client(app: App) {
   }
 }
 
-export type Client = ReturnType<typeof client>
+export type Client = ReturnType<typeof clientOf>
 
 export const STRONG_PASSWORD = 'correct horse battery staple'
 

@@ -118,39 +118,27 @@ export function createAccountService(deps: {
       } else {
         await hasher.verifyDummy(password)
       }
-      if (!record || !ok) {
-        await audit.record({
+      const failed = (userId: string | null, reason: string) =>
+        audit.record({
           event: 'login_failed',
           outcome: 'failure',
-          userId: record?.id ?? null,
+          userId,
           username: identifier,
-          details: { reason: record ? 'wrong_password' : 'unknown_user' },
+          details: { reason },
           context,
         })
+      if (!record || !ok) {
+        await failed(record?.id ?? null, record ? 'wrong_password' : 'unknown_user')
         throw new GatehouseError('invalid_credentials', {
           detail: 'the username or password is wrong',
         })
       }
       if (record.disabled_at !== null) {
-        await audit.record({
-          event: 'login_failed',
-          outcome: 'failure',
-          userId: record.id,
-          username: identifier,
-          details: { reason: 'account_disabled' },
-          context,
-        })
+        await failed(record.id, 'account_disabled')
         throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
       }
       if (record.locked_at !== null) {
-        await audit.record({
-          event: 'login_failed',
-          outcome: 'failure',
-          userId: record.id,
-          username: identifier,
-          details: { reason: 'account_locked' },
-          context,
-        })
+        await failed(record.id, 'account_locked')
         throw new GatehouseError('account_locked', { detail: 'this account is locked' })
       }
       return record

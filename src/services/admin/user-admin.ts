@@ -9,7 +9,7 @@ import {
 import { findUserById } from '../../store/repositories/users.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { ProfileReader, UserProfile } from '../accounts/user-profile.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
@@ -43,6 +43,24 @@ export function createUserAdmin(deps: {
   accountLocks: AccountLocks
 }) {
   const { db, clock, audit, profiles, sessions, mfaReset, accountLocks } = deps
+
+  /** Every change here is audited alike: to whom, by whom, from where, and what changed. */
+  async function audited(
+    event: 'user_updated' | 'user_deleted' | 'mfa_reset',
+    user: { id: string; username: string },
+    by: Actor,
+    details?: AuditEntry['details'],
+  ): Promise<void> {
+    await audit.record({
+      event,
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      actorId: by.actorId,
+      details,
+      context: by.context,
+    })
+  }
 
   async function profileOf(userId: string): Promise<UserProfile> {
     const profile = await profiles.get(userId)
@@ -80,15 +98,7 @@ export function createUserAdmin(deps: {
     }
     const lifted = await accountLocks.unlock(user.id, { ...actor, username: user.username })
     if (lifted.adminLock) {
-      await audit.record({
-        event: 'user_updated',
-        outcome: 'success',
-        userId: user.id,
-        username: user.username,
-        actorId: by.actorId,
-        details: { locked: false, via: actor.via },
-        context: by.context,
-      })
+      await audited('user_updated', user, by, { locked: false, via: actor.via })
     }
   }
 
@@ -103,15 +113,7 @@ export function createUserAdmin(deps: {
         context: by.context,
       })
     }
-    await audit.record({
-      event: 'user_updated',
-      outcome: 'success',
-      userId: user.id,
-      username: user.username,
-      actorId: by.actorId,
-      details: { disabled: on },
-      context: by.context,
-    })
+    await audited('user_updated', user, by, { disabled: on })
   }
 
   async function setRoles(user: UserProfile, roles: string[], by: Actor): Promise<void> {
@@ -127,15 +129,7 @@ export function createUserAdmin(deps: {
     if (previous.join('\0') === wanted.join('\0')) return
     await setUserRoles(db, user.id, wanted)
     profiles.changed(user.id)
-    await audit.record({
-      event: 'user_updated',
-      outcome: 'success',
-      userId: user.id,
-      username: user.username,
-      actorId: by.actorId,
-      details: { roles: wanted, previous_roles: previous },
-      context: by.context,
-    })
+    await audited('user_updated', user, by, { roles: wanted, previous_roles: previous })
   }
 
   return {
@@ -171,28 +165,14 @@ export function createUserAdmin(deps: {
       })
       if (!(await deleteUser(db, userId))) throw notFound()
       profiles.changed(userId)
-      await audit.record({
-        event: 'user_deleted',
-        outcome: 'success',
-        userId,
-        username: user.username,
-        actorId: by.actorId,
-        context: by.context,
-      })
+      await audited('user_deleted', user, by)
     },
 
     async resetMfa(userId: string, by: Actor): Promise<void> {
       const user = await profileOf(userId)
       await mfaReset(userId)
       profiles.changed(userId)
-      await audit.record({
-        event: 'mfa_reset',
-        outcome: 'success',
-        userId,
-        username: user.username,
-        actorId: by.actorId,
-        context: by.context,
-      })
+      await audited('mfa_reset', user, by)
     },
   }
 }

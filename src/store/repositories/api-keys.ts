@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { ApiKeysTable } from '../tables.js'
 
 export type ApiKeyRow = Omit<ApiKeysTable, 'key_hash'>
@@ -33,19 +34,10 @@ export async function findActiveApiKeyByHash(
 
 export async function listActiveApiKeys(
   db: Db,
-  opts: { limit: number; after?: { createdAt: number; id: string } },
+  opts: { limit: number; after?: KeysetPosition },
 ): Promise<ApiKeyRow[]> {
-  let q = db.selectFrom('api_keys').select(publicColumns).where('revoked_at', 'is', null)
-  const after = opts.after
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '>', after.createdAt),
-        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-      ]),
-    )
-  }
-  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+  const q = db.selectFrom('api_keys').select(publicColumns).where('revoked_at', 'is', null)
+  return keysetPage(q, opts)
 }
 
 /** Revokes a key still in force; false when there is none (unknown or already revoked). */

@@ -20,15 +20,7 @@ export async function findLockoutByIdentifier(
   db: Db,
   identifier: string,
 ): Promise<LockoutState | undefined> {
-  const row = await db
-    .selectFrom('users')
-    .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
-    .select([
-      'users.id as userId',
-      'login_lockouts.failures as failures',
-      'login_lockouts.locked_until as lockedUntil',
-      'login_lockouts.generation as generation',
-    ])
+  const row = await selectLockouts(db)
     .where((eb) =>
       eb.or([
         eb('users.username_normalized', '=', identifier),
@@ -41,7 +33,13 @@ export async function findLockoutByIdentifier(
 }
 
 export async function findLockout(db: Db, userId: string): Promise<LockoutState | undefined> {
-  const row = await db
+  const row = await selectLockouts(db).where('users.id', '=', userId).executeTakeFirst()
+  return row && normalize(row)
+}
+
+/** Users with their lockout row, if any (a left join: most users never failed a login). */
+function selectLockouts(db: Db) {
+  return db
     .selectFrom('users')
     .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
     .select([
@@ -50,9 +48,6 @@ export async function findLockout(db: Db, userId: string): Promise<LockoutState 
       'login_lockouts.locked_until as lockedUntil',
       'login_lockouts.generation as generation',
     ])
-    .where('users.id', '=', userId)
-    .executeTakeFirst()
-  return row && normalize(row)
 }
 
 function normalize(row: {

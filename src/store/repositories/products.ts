@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { ProductsTable } from '../tables.js'
 
 export type ProductRow = ProductsTable
@@ -13,19 +14,9 @@ export async function findProduct(db: Db, id: string): Promise<ProductRow | unde
 
 export async function listProducts(
   db: Db,
-  opts: { limit: number; after?: { createdAt: number; id: string } },
+  opts: { limit: number; after?: KeysetPosition },
 ): Promise<ProductRow[]> {
-  let q = db.selectFrom('products').selectAll()
-  const after = opts.after
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '>', after.createdAt),
-        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-      ]),
-    )
-  }
-  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+  return keysetPage(db.selectFrom('products').selectAll(), opts)
 }
 
 export async function updateProduct(

@@ -92,16 +92,7 @@ export async function replaceEnabledTotpSecret(
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('totp_secrets').where('user_id', '=', userId).execute()
-    await trx
-      .insertInto('totp_secrets')
-      .values({
-        user_id: userId,
-        secret_sealed: sealed,
-        enabled_at: now,
-        last_step: null,
-        created_at: now,
-      })
-      .execute()
+    await insertEnabledTotpSecret(trx, userId, sealed, now)
   })
 }
 

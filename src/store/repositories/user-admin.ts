@@ -1,5 +1,4 @@
 import type { Db } from '../db.js'
-import type { UsersTable } from '../tables.js'
 
 /** Finds a user's id by username, case-insensitively (the CLI names users by username). */
 export async function findUserIdByUsername(
@@ -46,21 +45,6 @@ export async function activeAdminIds(db: Db): Promise<string[]> {
     .where('users.disabled_at', 'is', null)
     .execute()
   return rows.map((r) => r.id)
-}
-
-/** Inserts a user and their roles on a connection the caller holds (a transaction). */
-export async function insertUserWithRoles(
-  trx: Db,
-  row: UsersTable,
-  roles: readonly string[],
-): Promise<void> {
-  await trx.insertInto('users').values(row).execute()
-  if (roles.length > 0) {
-    await trx
-      .insertInto('user_roles')
-      .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
-      .execute()
-  }
 }
 
 /** Which of these normalized usernames and emails are taken already. */

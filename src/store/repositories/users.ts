@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db.js'
+import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { UsersTable } from '../tables.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
@@ -21,15 +22,22 @@ const publicColumns = [
 ] as const
 
 export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto('users').values(row).execute()
-    if (roles.length > 0) {
-      await trx
-        .insertInto('user_roles')
-        .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
-        .execute()
-    }
-  })
+  await db.transaction().execute((trx) => insertUserWithRoles(trx, row, roles))
+}
+
+/** Inserts a user and their roles on a connection the caller holds (a transaction). */
+export async function insertUserWithRoles(
+  trx: Db,
+  row: NewUserRow,
+  roles: readonly string[],
+): Promise<void> {
+  await trx.insertInto('users').values(row).execute()
+  if (roles.length > 0) {
+    await trx
+      .insertInto('user_roles')
+      .values(roles.map((role_name) => ({ user_id: row.id, role_name })))
+      .execute()
+  }
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
@@ -72,7 +80,7 @@ export async function updatePasswordHash(
 
 export async function listUsers(
   db: Db,
-  opts: { limit: number; after?: { createdAt: number; id: string }; prefix?: string },
+  opts: { limit: number; after?: KeysetPosition; prefix?: string },
 ): Promise<UserRow[]> {
   let q = db.selectFrom('users').select(publicColumns)
   if (opts.prefix) {
@@ -86,16 +94,7 @@ export async function listUsers(
       ]),
     )
   }
-  const after = opts.after
-  if (after) {
-    q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '>', after.createdAt),
-        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-      ]),
-    )
-  }
-  return q.orderBy('created_at').orderBy('id').limit(opts.limit).execute()
+  return keysetPage(q, opts)
 }
 
 export async function countUsers(db: Db): Promise<number> {

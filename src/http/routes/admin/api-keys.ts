@@ -2,11 +2,10 @@ import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
 import type { ApiKey } from '../../../services/apikeys/api-keys.js'
 import { principalOf } from '../../auth.js'
-import { contextOf } from '../../context.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../../schemas/lists.js'
 import type { App } from '../types.js'
-import { adminProblems, adminSecurity } from './common.js'
+import { actorOf, adminProblems, adminSecurity } from './common.js'
 
 const Scope = Type.Union([Type.Literal('totp'), Type.Literal('introspect')])
 const ApiKeyFields = {
@@ -83,7 +82,7 @@ export function adminApiKeyRoutes(services: Services) {
             scopes: request.body.scopes,
             owner: request.body.owner ?? me.username,
           },
-          { actorId: me.sub, context: contextOf(request) },
+          actorOf(request),
         )
         const { last_used_at: _unused, ...created } = apiKeyJson(apiKey)
         return reply.code(201).send({ ...created, key })
@@ -101,10 +100,7 @@ export function adminApiKeyRoutes(services: Services) {
         },
       },
       async (request, reply) => {
-        await apiKeys.revoke(request.params.id, {
-          actorId: principalOf(request).sub,
-          context: contextOf(request),
-        })
+        await apiKeys.revoke(request.params.id, actorOf(request))
         return reply.code(204).send(null)
       },
     )

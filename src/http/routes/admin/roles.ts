@@ -1,11 +1,9 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
 import { PERMISSION, ROLE_NAME } from '../../../services/roles/role-admin.js'
-import { principalOf } from '../../auth.js'
-import { contextOf } from '../../context.js'
 import { problems } from '../../schemas/common.js'
 import type { App } from '../types.js'
-import { adminProblems, adminSecurity } from './common.js'
+import { actorOf, adminProblems, adminSecurity } from './common.js'
 
 const Role = Type.Object({ name: Type.String(), permissions: Type.Array(Type.String()) })
 
@@ -44,10 +42,7 @@ export function adminRoleRoutes(services: Services) {
         },
       },
       async (request, reply) => {
-        const role = await roleAdmin.create(request.body, {
-          actorId: principalOf(request).sub,
-          context: contextOf(request),
-        })
+        const role = await roleAdmin.create(request.body, actorOf(request))
         return reply.code(201).send(role)
       },
     )

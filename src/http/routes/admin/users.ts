@@ -1,11 +1,9 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
-import { principalOf } from '../../auth.js'
-import { contextOf } from '../../context.js'
 import { problems, UserSchema, userJson } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../../schemas/lists.js'
 import type { App } from '../types.js'
-import { adminProblems, adminSecurity } from './common.js'
+import { actorOf, adminProblems, adminSecurity } from './common.js'
 
 export function adminUserRoutes(services: Services) {
   return async (app: App) => {
@@ -71,7 +69,7 @@ export function adminUserRoutes(services: Services) {
         const profile = await userAdmin.update(
           request.params.id,
           { roles, locked, disabled },
-          { actorId: principalOf(request).sub, context: contextOf(request) },
+          actorOf(request),
         )
         return userJson(profile)
       },
@@ -88,10 +86,7 @@ export function adminUserRoutes(services: Services) {
         },
       },
       async (request, reply) => {
-        await userAdmin.remove(request.params.id, {
-          actorId: principalOf(request).sub,
-          context: contextOf(request),
-        })
+        await userAdmin.remove(request.params.id, actorOf(request))
         return reply.code(204).send(null)
       },
     )
@@ -107,10 +102,7 @@ export function adminUserRoutes(services: Services) {
         },
       },
       async (request, reply) => {
-        await userAdmin.resetMfa(request.params.id, {
-          actorId: principalOf(request).sub,
-          context: contextOf(request),
-        })
+        await userAdmin.resetMfa(request.params.id, actorOf(request))
         return reply.code(204).send(null)
       },
     )
