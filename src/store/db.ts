@@ -42,6 +42,10 @@ function createDialect(url: string, dialect: DialectName): Dialect {
       // WAL lets readers proceed during a write; busy_timeout makes a second process
       // (the CLI next to a running server) wait for the lock instead of failing.
       database.pragma('journal_mode = WAL')
+      // SQLite's recommended pairing with WAL: commits no longer wait for an fsync each (a
+      // login writes five times); the database stays consistent, and only the last commits
+      // before a power cut (not a crash of the process) can be lost.
+      database.pragma('synchronous = NORMAL')
       database.pragma('busy_timeout = 5000')
       database.pragma('foreign_keys = ON')
       return new SqliteDialect({ database })
