@@ -78,18 +78,4 @@ describe.each(databases)('user import on $name', (database) => {
       { line: 2, reason: 'email: already belongs to another account' },
     ])
   })
-
-  it('without a TOTP writer, rejects rows that carry a secret and imports the rest', async () => {
-    const report = await createUserImport({
-      db: t.services.db,
-      clock: t.clock,
-      random: cryptoRandom,
-      audit: t.services.audit,
-      totpWriter: undefined,
-    }).run('username,totp_secret\numa,JBSWY3DPEHPK3PXP\nvera,\n')
-    expect(report.imported).toBe(1)
-    expect(report.rejected).toEqual([
-      { line: 2, reason: 'totp_secret: this build cannot enrol TOTP yet' },
-    ])
-  })
 })

@@ -106,7 +106,7 @@ export function createUserImport(deps: {
   clock: Clock
   random: Random
   audit: AuditLog
-  totpWriter: ImportedTotpWriter | undefined
+  totpWriter: ImportedTotpWriter
 }) {
   const { db, clock, random, audit, totpWriter } = deps
 
@@ -119,10 +119,6 @@ export function createUserImport(deps: {
     const known = await existingRoleNames(db, row.roles)
     const unknown = row.roles.filter((r) => !known.has(r))
     if (unknown.length > 0) throw new Rejection(`roles: unknown role ${unknown.join(', ')}`)
-    if (row.totpSecret !== null && !totpWriter) {
-      // LEAD: goes away once the second-factor service passes its writer in container.ts.
-      throw new Rejection('totp_secret: this build cannot enrol TOTP yet')
-    }
     const nowMs = clock.now().getTime()
     const user: UsersTable = {
       id: newId(random),
@@ -143,7 +139,7 @@ export function createUserImport(deps: {
     try {
       await db.transaction().execute(async (trx) => {
         await insertUserWithRoles(trx, user, row.roles)
-        if (row.totpSecret !== null && totpWriter)
+        if (row.totpSecret !== null)
           await totpWriter(trx, { id: user.id, username: user.username }, row.totpSecret, nowMs)
       })
     } catch (err) {
