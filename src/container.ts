@@ -200,7 +200,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const mfa = createMfaEnrolment({
     db,
     clock,
-    passwords: hasher,
+    accounts,
     totp,
     backupCodes,
     secondFactor,

@@ -52,6 +52,19 @@ export function createAccountService(deps: {
     }
   }
 
+  /**
+   * Re-proves the signed-in user's password (password change, 2FA changes). An account
+   * without a password still pays for a hash, so the answer takes as long either way.
+   */
+  async function verifyPassword(userId: string, password: string, field: string): Promise<void> {
+    const hash = await findPasswordHash(db, userId)
+    const verdict = hash ? await hasher.verify(hash, password) : undefined
+    if (!verdict?.ok) {
+      if (!hash) await hasher.verifyDummy(password)
+      throw new GatehouseError('invalid_credentials', { detail: `${field} is wrong` })
+    }
+  }
+
   return {
     /** Creates an account (registration, CLI, import); returns the new user's id. */
     async create(input: NewAccount): Promise<string> {
@@ -151,17 +164,13 @@ export function createAccountService(deps: {
       newPassword: string,
       username: string,
     ): Promise<void> {
-      const hash = await findPasswordHash(db, userId)
-      const verdict = hash ? await hasher.verify(hash, currentPassword) : undefined
-      if (!verdict?.ok) {
-        if (!hash) await hasher.verifyDummy(currentPassword)
-        throw new GatehouseError('invalid_credentials', { detail: 'current_password is wrong' })
-      }
+      await verifyPassword(userId, currentPassword, 'current_password')
       assertPasswordPolicy(newPassword, username, 'new_password')
       await updatePasswordHash(db, userId, await hasher.hash(newPassword), clock.now().getTime())
       profiles.changed(userId)
     },
 
     assertPasswordPolicy,
+    verifyPassword,
   }
 }

@@ -1,10 +1,9 @@
 import QRCode from 'qrcode'
-import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { AccountService } from '../accounts/accounts.js'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
-import { findPasswordHash } from '../../store/repositories/users.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { MfaSummary, MfaSummaryReader, ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
@@ -29,7 +28,7 @@ export type MfaEnrolment = ReturnType<typeof createMfaEnrolment>
 export function createMfaEnrolment(deps: {
   db: Db
   clock: Clock
-  passwords: PasswordHasher
+  accounts: Pick<AccountService, 'verifyPassword'>
   totp: TotpFactor
   backupCodes: BackupCodes
   secondFactor: SecondFactorCheck
@@ -54,14 +53,8 @@ export function createMfaEnrolment(deps: {
     }
   }
 
-  async function assertPassword(who: Enroller, password: string): Promise<void> {
-    const hash = await findPasswordHash(db, who.userId)
-    const verdict = hash ? await deps.passwords.verify(hash, password) : undefined
-    if (!verdict?.ok) {
-      if (!hash) await deps.passwords.verifyDummy(password)
-      throw new GatehouseError('invalid_credentials', { detail: 'password is wrong' })
-    }
-  }
+  const assertPassword = (who: Enroller, password: string) =>
+    deps.accounts.verifyPassword(who.userId, password, 'password')
 
   async function enabled(who: Enroller, method: string, context?: RequestContext): Promise<void> {
     profiles.changed(who.userId)
