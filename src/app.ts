@@ -61,6 +61,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // SPEC §3: JSON in (and forms where a route registers the form parser). Fastify also parses
+  // text/plain by default, which turned a text body into a schema failure instead of a 415.
+  app.removeContentTypeParser('text/plain')
 
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))

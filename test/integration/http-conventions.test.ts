@@ -53,6 +53,63 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     expectProblem(asJson(await raw(huge)), 413, 'payload_too_large')
   })
 
+  /**
+   * Regression: only JSON (and forms on the two routes SPEC allows them) is a body type; a
+   * text/plain body reached the schema through Fastify's default text parser and answered
+   * 400 validation_error instead of 415 on most routes.
+   */
+  it('answers 415 to every other body content type on every route of the OpenAPI document', async () => {
+    const doc = await api.get<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json')
+    const formRoutes = new Set(['/api/auth/login', '/api/oauth/introspect'])
+    const routes = Object.entries(doc.body.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => ['post', 'put', 'patch', 'delete'].includes(m))
+        .map((method) => ({ method: method.toUpperCase() as 'POST', path })),
+    )
+    expect(routes.length).toBeGreaterThan(20)
+    const wrongTypes = [
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'application/xml',
+      'application/octet-stream',
+      'multipart/form-data; boundary=x',
+    ]
+    const misses: string[] = []
+    for (const { method, path } of routes) {
+      const url = path.replace(/\{[^}]+\}/g, 'x')
+      const types = formRoutes.has(path)
+        ? wrongTypes
+        : [...wrongTypes, 'application/x-www-form-urlencoded']
+      for (const contentType of types) {
+        const res = await t.app.inject({
+          method,
+          url,
+          headers: { 'content-type': contentType },
+          payload: 'username=a&password=b',
+        })
+        if (
+          res.statusCode !== 415 ||
+          res.json<{ code: string }>().code !== 'unsupported_media_type'
+        )
+          misses.push(`${method} ${path} ${contentType} → ${res.statusCode}`)
+      }
+    }
+    expect(misses).toEqual([])
+    // The form type stays accepted where SPEC §3 and §4.10 allow it.
+    const form = await raw(
+      'username=nobody&password=wrong',
+      'application/x-www-form-urlencoded',
+      '/api/auth/login',
+    )
+    expectProblem(asJson(form), 401, 'invalid_credentials')
+    const introspect = await raw(
+      'token=x',
+      'application/x-www-form-urlencoded',
+      '/api/oauth/introspect',
+    )
+    expectProblem(asJson(introspect), 401, 'unauthorized')
+  })
+
   it.each([
     ['an array', '[]'],
     ['a string', '"hello"'],
