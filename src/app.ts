@@ -12,7 +12,7 @@ import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
 import { installRateLimits } from './http/rate-limit.js'
 import { securityHeaders } from './http/security-headers.js'
-import { refuseNul } from './http/nul-guard.js'
+import { refuseIllFormed } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
 import { adminRoutes } from './http/routes/admin/index.js'
 import { authRoutes } from './http/routes/auth.js'
@@ -79,7 +79,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   })
   app.addHook('onClose', async () => stopWatchingRedis())
 
-  app.addHook('preValidation', refuseNul)
+  app.addHook('preValidation', refuseIllFormed)
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

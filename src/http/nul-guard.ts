@@ -1,23 +1,44 @@
 import { GatehouseError } from '../services/errors.js'
 
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+// (String.prototype.isWellFormed would do, but it is not in Node 20.)
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+export interface StringFlaw {
+  /** Where the string sits, dotted ("" for the value itself or a flawed key at the top). */
+  path: string
+  reason: string
+}
+
+function flawOf(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL characters'
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no lone surrogates)'
+  return undefined
+}
+
 /**
- * NUL has no meaning anywhere in this API, and PostgreSQL refuses it in text, which would turn
- * a junk request into a 5xx. One hook refuses it in every body, query and path parameter
- * before any route sees it, naming the field as schema failures do.
+ * NUL has no meaning anywhere in this API, and PostgreSQL refuses it in text; a lone UTF-16
+ * surrogate (JSON allows "\ud800") cannot be encoded as UTF-8, so drivers, hashes and the QR
+ * encoder choke on it. Either would turn a junk request into a 5xx. Finds the first such
+ * string (or key) in a parsed body, query or params.
  */
-export function findNul(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined
+export function findIllFormed(value: unknown, path: string, depth = 0): StringFlaw | undefined {
+  if (typeof value === 'string') {
+    const reason = flawOf(value)
+    return reason === undefined ? undefined : { path, reason }
+  }
   if (depth > 32 || typeof value !== 'object' || value === null) return undefined
   for (const [key, child] of Object.entries(value)) {
-    const found = key.includes('\u0000')
-      ? path
-      : findNul(child, path ? `${path}.${key}` : key, depth + 1)
+    const keyFlaw = flawOf(key)
+    if (keyFlaw !== undefined) return { path, reason: keyFlaw }
+    const found = findIllFormed(child, path ? `${path}.${key}` : key, depth + 1)
     if (found !== undefined) return found
   }
   return undefined
 }
 
-export async function refuseNul(request: {
+/** One hook refuses such strings before any route sees them, naming the field as schema failures do. */
+export async function refuseIllFormed(request: {
   body: unknown
   query: unknown
   params: unknown
@@ -27,10 +48,10 @@ export async function refuseNul(request: {
     ['querystring', request.query],
     ['body', request.body],
   ] as const) {
-    const field = findNul(value, '')
-    if (field !== undefined) {
+    const flaw = findIllFormed(value, '')
+    if (flaw !== undefined) {
       throw new GatehouseError('validation_error', {
-        detail: `${field ? `${part}.${field}` : part}: must not contain NUL characters`,
+        detail: `${flaw.path ? `${part}.${flaw.path}` : part}: ${flaw.reason}`,
       })
     }
   }

@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
+import { adminWithMfa, apiKey } from '../support/principals.js'
+
+interface OpenApiOperation {
+  requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }
+}
 
 const databases = await testDatabases()
 
@@ -182,6 +187,64 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     })
     expectProblem(nested, 400, 'validation_error')
     expect(nested.body).toMatchObject({ detail: expect.stringContaining('body.') as unknown })
+  })
+
+  /**
+   * Regression: POST /api/totp/register with the username "\ud800" (a lone UTF-16 surrogate,
+   * legal in JSON text) answered 500: such a string has no UTF-8 form, so drivers, hashes and
+   * the QR encoder fail on it. Every string field of every route is now refused up front.
+   */
+  it('refuses lone surrogates in every string field of every route with 400 naming the field', async () => {
+    const admin = await adminWithMfa(t, 'surrogate-admin')
+    const key = (await apiKey(t, ['totp', 'introspect'], 'surrogate-owner')).key
+    const headers = { authorization: `Bearer ${admin.token}`, 'x-api-key': key }
+    expectProblem(
+      await api.call('POST', '/api/totp/register', { body: { username: '\ud800' }, headers }),
+      400,
+      'validation_error',
+    )
+    const doc = await api.get<{ paths: Record<string, Record<string, OpenApiOperation>> }>(
+      '/openapi.json',
+    )
+    const misses: string[] = []
+    for (const [path, ops] of Object.entries(doc.body.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!['post', 'put', 'patch'].includes(method)) continue
+        const properties = op.requestBody?.content?.['application/json']?.schema?.properties ?? {}
+        const fields = Object.keys(properties)
+        for (const field of fields.length > 0 ? fields : ['unknown_member']) {
+          for (const bad of ['\ud800', 'a\udfffb', 'x\udbff']) {
+            const res = await api.call(
+              method.toUpperCase() as 'POST',
+              path.replace(/\{[^}]+\}/g, 'x'),
+              {
+                body: { [field]: bad },
+                headers,
+              },
+            )
+            const problem = res.body as { code?: string; detail?: string }
+            if (
+              res.status !== 400 ||
+              problem.code !== 'validation_error' ||
+              !problem.detail?.startsWith(`body.${field}:`)
+            )
+              misses.push(`${method} ${path} ${field} → ${res.status} ${JSON.stringify(res.body)}`)
+          }
+        }
+      }
+    }
+    expect(misses).toEqual([])
+    // A surrogate pair (an astral character) is well-formed and passes the guard.
+    const astral = await api.call('POST', '/api/totp/register', {
+      body: { username: 'lock-🔒' },
+      headers,
+    })
+    expect(astral.status).toBeLessThan(500)
+    expectProblem(
+      await api.get('/api/admin/users?cursor=%ED%A0%80', admin.token),
+      400,
+      'validation_error',
+    )
   })
 
   it('answers over-long and badly encoded URLs as problem+json', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { findNul } from '../../src/http/nul-guard.js'
+import { findIllFormed } from '../../src/http/nul-guard.js'
 import { TtlCache } from '../../src/services/cache/ttl-cache.js'
 import { createCursorCodec } from '../../src/services/pagination.js'
 
@@ -53,17 +53,27 @@ describe('cursor codec', () => {
   })
 })
 
-describe('findNul', () => {
+describe('findIllFormed', () => {
   it.each([
     [{ a: 'x\u0000' }, 'a'],
     [{ a: { b: ['ok', 'n\u0000'] } }, 'a.b.1'],
     [{ 'k\u0000': 'v' }, ''],
     ['\u0000', ''],
   ])('finds NUL in %j at %j', (value, path) => {
-    expect(findNul(value, '')).toBe(path)
+    expect(findIllFormed(value, '')).toEqual({ path, reason: 'must not contain NUL characters' })
   })
 
-  it('passes clean values', () => {
-    expect(findNul({ a: ['b', { c: 1, d: null }] }, '')).toBeUndefined()
+  it.each([
+    [{ username: '\ud800' }, 'username'],
+    [{ a: ['x\udfffy'] }, 'a.0'],
+    [{ a: 'end\udbff' }, 'a'],
+    [{ '\udc00': 'v' }, ''],
+  ])('finds a lone surrogate in %j at %j', (value, path) => {
+    expect(findIllFormed(value, '')?.path).toBe(path)
+    expect(findIllFormed(value, '')?.reason).toContain('lone surrogate')
+  })
+
+  it('passes clean values, astral characters (surrogate pairs) included', () => {
+    expect(findIllFormed({ a: ['b', { c: 1, d: null }], e: '🔒 ok 𝒜' }, '')).toBeUndefined()
   })
 })
