@@ -52,7 +52,11 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     expect(uri).toMatch(
       /^otpauth:\/\/totp\/Acme%20Auth:user-42\?secret=[A-Z2-7]{32}&issuer=Acme%20Auth&algorithm=SHA1&digits=6&period=30$/,
     )
-    const png = Buffer.from(res.body.qr_code_base64 as string, 'base64')
+    // Regression: the PNG used to come as bare base64; SPEC §4.7 (and the clients of the
+    // service Gatehouse replaces, which put it into <img src>) want a data URL.
+    const qr = res.body.qr_code_base64 as string
+    expect(qr).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/)
+    const png = Buffer.from(qr.slice('data:image/png;base64,'.length), 'base64')
     expect(png.subarray(0, 8)).toEqual(
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     )

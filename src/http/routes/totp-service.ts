@@ -59,7 +59,7 @@ export function totpServiceRoutes(services: Services) {
           created_at: subject.createdAt.toISOString(),
           verified_once: subject.verifiedOnce,
           provisioning_uri: subject.provisioningUri,
-          qr_code_base64: subject.qrPngBase64,
+          qr_code_base64: subject.qrCode,
         })
       },
     )

@@ -78,7 +78,7 @@ export function createTotpService(deps: {
     async register(
       username: string,
       caller: TotpCaller,
-    ): Promise<TotpSubject & { provisioningUri: string; qrPngBase64: string }> {
+    ): Promise<TotpSubject & { provisioningUri: string; qrCode: string }> {
       const secret = random.bytes(TOTP_SECRET_BYTES)
       const id = newId(random)
       const row: TotpSubjectRow = {
@@ -98,8 +98,14 @@ export function createTotpService(deps: {
       }
       await record('totp_service_registered', 'success', username, caller)
       const uri = provisioningUri(secret, appName, username)
-      const png = await QRCode.toBuffer(uri, { type: 'png', errorCorrectionLevel: 'M', margin: 2 })
-      return { ...toSubject(row), provisioningUri: uri, qrPngBase64: png.toString('base64') }
+      // SPEC §4.7: a data: URL, as the service Gatehouse replaces returned it; its clients put
+      // it straight into <img src>.
+      const qrCode = await QRCode.toDataURL(uri, {
+        type: 'image/png',
+        errorCorrectionLevel: 'M',
+        margin: 2,
+      })
+      return { ...toSubject(row), provisioningUri: uri, qrCode }
     },
 
     async verify(username: string, code: string, caller: TotpCaller): Promise<void> {
