@@ -110,9 +110,18 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     done()
   })
   if (config.http.corsOrigins.length > 0) {
+    const corsOrigins = new Set(config.http.corsOrigins)
     await app.register(cors, {
-      origin: [...config.http.corsOrigins],
+      // `false` for any other origin: no CORS header at all (an array option would still send
+      // Access-Control-Allow-Credentials and the preflight's allow lists to everyone).
+      origin: (origin, callback) =>
+        callback(null, origin !== undefined && corsOrigins.has(origin) ? origin : false),
       credentials: true,
+      // SPEC §2: every method the API uses. The plugin's default (the CORS-safelisted
+      // GET, HEAD, POST) left a browser app on another origin unable to PUT, PATCH or DELETE.
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      // Without these a browser hides from the app when to retry and why a token was refused.
+      exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
       maxAge: 600,
     })
   }
