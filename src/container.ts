@@ -195,6 +195,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mailer: mail.mailer,
     sms,
     appName: config.appName,
+    log,
   })
   const secondFactor = createSecondFactorCheck({ totp, backupCodes, codes, audit, profiles })
   const mfa = createMfaEnrolment({

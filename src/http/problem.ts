@@ -27,7 +27,7 @@ export function sendProblem(
   retryAfterSec?: number,
 ): FastifyReply {
   const problem = problemOf(code, detail)
-  if (problem.status === 429 && retryAfterSec !== undefined) {
+  if ((problem.status === 429 || problem.status === 503) && retryAfterSec !== undefined) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSec))))
   }
   if (problem.status === 401 && !reply.hasHeader('www-authenticate')) {

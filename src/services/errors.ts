@@ -18,6 +18,8 @@ export const errorTable = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  delivery_failed: { status: 503, title: 'Delivery failed' },
+  unavailable: { status: 503, title: 'Service unavailable' },
 } as const
 
 export type ErrorCode = keyof typeof errorTable

@@ -17,4 +17,9 @@ export interface SmsSender {
   send(m: { to: string; text: string }): Promise<void>
 }
 
+/** Where a service reports what only an operator can act on (a mail server refusing mail). */
+export interface WarningLog {
+  warn(obj: Record<string, unknown>, msg: string): void
+}
+
 export const systemClock: Clock = { now: () => new Date() }

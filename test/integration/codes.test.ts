@@ -473,7 +473,7 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
       expect(ok.body.user).toMatchObject({ phone_verified: true })
       expect(t.logs.join('\n')).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`))
 
-      // A provider failure is a 500 without details, and the code is not logged with it.
+      // A provider failure is a 503 delivery_failed, and the code is not logged with it.
       const tokens = (
         await api.post<Tokens>('/api/auth/login', {
           username: 'twilio-user',
@@ -492,7 +492,8 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
         { channel: 'sms' },
         tokens.access_token,
       )
-      expect(failed.status).toBe(500)
+      expect(failed.status).toBe(503)
+      expect(failed.body).toMatchObject({ code: 'delivery_failed' })
       expect(JSON.stringify(failed.body)).not.toMatch(/\d{6}/)
       const stored = await t.services.db.selectFrom('one_time_codes').select('code_hash').execute()
       expect(stored.length).toBeGreaterThan(0)

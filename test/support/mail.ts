@@ -15,6 +15,9 @@ export interface ReceivedMail {
  */
 export async function startMailCapture() {
   const inbox: ReceivedMail[] = []
+  /** Messages the server refused (see rejectNext): what the provider saw but did not deliver. */
+  const refused: ReceivedMail[] = []
+  let rejectNext = 0
   const waiters: { to: string; resolve: (m: ReceivedMail) => void }[] = []
 
   function deliver(mail: ReceivedMail) {
@@ -35,12 +38,21 @@ export async function startMailCapture() {
       simpleParser(stream).then(
         (parsed) => {
           const to = session.envelope.rcptTo.map((r) => r.address).join(',')
-          deliver({
+          const mail = {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to,
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
-          })
+          }
+          if (rejectNext > 0) {
+            rejectNext--
+            refused.push(mail)
+            // As a mail server that is out of space or blocks the sender would answer.
+            return callback(
+              Object.assign(new Error('mailbox unavailable, try later'), { responseCode: 452 }),
+            )
+          }
+          deliver(mail)
           callback()
         },
         (err: Error) => callback(err),
@@ -54,6 +66,11 @@ export async function startMailCapture() {
     url: `smtp://127.0.0.1:${port}`,
     /** Messages that arrived and nobody waited for. */
     inbox,
+    refused,
+    /** The server refuses the next n messages at the end of DATA. */
+    rejectNextMessages(n: number) {
+      rejectNext = n
+    },
     next(to: string): Promise<ReceivedMail> {
       const i = inbox.findIndex((m) => m.to === to)
       if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!)

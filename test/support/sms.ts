@@ -26,6 +26,8 @@ export async function startSmsCapture(
   const inbox: ReceivedSms[] = []
   const waiters: { to: string; resolve: (m: ReceivedSms) => void }[] = []
   const rejected: { status: number; reason: string }[] = []
+  /** Bodies of requests failed on purpose (failNextRequests): what the provider saw. */
+  const failedBodies: string[] = []
   let failNext = 0
 
   function deliver(sms: ReceivedSms) {
@@ -44,6 +46,7 @@ export async function startSmsCapture(
       }
       if (failNext > 0) {
         failNext--
+        failedBodies.push(body)
         return refuse(503, 'provider down')
       }
       if (req.method !== 'POST') return refuse(405, 'method')
@@ -88,6 +91,7 @@ export async function startSmsCapture(
     env,
     inbox,
     rejected,
+    failedBodies,
     /** The provider answers 503 to the next n requests. */
     failNextRequests(n: number) {
       failNext = n

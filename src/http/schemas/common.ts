@@ -13,9 +13,13 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 problem details' },
 )
 
-/** The error answers a route may give, all problem+json. */
+/**
+ * The error answers a route may give, all problem+json. Any route may answer 503: the
+ * database can be unreachable (`unavailable`), a mail or SMS provider can fail
+ * (`delivery_failed`).
+ */
 export function problems(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
+  return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemSchema]))
 }
 
 export const UserSchema = Type.Object({

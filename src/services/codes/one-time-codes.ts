@@ -10,7 +10,7 @@ import {
 } from '../../store/repositories/one-time-codes.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
-import type { Clock, Mailer, Random, SmsSender } from '../ports.js'
+import type { Clock, Mailer, Random, SmsSender, WarningLog } from '../ports.js'
 import { codeMessage } from './messages.js'
 import { createSendThrottle } from './send-throttle.js'
 
@@ -33,6 +33,29 @@ export interface CodeRequest {
 
 export type OneTimeCodes = ReturnType<typeof createOneTimeCodes>
 
+const sendKey = (req: CodeRequest) => ({
+  userId: req.userId,
+  purpose: req.purpose,
+  channel: req.channel,
+})
+
+/**
+ * What the operator needs from a provider's failure: nodemailer's SMTP reply and code, or
+ * the SMS sender's status line. Never the message, and the code is blanked out in case a
+ * server quoted it back.
+ */
+function providerError(err: unknown, code: string): Record<string, unknown> {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>
+  const text = (value: unknown) =>
+    typeof value === 'string' ? value.replaceAll(code, '[code]') : undefined
+  return {
+    message: text(e.message) ?? String(err).replaceAll(code, '[code]'),
+    code: text(e.code),
+    response: text(e.response),
+    responseCode: typeof e.responseCode === 'number' ? e.responseCode : undefined,
+  }
+}
+
 /** Email and SMS codes (SPEC §4.4): 6 digits, keyed hashes, 10 minutes, single use, 5 tries. */
 export function createOneTimeCodes(deps: {
   db: Db
@@ -42,18 +65,40 @@ export function createOneTimeCodes(deps: {
   mailer: Mailer
   sms: SmsSender
   appName: string
+  log: WarningLog
 }) {
-  const { db, clock, random, hasher, mailer, sms, appName } = deps
+  const { db, clock, random, hasher, mailer, sms, appName, log } = deps
   const throttle = createSendThrottle({ db, clock })
   // Purpose, channel and user in the hash input: a code never matches another row's use.
   const context = (userId: string, purpose: string, channel: string) =>
     `${purpose}:${channel}:${userId}`
 
-  async function deliver(req: CodeRequest, code: string): Promise<void> {
+  /**
+   * Hands the code to the provider. When the provider refuses or fails, the send slot is
+   * given back (the user did not get a message, so it must not count), the provider's error
+   * goes to the log for the operator, and the caller gets `503 delivery_failed`.
+   */
+  async function deliver(req: CodeRequest, code: string, sentAtMs: number): Promise<void> {
     const message = codeMessage(appName, req.purpose, code, CODE_TTL_MS / 60_000)
-    if (req.channel === 'email')
-      await mailer.send({ to: req.to, subject: message.subject, text: message.text })
-    else await sms.send({ to: req.to, text: message.sms })
+    try {
+      if (req.channel === 'email')
+        await mailer.send({ to: req.to, subject: message.subject, text: message.text })
+      else await sms.send({ to: req.to, text: message.sms })
+    } catch (err) {
+      await throttle.release(sendKey(req), sentAtMs)
+      log.warn(
+        {
+          userId: req.userId,
+          purpose: req.purpose,
+          channel: req.channel,
+          error: providerError(err, code),
+        },
+        `the ${req.channel === 'email' ? 'email' : 'SMS'} provider failed to take a code message`,
+      )
+      throw new GatehouseError('delivery_failed', {
+        detail: `the ${req.channel === 'email' ? 'email' : 'text message'} could not be sent; try again in a moment`,
+      })
+    }
   }
 
   /**
@@ -63,11 +108,7 @@ export function createOneTimeCodes(deps: {
   async function prepare(
     req: CodeRequest,
   ): Promise<{ ok: true; deliver: () => Promise<void> } | { ok: false; retryAfterSec: number }> {
-    const slot = await throttle.reserve({
-      userId: req.userId,
-      purpose: req.purpose,
-      channel: req.channel,
-    })
+    const slot = await throttle.reserve(sendKey(req))
     if (!slot.ok) return slot
     const nowMs = clock.now().getTime()
     const code = random.digits(CODE_DIGITS)
@@ -87,7 +128,7 @@ export function createOneTimeCodes(deps: {
       },
       nowMs - FORGET_AFTER_MS,
     )
-    return { ok: true, deliver: () => deliver(req, code) }
+    return { ok: true, deliver: () => deliver(req, code, slot.sentAtMs) }
   }
 
   return {

@@ -7,7 +7,7 @@ import {
 } from '../../store/repositories/code-sends.js'
 import type { Clock } from '../ports.js'
 
-export type SendVerdict = { ok: true } | { ok: false; retryAfterSec: number }
+export type SendVerdict = { ok: true; sentAtMs: number } | { ok: false; retryAfterSec: number }
 
 const MINUTE_MS = 60_000
 const HOUR_MS = 3_600_000
@@ -31,7 +31,9 @@ export function createSendThrottle(deps: { db: Db; clock: Clock }) {
       const oldest = Math.min(...recent.slice(-PER_HOUR))
       waitMs = Math.max(waitMs, oldest + HOUR_MS - nowMs)
     }
-    return waitMs > 0 ? { ok: false, retryAfterSec: Math.ceil(waitMs / 1000) } : { ok: true }
+    return waitMs > 0
+      ? { ok: false, retryAfterSec: Math.ceil(waitMs / 1000) }
+      : { ok: true, sentAtMs: nowMs }
   }
 
   return {
@@ -41,17 +43,33 @@ export function createSendThrottle(deps: { db: Db; clock: Clock }) {
         const nowMs = clock.now().getTime()
         const row = await findCodeSends(db, key)
         if (!row) {
-          if (await insertCodeSends(db, key, [nowMs])) return { ok: true }
+          if (await insertCodeSends(db, key, [nowMs])) return { ok: true, sentAtMs: nowMs }
           continue
         }
         const recent = (JSON.parse(row.sent_at) as number[]).filter((t) => t > nowMs - HOUR_MS)
         const v = verdict(recent, nowMs)
         if (!v.ok) return v
         if (await updateCodeSends(db, key, [...recent, nowMs].slice(-PER_HOUR), row.version))
-          return { ok: true }
+          return { ok: true, sentAtMs: nowMs }
       }
       // Lost every race: somebody else is sending right now, which the minute limit forbids anyway.
       return { ok: false, retryAfterSec: 60 }
+    },
+
+    /**
+     * Gives back a slot whose message never left (the provider failed): SPEC §3 says a failed
+     * delivery does not use up the send limit, so the user can ask again at once.
+     */
+    async release(key: SendKey, sentAtMs: number): Promise<void> {
+      for (let i = 0; i < RETRIES; i++) {
+        const row = await findCodeSends(db, key)
+        if (!row) return
+        const sentAt = JSON.parse(row.sent_at) as number[]
+        const at = sentAt.lastIndexOf(sentAtMs)
+        if (at < 0) return
+        sentAt.splice(at, 1)
+        if (await updateCodeSends(db, key, sentAt, row.version)) return
+      }
     },
   }
 }
