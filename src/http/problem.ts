@@ -1,5 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
+import { isDatabaseUnavailable } from '../store/errors.js'
+
+/** What a client is told to wait when the database is unreachable (SPEC §3 `unavailable`). */
+export const UNAVAILABLE_RETRY_AFTER_SEC = 5
 
 export interface Problem {
   type: string
@@ -91,6 +95,17 @@ export function installProblemHandlers(
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof GatehouseError) {
       return sendProblem(reply, error.code, error.message, error.retryAfterSec)
+    }
+    if (isDatabaseUnavailable(error)) {
+      // A warning, not an error: an outage is the operator's, not a bug. Code and message
+      // only: mysql2 attaches the failed statement with its values inlined (hashes included).
+      request.log.warn({ code: error.code, reason: error.message }, 'database unreachable')
+      return sendProblem(
+        reply,
+        'unavailable',
+        'the database is unreachable; try again shortly',
+        UNAVAILABLE_RETRY_AFTER_SEC,
+      )
     }
     const mapped = mapFastifyError(error)
     if (mapped) return sendProblem(reply, mapped.code, mapped.detail)

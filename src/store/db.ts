@@ -26,6 +26,12 @@ const pgTypes = {
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
 }
 
+/** How long a connection attempt, and a PostgreSQL query, may take before it fails. */
+export const CONNECT_TIMEOUT_MS = 5_000
+export const QUERY_TIMEOUT_MS = 10_000
+
+const ignoreConnectionError = () => undefined
+
 export function dialectOf(url: string): DialectName {
   if (url.startsWith('sqlite:')) return 'sqlite'
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres'
@@ -50,13 +56,34 @@ function createDialect(url: string, dialect: DialectName): Dialect {
       database.pragma('foreign_keys = ON')
       return new SqliteDialect({ database })
     }
-    case 'postgres':
-      return new PostgresDialect({
-        pool: new pg.Pool({ connectionString: url, max: 10, types: pgTypes }),
+    case 'postgres': {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: 10,
+        types: pgTypes,
+        // A database that does not answer must not hold requests: they fail (503) instead.
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        query_timeout: QUERY_TIMEOUT_MS,
+        keepAlive: true,
       })
+      // pg emits 'error' on the pool for an idle client and on the client itself for one that
+      // is checked out, when its connection drops (a failover, a network cut). With no
+      // listener, Node ends the process. The query that meets the broken connection fails
+      // (and is answered 503 unavailable), and the pool replaces the client.
+      pool.on('error', ignoreConnectionError)
+      pool.on('connect', (client) => client.on('error', ignoreConnectionError))
+      return new PostgresDialect({ pool })
+    }
     case 'mysql':
       return new MysqlDialect({
-        pool: createMysqlPool({ uri: url, connectionLimit: 10, charset: 'utf8mb4', timezone: 'Z' }),
+        pool: createMysqlPool({
+          uri: url,
+          connectionLimit: 10,
+          charset: 'utf8mb4',
+          timezone: 'Z',
+          connectTimeout: CONNECT_TIMEOUT_MS,
+          enableKeepAlive: true,
+        }),
       })
   }
 }

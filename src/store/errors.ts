@@ -27,3 +27,48 @@ export async function withConflict<T>(detail: string, write: () => Promise<T>): 
     throw err
   }
 }
+
+// Node's socket errors, and the codes mysql2 gives a lost or refused connection.
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  // SQLite: another process held the write lock past busy_timeout.
+  'SQLITE_BUSY',
+])
+
+// pg's own messages for a connection it lost, could not make in time, or gave up on.
+const PG_CONNECTION_MESSAGE =
+  /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/
+
+/**
+ * True when the database could not be reached (refused, cut, timed out), as opposed to a
+ * query it refused. SPEC §3 answers these `503 unavailable`, never 500.
+ */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 3) return false
+  const { code, fatal, message, cause } = err as DriverError & {
+    fatal?: unknown
+    message?: unknown
+    cause?: unknown
+  }
+  if (typeof code === 'string') {
+    if (CONNECTION_CODES.has(code)) return true
+    // PostgreSQL SQLSTATE class 08 (connection exception), 57P01–03 (shutting down, cannot
+    // connect now) and 53300 (too many connections).
+    if (/^08[0-9A-Z]{3}$|^57P0[1-3]$|^53300$/.test(code)) return true
+  }
+  // mysql2 marks every error that ends the connection as fatal.
+  if (fatal === true) return true
+  if (typeof message === 'string' && PG_CONNECTION_MESSAGE.test(message)) return true
+  return isDatabaseUnavailable(cause, depth + 1)
+}
