@@ -194,12 +194,19 @@ export function createMfaEnrolment(deps: {
       password: string,
       context: RequestContext,
     ): Promise<string[]> {
-      await assertPassword(who, password)
       if (!hasSecondFactor(await mfaSummary(who.userId))) {
         throw new GatehouseError('conflict', {
           detail: 'backup codes come with a second factor; enable one first',
         })
       }
+      // SPEC §4.2: a new set of backup codes is a new factor. A password-only token (from
+      // before TOTP was on, or a stolen password) must not mint codes that then pass as `mfa`.
+      if (!who.amr.includes('mfa')) {
+        throw new GatehouseError('mfa_required', {
+          detail: 'log in with your second factor before making new backup codes',
+        })
+      }
+      await assertPassword(who, password)
       const codes = await backupCodes.regenerate(who.userId)
       profiles.changed(who.userId)
       await audit.record({
