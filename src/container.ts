@@ -47,6 +47,7 @@ import {
   type RouteLimits,
 } from './services/lockout/route-limits.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
+import { createPasswordRecheck } from './services/login/password-recheck.js'
 import {
   systemClock,
   type Clock,
@@ -158,6 +159,16 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     bus,
     mfaSummary,
   })
+  const guard = createLoginThrottle({
+    db,
+    clock,
+    random,
+    counters,
+    audit,
+    metrics: observability.security,
+    cfg: config.limits,
+  })
+  const recheck = createPasswordRecheck({ db, hasher, guard, audit })
   const accounts = createAccountService({
     db,
     clock,
@@ -165,6 +176,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     hasher,
     audit,
     profiles,
+    recheck,
     cfg: { passwordMinLength: config.passwords.minLength },
   })
   const sessions = createSessionService({
@@ -176,14 +188,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     gate,
     audit,
     cfg: config.tokens,
-  })
-  const guard = createLoginThrottle({
-    db,
-    clock,
-    counters,
-    audit,
-    metrics: observability.security,
-    cfg: config.limits,
   })
   const totp = createTotpFactor({ db, box, clock, random, appName: config.appName })
   const backupCodes = createBackupCodes({ db, clock, random, hasher: codeHasher })
@@ -201,14 +205,13 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const mfa = createMfaEnrolment({
     db,
     clock,
-    accounts,
+    recheck,
     totp,
     backupCodes,
     secondFactor,
     mfaSummary,
     audit,
     profiles,
-    guard,
   })
   const loginFlow = createLoginFlow({
     db,
@@ -262,6 +265,21 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clock,
     rules: defaultRouteLimits(config.limits),
   })
+  // The lazy sweep (logins, refreshes) misses a quiet instance; this one does not.
+  const successorSweep = setInterval(
+    () => {
+      sessions
+        .forgetSpentSuccessors()
+        .catch((err: unknown) =>
+          log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'successor sweep failed',
+          ),
+        )
+    },
+    Math.max(1000, config.tokens.refreshReuseGraceSec * 1000),
+  )
+  successorSweep.unref()
   const accountLocks = createAccountLocks({ db, clock, audit, sessions, profiles })
   const userAdmin = createUserAdmin({
     db,
@@ -315,6 +333,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     redisStatus: () => redis?.status() ?? 'disabled',
     watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
     async close() {
+      clearInterval(successorSweep)
       await passwordReset.idle()
       mail.close()
       await redis?.close()

@@ -158,6 +158,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): Config {
       accessTtlSec: value('ACCESS_TOKEN_TTL'),
       refreshTtlSec: value('REFRESH_TOKEN_TTL'),
       refreshReuseGraceSec: value('REFRESH_REUSE_GRACE'),
+      sessionMaxAgeSec: value('SESSION_MAX_AGE'),
     },
     mail: {
       smtpUrl: values.optional('SMTP_URL'),

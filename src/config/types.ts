@@ -25,6 +25,8 @@ export interface Config {
     readonly accessTtlSec: number
     readonly refreshTtlSec: number
     readonly refreshReuseGraceSec: number
+    /** Absolute lifetime of a session from its login, refreshes included. */
+    readonly sessionMaxAgeSec: number
   }
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string }
   readonly sms:

@@ -121,6 +121,7 @@ export const variables = {
   ACCESS_TOKEN_TTL: variable({ default: '600s', rule: positiveDurationRule, parse: duration(1) }),
   REFRESH_TOKEN_TTL: variable({ default: '30d', rule: positiveDurationRule, parse: duration(1) }),
   REFRESH_REUSE_GRACE: variable({ default: '10s', rule: durationRule, parse: duration(0) }),
+  SESSION_MAX_AGE: variable({ default: '90d', rule: positiveDurationRule, parse: duration(1) }),
   JWT_AUDIENCE: variable({
     default: 'gatehouse',
     rule: 'must be text without spaces',

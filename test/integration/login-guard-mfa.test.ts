@@ -3,7 +3,11 @@ import { createCodeHasher } from '../../src/crypto/hashing.js'
 import { deriveKey } from '../../src/crypto/secret-box.js'
 import { GatehouseError } from '../../src/services/errors.js'
 import { createLoginFlow, type LoginFlow } from '../../src/services/login/login-flow.js'
-import type { LoginAttempt, LoginGuard } from '../../src/services/login/login-guard.js'
+import {
+  runAttempt,
+  type LoginAttempt,
+  type LoginGuard,
+} from '../../src/services/login/login-guard.js'
 import { createBackupCodes } from '../../src/services/mfa/backup-codes.js'
 import { createMfaTokens } from '../../src/services/mfa/mfa-tokens.js'
 import { createSecondFactorCheck } from '../../src/services/mfa/second-factor.js'
@@ -28,18 +32,12 @@ describe.each(databases)('login guard calls around second factors on $name', (da
   let refuse = false
 
   const guard: LoginGuard = {
-    async beforeAttempt(attempt) {
+    async withAttempt(attempt, check) {
       calls.push({ what: 'before', attempt })
       if (refuse) throw new GatehouseError('rate_limited', { retryAfterSec: 60 })
-    },
-    async recordFailure(attempt) {
-      calls.push({ what: 'failure', attempt })
-    },
-    async recordSuccess(attempt) {
-      calls.push({ what: 'success', attempt })
-    },
-    async releaseAttempt(attempt) {
-      calls.push({ what: 'release', attempt })
+      return runAttempt(check, async (outcome) => {
+        calls.push({ what: outcome, attempt })
+      })
     },
   }
   const whats = () => calls.map((c) => c.what)

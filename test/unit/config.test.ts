@@ -226,6 +226,7 @@ describe('loadConfig defaults (SPEC §2)', () => {
     ['ACCESS_TOKEN_TTL', (c) => c.tokens.accessTtlSec, 600],
     ['REFRESH_TOKEN_TTL', (c) => c.tokens.refreshTtlSec, 30 * 86_400],
     ['REFRESH_REUSE_GRACE', (c) => c.tokens.refreshReuseGraceSec, 10],
+    ['SESSION_MAX_AGE', (c) => c.tokens.sessionMaxAgeSec, 90 * 86_400],
     ['SMTP_URL', (c) => c.mail.smtpUrl, undefined],
     ['EMAIL_FROM', (c) => c.mail.from, 'Gatehouse <no-reply@localhost>'],
     ['SMS_PROVIDER', (c) => c.sms, { provider: 'log' }],
@@ -283,6 +284,7 @@ describe('loadConfig values', () => {
     [{ EMAIL_FROM: 'Acme <id@acme.test>' }, (c) => c.mail.from, 'Acme <id@acme.test>'],
     [{ ACCESS_TOKEN_TTL: '1' }, (c) => c.tokens.accessTtlSec, 1],
     [{ REFRESH_REUSE_GRACE: '0' }, (c) => c.tokens.refreshReuseGraceSec, 0],
+    [{ SESSION_MAX_AGE: '12h' }, (c) => c.tokens.sessionMaxAgeSec, 43_200],
     [{ TRUST_PROXY: '1' }, (c) => c.http.trustProxy, 1],
     [{ TRUST_PROXY: '10.0.0.0/8' }, (c) => c.http.trustProxy, ['10.0.0.0/8']],
     [
@@ -363,6 +365,10 @@ describe('loadConfig rules: the first failure is one line naming the variable', 
     [
       { REFRESH_REUSE_GRACE: '-1s' },
       'REFRESH_REUSE_GRACE: must be a duration such as 600s, 10m, 1h or 30d (got "-1s")',
+    ],
+    [
+      { SESSION_MAX_AGE: 'a year' },
+      'SESSION_MAX_AGE: must be a duration such as 600s, 10m, 1h or 30d, at least 1s (got "a year")',
     ],
     [{ LOGIN_FAILURE_WINDOW: '0' }, 'LOGIN_FAILURE_WINDOW: must be a duration'],
     [{ LOCKOUT_DURATION: 'forever' }, 'LOCKOUT_DURATION: must be a duration'],

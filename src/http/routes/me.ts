@@ -34,17 +34,17 @@ export function meRoutes(services: Services) {
           tags: ['me'],
           security: bearer,
           body: Type.Object({ current_password: Password, new_password: Password }),
-          response: { 204: Type.Null(), ...problems(400, 401, 413, 415) },
+          response: { 204: Type.Null(), ...problems(400, 401, 413, 415, 429) },
         },
       },
       async (request, reply) => {
         const me = principalOf(request)
         const context = contextOf(request)
         await accounts.changePassword(
-          me.sub,
+          { userId: me.sub, username: me.username },
           request.body.current_password,
           request.body.new_password,
-          me.username,
+          context,
         )
         await sessions.endAll(me.sub, 'password_changed', { exceptSessionId: me.sid, context })
         await audit.record({

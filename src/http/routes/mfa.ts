@@ -109,7 +109,7 @@ export function mfaRoutes(services: Services) {
           tags: ['2fa'],
           security: bearer,
           body: Type.Object({ password: Password }),
-          response: { 200: BackupCodesSchema, ...problems(400, 401, 409, 413, 415, 429) },
+          response: { 200: BackupCodesSchema, ...problems(400, 401, 403, 409, 413, 415, 429) },
         },
       },
       async (request) => {

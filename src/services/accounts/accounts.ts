@@ -2,16 +2,12 @@ import type { PasswordHasher } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
-import {
-  findLoginRecord,
-  findPasswordHash,
-  insertUser,
-  updatePasswordHash,
-} from '../../store/repositories/users.js'
+import { findLoginRecord, insertUser, updatePasswordHash } from '../../store/repositories/users.js'
 import type { UsersTable } from '../../store/tables.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
+import type { PasswordRecheck, Rechecked } from '../login/password-recheck.js'
 import type { Clock, Random } from '../ports.js'
 import { checkPassword, checkUsername } from './password-policy.js'
 import type { ProfileReader } from './user-profile.js'
@@ -39,9 +35,10 @@ export function createAccountService(deps: {
   hasher: PasswordHasher
   audit: AuditLog
   profiles: ProfileReader
+  recheck: PasswordRecheck
   cfg: { passwordMinLength: number }
 }) {
-  const { db, clock, random, hasher, audit, profiles, cfg } = deps
+  const { db, clock, random, hasher, audit, profiles, recheck, cfg } = deps
 
   function assertPasswordPolicy(password: string, username: string, field: string): void {
     const verdict = checkPassword(password, { minLength: cfg.passwordMinLength, username })
@@ -49,19 +46,6 @@ export function createAccountService(deps: {
       throw new GatehouseError('validation_error', {
         detail: verdict.reason.replace(/^password/, field),
       })
-    }
-  }
-
-  /**
-   * Re-proves the signed-in user's password (password change, 2FA changes). An account
-   * without a password still pays for a hash, so the answer takes as long either way.
-   */
-  async function verifyPassword(userId: string, password: string, field: string): Promise<void> {
-    const hash = await findPasswordHash(db, userId)
-    const verdict = hash ? await hasher.verify(hash, password) : undefined
-    if (!verdict?.ok) {
-      if (!hash) await hasher.verifyDummy(password)
-      throw new GatehouseError('invalid_credentials', { detail: `${field} is wrong` })
     }
   }
 
@@ -159,18 +143,22 @@ export function createAccountService(deps: {
 
     /** Changes a password after proving the current one; the caller ends other sessions. */
     async changePassword(
-      userId: string,
+      who: Rechecked,
       currentPassword: string,
       newPassword: string,
-      username: string,
+      context: RequestContext,
     ): Promise<void> {
-      await verifyPassword(userId, currentPassword, 'current_password')
+      const { userId, username } = who
+      await recheck.verify(who, currentPassword, {
+        field: 'current_password',
+        action: 'password_change',
+        context,
+      })
       assertPasswordPolicy(newPassword, username, 'new_password')
       await updatePasswordHash(db, userId, await hasher.hash(newPassword), clock.now().getTime())
       profiles.changed(userId)
     },
 
     assertPasswordPolicy,
-    verifyPassword,
   }
 }

@@ -1,6 +1,5 @@
 import type { Db } from '../../store/db.js'
 import {
-  addFailure,
   ensureLockoutRow,
   findLockout,
   findLockoutByIdentifier,
@@ -12,10 +11,15 @@ import {
 } from '../../store/repositories/lockouts.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
-import type { LoginAttempt, LoginGuard } from '../login/login-guard.js'
+import {
+  runAttempt,
+  type AttemptOutcome,
+  type LoginAttempt,
+  type LoginGuard,
+} from '../login/login-guard.js'
 import type { SecurityMetrics } from '../metrics.js'
-import type { Clock } from '../ports.js'
-import type { CounterFactory } from './counters.js'
+import type { Clock, Random } from '../ports.js'
+import type { Counter, CounterFactory } from './counters.js'
 
 export interface LoginLimitsConfig {
   loginMaxFailures: number
@@ -32,9 +36,30 @@ interface Reservation {
   userId: string | null
 }
 
+/**
+ * One limit over a key: failures counted in a window, plus the attempts of this key being
+ * checked right now (in flight). Both live in the same store (this process, or Redis), so
+ * every instance sees every other's in-flight attempts.
+ */
+interface Budget {
+  name: 'login_user' | 'login_ip'
+  failures: Counter
+  inFlight: Counter
+  limit: number
+}
+
+type Admission = { ok: true } | { ok: false; wait: boolean; msLeft: number }
+
 // Identifiers that can name no account never reach the database (as in accounts.ts).
 const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
-const MAX_PENDING_KEYS = 10_000
+/**
+ * How long an attempt waits, at most, for in-flight checks of the same account or address
+ * to settle before it is refused: longer than a password hash takes on a busy machine,
+ * short enough that a client is not left hanging.
+ */
+const MAX_WAIT_MS = 5_000
+// An in-flight mark outlives a crashed instance by at most this long.
+const IN_FLIGHT_TTL_SEC = 120
 
 /**
  * SPEC §4.5 login protection, three limits checked before any password is:
@@ -44,29 +69,34 @@ const MAX_PENDING_KEYS = 10_000
  * - per account: LOCKOUT_THRESHOLD consecutive failures, across windows, lock it for
  *   LOCKOUT_DURATION (kept in the database: shared without Redis, survives restarts, and
  *   `gatehouse user unlock` can lift it from another process).
- * Each attempt takes its point before the password is checked and gives it back if it was
- * not a failure, so N parallel wrong passwords get at most the limit checked. A refused
- * attempt is not checked and not counted. Lockout and throttling answer alike.
+ *
+ * An attempt is admitted while failures plus attempts in flight stay within the limit, so N
+ * parallel wrong passwords get at most the limit checked. Only failures refuse: an attempt
+ * that finds the budget full of in-flight checks waits (boundedly) for them to settle
+ * instead, so parallel right passwords are never throttled. A refused attempt is not checked
+ * and not counted. Lockout and throttling answer alike.
  */
 export function createLoginThrottle(deps: {
   db: Db
   clock: Clock
+  random: Random
   counters: CounterFactory
   audit: AuditLog
   metrics: SecurityMetrics
   cfg: LoginLimitsConfig
 }): LoginGuard {
   const { db, clock, audit, metrics, cfg } = deps
-  const perUser = deps.counters('login_user', {
-    limit: cfg.loginMaxFailures,
-    windowSec: cfg.loginFailureWindowSec,
+  const budget = (name: Budget['name'], limit: number): Budget => ({
+    name,
+    limit,
+    failures: deps.counters(name, { limit, windowSec: cfg.loginFailureWindowSec }),
+    inFlight: deps.counters(`${name}_in_flight`, {
+      limit: Number.MAX_SAFE_INTEGER,
+      windowSec: IN_FLIGHT_TTL_SEC,
+    }),
   })
-  const perIp = deps.counters('login_ip', {
-    limit: cfg.ipLoginMaxFailures,
-    windowSec: cfg.loginFailureWindowSec,
-  })
-  const pending = new Map<string, Reservation[]>()
-  const pendingKey = (a: LoginAttempt) => `${a.username}\u0000${a.ip ?? ''}`
+  const perUser = budget('login_user', cfg.loginMaxFailures)
+  const perIp = budget('login_ip', cfg.ipLoginMaxFailures)
 
   const lookup = async (a: LoginAttempt): Promise<LockoutState | undefined> => {
     if (a.userId) return findLockout(db, a.userId)
@@ -97,32 +127,17 @@ export function createLoginThrottle(deps: {
     })
   }
 
-  function remember(a: LoginAttempt, reservation: Reservation): void {
-    const key = pendingKey(a)
-    const list = pending.get(key)
-    if (list) {
-      list.push(reservation)
-      return
-    }
-    // A caller that never reports an outcome must not grow this map without bound.
-    if (pending.size >= MAX_PENDING_KEYS) {
-      const oldest = pending.keys().next()
-      if (!oldest.done) pending.delete(oldest.value)
-    }
-    pending.set(key, [reservation])
-  }
-
-  function takeReservation(a: LoginAttempt): Reservation | undefined {
-    const key = pendingKey(a)
-    const list = pending.get(key)
-    const reservation = list?.shift()
-    if (list?.length === 0) pending.delete(key)
-    return reservation
-  }
-
-  async function giveBack(r: Reservation): Promise<void> {
-    await perUser.giveBack(r.userKey)
-    if (r.ipKey) await perIp.giveBack(r.ipKey)
+  /**
+   * Marks this attempt in flight first, then reads the failures: a failure is counted before
+   * its in-flight mark is dropped, so the sum is never under-read and parallel attempts
+   * never both fit into the last place.
+   */
+  async function admit(b: Budget, key: string): Promise<Admission> {
+    const inFlight = await b.inFlight.hit(key)
+    const failed = await b.failures.peek(key)
+    if (failed.count + inFlight.count <= b.limit) return { ok: true }
+    await b.inFlight.giveBack(key)
+    return { ok: false, wait: failed.count < b.limit, msLeft: failed.msLeft }
   }
 
   async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<void> {
@@ -142,75 +157,89 @@ export function createLoginThrottle(deps: {
     })
   }
 
-  return {
-    async beforeAttempt(a) {
-      const nowMs = clock.now().getTime()
-      const state = await lookup(a)
-      if (state?.lockedUntil != null && state.lockedUntil > nowMs)
-        return refuse(a, 'locked_out', state.lockedUntil - nowMs, state.userId)
+  /** One try at admission: a reservation, a refusal, or "wait for in-flight checks". */
+  async function tryReserve(
+    a: LoginAttempt,
+  ): Promise<
+    | { reservation: Reservation }
+    | { wait: true }
+    | { refuse: 'login_user' | 'login_ip' | 'locked_out'; msLeft: number; userId: string | null }
+  > {
+    const nowMs = clock.now().getTime()
+    const state = await lookup(a)
+    const userId = state?.userId ?? null
+    if (state?.lockedUntil != null && state.lockedUntil > nowMs)
+      return { refuse: 'locked_out', msLeft: state.lockedUntil - nowMs, userId }
 
-      const reservation: Reservation = {
-        userKey: userKeyOf(a, state),
-        ipKey: a.ip,
-        userId: state?.userId ?? null,
+    const reservation: Reservation = { userKey: userKeyOf(a, state), ipKey: a.ip, userId }
+    const user = await admit(perUser, reservation.userKey)
+    if (!user.ok) return user.wait ? { wait: true } : { refuse: 'login_user', ...user, userId }
+    if (reservation.ipKey) {
+      const ip = await admit(perIp, reservation.ipKey)
+      if (!ip.ok) {
+        await perUser.inFlight.giveBack(reservation.userKey)
+        return ip.wait ? { wait: true } : { refuse: 'login_ip', ...ip, userId }
       }
-      const user = await perUser.hit(reservation.userKey)
-      if (user.count > cfg.loginMaxFailures) {
-        await perUser.giveBack(reservation.userKey)
-        return refuse(a, 'login_user', user.msLeft, reservation.userId)
+    }
+    if (state) {
+      if (!state.stored) await ensureLockoutRow(db, state.userId, nowMs)
+      if (!(await reserveAttempt(db, state.userId, cfg.lockoutThreshold, nowMs))) {
+        await dropInFlight(reservation)
+        const now = await findLockout(db, state.userId)
+        const lockedMs = (now?.lockedUntil ?? 0) - nowMs
+        // Locked meanwhile by a parallel attempt; otherwise the last attempts before the
+        // threshold are all being checked right now, and this one waits for them.
+        if (lockedMs > 0) return { refuse: 'locked_out', msLeft: lockedMs, userId }
+        return { wait: true }
       }
-      if (reservation.ipKey) {
-        const ip = await perIp.hit(reservation.ipKey)
-        if (ip.count > cfg.ipLoginMaxFailures) {
-          await giveBack(reservation)
-          return refuse(a, 'login_ip', ip.msLeft, reservation.userId)
-        }
-      }
-      if (state) {
-        if (!state.stored) await ensureLockoutRow(db, state.userId, nowMs)
-        if (!(await reserveAttempt(db, state.userId, cfg.lockoutThreshold, nowMs))) {
-          // Locked meanwhile by a parallel attempt, or the last attempts are all in flight.
-          await giveBack(reservation)
-          const now = await findLockout(db, state.userId)
-          const lockedMs = (now?.lockedUntil ?? 0) - nowMs
-          return refuse(a, 'locked_out', lockedMs > 0 ? lockedMs : 1000, state.userId)
-        }
-      }
-      remember(a, reservation)
-    },
+    }
+    return { reservation }
+  }
 
-    async recordFailure(a) {
-      const nowMs = clock.now().getTime()
+  async function reserve(a: LoginAttempt): Promise<Reservation> {
+    let waitedMs = 0
+    for (;;) {
+      const verdict = await tryReserve(a)
+      if ('reservation' in verdict) return verdict.reservation
+      if ('refuse' in verdict) return refuse(a, verdict.refuse, verdict.msLeft, verdict.userId)
+      if (waitedMs >= MAX_WAIT_MS) return refuse(a, 'login_user', 1000, a.userId)
+      // Polled rather than notified, so a check settling on another instance (through
+      // Redis) wakes this one too; the jitter keeps waiters from retrying in lockstep.
+      const pauseMs = 10 + (deps.random.bytes(1)[0]! % 40)
+      await new Promise((resolve) => setTimeout(resolve, pauseMs))
+      waitedMs += pauseMs
+    }
+  }
+
+  async function dropInFlight(r: Reservation): Promise<void> {
+    await perUser.inFlight.giveBack(r.userKey)
+    if (r.ipKey) await perIp.inFlight.giveBack(r.ipKey)
+  }
+
+  async function settle(a: LoginAttempt, r: Reservation, outcome: AttemptOutcome) {
+    const nowMs = clock.now().getTime()
+    if (outcome === 'failure') {
       metrics.login('failure')
-      const reservation = takeReservation(a)
-      let userId = reservation?.userId ?? null
-      if (!reservation) {
-        // Not reserved (a wrong second factor): count it now, past the limit or not.
-        const state = await lookup(a)
-        await perUser.hit(userKeyOf(a, state))
-        if (a.ip) await perIp.hit(a.ip)
-        if (state) {
-          if (!state.stored) await ensureLockoutRow(db, state.userId, nowMs)
-          await addFailure(db, state.userId, nowMs)
-          userId = state.userId
-        }
-      }
-      if (userId !== null) await lockIfDue(a, userId, nowMs)
-    },
-
-    async releaseAttempt(a) {
-      const reservation = takeReservation(a)
-      if (!reservation) return
-      await giveBack(reservation)
-      if (reservation.userId) await releaseAttempt(db, reservation.userId, clock.now().getTime())
-    },
-
-    async recordSuccess(a) {
+      // Counted before the in-flight mark goes (see admit).
+      await perUser.failures.hit(r.userKey)
+      if (r.ipKey) await perIp.failures.hit(r.ipKey)
+      await dropInFlight(r)
+      if (r.userId !== null) await lockIfDue(a, r.userId, nowMs)
+      return
+    }
+    await dropInFlight(r)
+    if (outcome === 'success') {
       metrics.login('success')
-      const reservation = takeReservation(a)
-      if (reservation) await giveBack(reservation)
-      const userId = reservation?.userId ?? a.userId
-      if (userId) await resetFailures(db, userId, clock.now().getTime())
+      if (r.userId) await resetFailures(db, r.userId, nowMs)
+    } else if (r.userId) {
+      await releaseAttempt(db, r.userId, nowMs)
+    }
+  }
+
+  return {
+    async withAttempt(a, check) {
+      const reservation = await reserve(a)
+      return runAttempt(check, (outcome) => settle(a, reservation, outcome))
     },
   }
 }

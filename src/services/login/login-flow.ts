@@ -11,7 +11,7 @@ import type { MfaTokens } from '../mfa/mfa-tokens.js'
 import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second-factor.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
-import type { LoginAttempt, LoginGuard } from './login-guard.js'
+import type { AttemptScope, LoginAttempt, LoginGuard } from './login-guard.js'
 
 export type LoginResult =
   | { kind: 'tokens'; tokens: IssuedTokens }
@@ -43,17 +43,18 @@ export function createLoginFlow(deps: {
 
   /** Both factors passed: only now does the guard reset its consecutive-failure count. */
   async function complete(
-    attempt: LoginAttempt & { userId: string },
+    scope: AttemptScope,
+    userId: string,
     username: string,
     amr: string[],
     context: RequestContext,
   ): Promise<IssuedTokens> {
-    await guard.recordSuccess(attempt)
-    const tokens = await sessions.start({ userId: attempt.userId, amr, context })
+    scope.succeeded()
+    const tokens = await sessions.start({ userId, amr, context })
     await audit.record({
       event: 'login_succeeded',
       outcome: 'success',
-      userId: attempt.userId,
+      userId,
       username,
       details: { amr, session_id: tokens.sessionId },
       context,
@@ -61,18 +62,17 @@ export function createLoginFlow(deps: {
     return tokens
   }
 
-  /** A wrong second factor counts like a wrong password (SPEC §4.5). */
+  /** A wrong second factor counts like a wrong password (SPEC §4.5): the guard sees invalid_code. */
   async function secondFactorFailed(
-    attempt: LoginAttempt,
+    userId: string,
     username: string,
     method: string,
     context: RequestContext,
   ): Promise<never> {
-    await guard.recordFailure(attempt)
     await audit.record({
       event: 'mfa_failed',
       outcome: 'failure',
-      userId: attempt.userId,
+      userId,
       username,
       details: { method },
       context,
@@ -117,46 +117,48 @@ export function createLoginFlow(deps: {
         entered: identifier,
         context,
       }
-      await guard.beforeAttempt(attempt)
-      let user
-      try {
-        user = await accounts.checkPassword(identifier, input.password, context)
-      } catch (err) {
-        // The guard counts wrong passwords (and their metric); a right password for an
-        // account that refuses (disabled, locked) gives the attempt back uncounted.
-        if (err instanceof GatehouseError && err.code === 'invalid_credentials') {
-          await guard.recordFailure(attempt)
-        } else {
-          await guard.releaseAttempt(attempt)
-          if (err instanceof GatehouseError) metrics.login('failure')
+      return guard.withAttempt(attempt, async (scope) => {
+        let user
+        try {
+          user = await accounts.checkPassword(identifier, input.password, context)
+        } catch (err) {
+          // The guard counts wrong passwords (and their metric); a right password for an
+          // account that refuses (disabled, locked) gives the attempt back uncounted.
+          if (err instanceof GatehouseError && err.code !== 'invalid_credentials')
+            metrics.login('failure')
+          throw err
         }
-        throw err
-      }
-      const known = { ...attempt, userId: user.id }
-      const summary = await mfaSummary(user.id)
-      if (!hasSecondFactor(summary))
-        return { kind: 'tokens', tokens: await complete(known, identifier, ['pwd'], context) }
+        const summary = await mfaSummary(user.id)
+        if (!hasSecondFactor(summary)) {
+          const tokens = await complete(scope, user.id, identifier, ['pwd'], context)
+          return { kind: 'tokens', tokens } as const
+        }
 
-      if (input.otp !== undefined) {
-        const ok =
-          summary.totp &&
-          (await deps.secondFactor.verify({
-            userId: user.id,
-            username: identifier,
-            method: 'totp',
-            code: input.otp,
-            context,
-          }))
-        if (!ok) return secondFactorFailed(known, identifier, 'totp', context)
-        await secondFactorPassed(user.id, identifier, 'totp', context)
-        const tokens = await complete(known, identifier, amrAfter('totp'), context)
-        return { kind: 'tokens', tokens }
-      }
+        if (input.otp !== undefined) {
+          const ok =
+            summary.totp &&
+            (await deps.secondFactor.verify({
+              userId: user.id,
+              username: identifier,
+              method: 'totp',
+              code: input.otp,
+              context,
+            }))
+          if (!ok) return secondFactorFailed(user.id, identifier, 'totp', context)
+          await secondFactorPassed(user.id, identifier, 'totp', context)
+          const tokens = await complete(scope, user.id, identifier, amrAfter('totp'), context)
+          return { kind: 'tokens', tokens } as const
+        }
 
-      // The password was right but the login is not complete: nothing counted, nothing reset.
-      await guard.releaseAttempt(known)
-      const { token, expiresIn } = await mfaTokens.issue(user.id, attempt.username)
-      return { kind: 'mfa_required', mfaToken: token, methods: methodsOf(summary), expiresIn }
+        // The password was right but the login is not complete: nothing counted, nothing reset.
+        const { token, expiresIn } = await mfaTokens.issue(user.id, attempt.username)
+        return {
+          kind: 'mfa_required',
+          mfaToken: token,
+          methods: methodsOf(summary),
+          expiresIn,
+        } as const
+      })
     },
 
     /** `login/verify`: the second factor for an `mfa_token`. */
@@ -169,43 +171,39 @@ export function createLoginFlow(deps: {
       const { method, context } = input
       const row = await mfaTokens.findLive(input.mfaToken)
       if (!row) throw deadMfaToken()
-      const attempt: LoginAttempt & { userId: string } = {
+      const attempt: LoginAttempt = {
         username: row.login_name,
         userId: row.user_id,
         ip: context.ip,
         context,
       }
-      await guard.beforeAttempt(attempt)
-      // Refusals that check no code give the reserved attempt back.
-      const refuse = async (err: GatehouseError): Promise<never> => {
-        await guard.releaseAttempt(attempt)
-        throw err
-      }
-      // The try is taken before the code is looked at, so parallel guesses stay within five.
-      if (!(await mfaTokens.takeAttempt(input.mfaToken))) return refuse(deadMfaToken())
-      const user = await findContactsById(db, row.user_id)
-      if (!user) return refuse(deadMfaToken())
-      if (user.disabled_at !== null)
-        return refuse(
-          new GatehouseError('account_disabled', { detail: 'this account is disabled' }),
-        )
-      if (user.locked_at !== null)
-        return refuse(new GatehouseError('account_locked', { detail: 'this account is locked' }))
+      // Refusals that check no code throw something other than invalid_code, and the guard
+      // gives their attempt back.
+      return guard.withAttempt(attempt, async (scope) => {
+        // The try is taken before the code is looked at, so parallel guesses stay within five.
+        if (!(await mfaTokens.takeAttempt(input.mfaToken))) throw deadMfaToken()
+        const user = await findContactsById(db, row.user_id)
+        if (!user) throw deadMfaToken()
+        if (user.disabled_at !== null)
+          throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
+        if (user.locked_at !== null)
+          throw new GatehouseError('account_locked', { detail: 'this account is locked' })
 
-      const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
-      const ok =
-        enrolled &&
-        (await deps.secondFactor.verify({
-          userId: user.id,
-          username: user.username,
-          method,
-          code: input.code,
-          context,
-        }))
-      if (!ok) return secondFactorFailed(attempt, user.username, method, context)
-      if (!(await mfaTokens.spend(input.mfaToken))) return refuse(deadMfaToken())
-      await secondFactorPassed(user.id, user.username, method, context)
-      return complete(attempt, user.username, amrAfter(method), context)
+        const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
+        const ok =
+          enrolled &&
+          (await deps.secondFactor.verify({
+            userId: user.id,
+            username: user.username,
+            method,
+            code: input.code,
+            context,
+          }))
+        if (!ok) return secondFactorFailed(user.id, user.username, method, context)
+        if (!(await mfaTokens.spend(input.mfaToken))) throw deadMfaToken()
+        await secondFactorPassed(user.id, user.username, method, context)
+        return complete(scope, user.id, user.username, amrAfter(method), context)
+      })
     },
 
     /** `login/send-code`: an email or SMS code to the verified contact of an enrolled channel. */

@@ -1,18 +1,10 @@
 import type { RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
 
 /**
- * Brute-force protection around logins (SPEC §4.5). Every factor checked (password or
- * second-factor code) is preceded by `beforeAttempt`, which reserves the attempt atomically
- * (so parallel guesses can never get more checks than the limits allow), and followed by
- * exactly one of:
- * - `recordFailure`: the factor was wrong; the attempt counts for throttling and lockout.
- *   Without a preceding `beforeAttempt` it still counts (a wrong code after a right
- *   password), so a second factor cannot be guessed for free.
- * - `releaseAttempt`: the factor was right but the login is not complete (second factor
- *   pending, or the account refuses: disabled, locked by an admin); nothing is counted
- *   and the consecutive-failure count is NOT reset.
- * - `recordSuccess`: a completed login (both factors): resets the consecutive count.
- * `username` is the normalized identifier as entered, so unknown usernames are throttled too.
+ * One checked factor (a password or a second-factor code) as brute-force protection sees it
+ * (SPEC §4.5). `username` is the normalized identifier as entered, so unknown usernames are
+ * throttled too.
  */
 export interface LoginAttempt {
   username: string
@@ -23,18 +15,63 @@ export interface LoginAttempt {
   context?: RequestContext
 }
 
+export interface AttemptScope {
+  /** Both factors passed: a completed login, which resets the consecutive-failure count. */
+  succeeded(): void
+}
+
+/**
+ * Brute-force protection around every password or code check: logins, second factors, and
+ * the password re-checks of signed-in users (SPEC §4.2).
+ *
+ * `withAttempt` reserves the attempt before `check` runs (so parallel guesses never get
+ * more checks than the limits allow; a refused attempt throws `rate_limited` and nothing is
+ * checked) and settles it in a `finally`, on every path, as exactly one of:
+ * - a failure, when `check` throws `invalid_credentials` or `invalid_code`: it counts for
+ *   throttling and lockout;
+ * - a success, when `check` called `scope.succeeded()`: the consecutive count resets;
+ * - a release otherwise (a right password with the second factor pending, a re-check that
+ *   passed, an account that refuses, any other error): nothing counted, nothing reset.
+ * Holding the reservation in one scope means no new branch can forget to give it back (a
+ * missed release once turned five successful 2FA disables into a lockout).
+ */
 export interface LoginGuard {
-  /** Throws `rate_limited` (with retryAfterSec) when this username or IP may not try now. */
-  beforeAttempt(attempt: LoginAttempt): Promise<void>
-  recordFailure(attempt: LoginAttempt): Promise<void>
-  releaseAttempt(attempt: LoginAttempt): Promise<void>
-  recordSuccess(attempt: LoginAttempt): Promise<void>
+  withAttempt<T>(attempt: LoginAttempt, check: (scope: AttemptScope) => Promise<T>): Promise<T>
+}
+
+export type AttemptOutcome = 'failure' | 'success' | 'release'
+
+/** The errors that mean "a wrong factor was checked". */
+export function isWrongFactor(err: unknown): err is GatehouseError {
+  return (
+    err instanceof GatehouseError &&
+    (err.code === 'invalid_credentials' || err.code === 'invalid_code')
+  )
+}
+
+/**
+ * Runs `check` and reports how it ended; the one place that turns a check's result into an
+ * outcome, shared by every guard.
+ */
+export async function runAttempt<T>(
+  check: (scope: AttemptScope) => Promise<T>,
+  settle: (outcome: AttemptOutcome) => Promise<void>,
+): Promise<T> {
+  let succeeded = false
+  let outcome: AttemptOutcome = 'release'
+  try {
+    const result = await check({ succeeded: () => void (succeeded = true) })
+    if (succeeded) outcome = 'success'
+    return result
+  } catch (err) {
+    outcome = isWrongFactor(err) ? 'failure' : succeeded ? 'success' : 'release'
+    throw err
+  } finally {
+    await settle(outcome)
+  }
 }
 
 /** Every attempt allowed and nothing counted: for tools that log nobody in. */
 export const unlimitedLoginGuard: LoginGuard = {
-  beforeAttempt: () => Promise.resolve(),
-  recordFailure: () => Promise.resolve(),
-  releaseAttempt: () => Promise.resolve(),
-  recordSuccess: () => Promise.resolve(),
+  withAttempt: (_attempt, check) => runAttempt(check, () => Promise.resolve()),
 }

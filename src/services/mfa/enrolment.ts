@@ -1,14 +1,12 @@
 import QRCode from 'qrcode'
-import type { AccountService } from '../accounts/accounts.js'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
-import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { MfaSummary, MfaSummaryReader, ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
-import type { LoginGuard } from '../login/login-guard.js'
+import type { PasswordRecheck } from '../login/password-recheck.js'
 import type { Clock } from '../ports.js'
 import type { BackupCodes } from './backup-codes.js'
 import { hasSecondFactor } from './factors.js'
@@ -28,18 +26,17 @@ export type MfaEnrolment = ReturnType<typeof createMfaEnrolment>
 export function createMfaEnrolment(deps: {
   db: Db
   clock: Clock
-  accounts: Pick<AccountService, 'verifyPassword'>
+  recheck: PasswordRecheck
   totp: TotpFactor
   backupCodes: BackupCodes
   secondFactor: SecondFactorCheck
   mfaSummary: MfaSummaryReader
   audit: AuditLog
   profiles: ProfileReader
-  guard: LoginGuard
   /** Further removers (passkeys) run by `removeAll`. */
   alsoRemove?: ((userId: string) => Promise<void>)[]
 }) {
-  const { db, clock, totp, backupCodes, audit, profiles, guard, mfaSummary } = deps
+  const { db, clock, totp, backupCodes, audit, profiles, recheck, mfaSummary } = deps
 
   /**
    * SPEC §4.2: once a second factor exists, adding another needs a token that proved one, so a
@@ -52,9 +49,6 @@ export function createMfaEnrolment(deps: {
       })
     }
   }
-
-  const assertPassword = (who: Enroller, password: string) =>
-    deps.accounts.verifyPassword(who.userId, password, 'password')
 
   async function enabled(who: Enroller, method: string, context?: RequestContext): Promise<void> {
     profiles.changed(who.userId)
@@ -133,51 +127,43 @@ export function createMfaEnrolment(deps: {
       code: string | undefined,
       context: RequestContext,
     ): Promise<void> {
-      const attempt = {
-        username: normalizeIdentifier(who.username),
-        userId: who.userId,
-        ip: context.ip,
-      }
-      await guard.beforeAttempt(attempt)
-      try {
-        await assertPassword(who, password)
-      } catch (err) {
-        await guard.recordFailure(attempt)
-        throw err
-      }
-      const summary = await mfaSummary(who.userId)
-      if (summary.totp || summary.backupCodesRemaining > 0) {
-        const check = (method: 'totp' | 'backup_code') =>
-          deps.secondFactor.verify({
-            userId: who.userId,
-            username: who.username,
-            method,
-            code: code ?? '',
-            context,
-          })
-        const ok =
-          code !== undefined &&
-          ((summary.totp && /^[0-9]{6}$/.test(code) && (await check('totp'))) ||
-            (await check('backup_code')))
-        if (!ok) {
-          await guard.recordFailure(attempt)
-          await audit.record({
-            event: 'mfa_failed',
-            outcome: 'failure',
-            userId: who.userId,
-            username: who.username,
-            details: { action: 'disable' },
-            context,
-          })
-          throw new GatehouseError('invalid_code', {
-            detail: 'code: give a current TOTP code or an unused backup code',
+      // The password and the code are one guarded attempt: a wrong one of either counts
+      // as a failed login, and a right pair gives the attempt back.
+      const options = { field: 'password', action: 'mfa_disable', context }
+      await recheck.verify(who, password, options, async () => {
+        const summary = await mfaSummary(who.userId)
+        if (summary.totp || summary.backupCodesRemaining > 0) {
+          const check = (method: 'totp' | 'backup_code') =>
+            deps.secondFactor.verify({
+              userId: who.userId,
+              username: who.username,
+              method,
+              code: code ?? '',
+              context,
+            })
+          const ok =
+            code !== undefined &&
+            ((summary.totp && /^[0-9]{6}$/.test(code) && (await check('totp'))) ||
+              (await check('backup_code')))
+          if (!ok) {
+            await audit.record({
+              event: 'mfa_failed',
+              outcome: 'failure',
+              userId: who.userId,
+              username: who.username,
+              details: { action: 'disable' },
+              context,
+            })
+            throw new GatehouseError('invalid_code', {
+              detail: 'code: give a current TOTP code or an unused backup code',
+            })
+          }
+        } else if (hasSecondFactor(summary) && !who.amr.includes('mfa')) {
+          throw new GatehouseError('mfa_required', {
+            detail: 'log in with your second factor before turning it off',
           })
         }
-      } else if (hasSecondFactor(summary) && !who.amr.includes('mfa')) {
-        throw new GatehouseError('mfa_required', {
-          detail: 'log in with your second factor before turning it off',
-        })
-      }
+      })
       await removeAll(who.userId)
       await audit.record({
         event: 'mfa_disabled',
@@ -194,12 +180,23 @@ export function createMfaEnrolment(deps: {
       password: string,
       context: RequestContext,
     ): Promise<string[]> {
-      await assertPassword(who, password)
       if (!hasSecondFactor(await mfaSummary(who.userId))) {
         throw new GatehouseError('conflict', {
           detail: 'backup codes come with a second factor; enable one first',
         })
       }
+      // SPEC §4.2: a new set of backup codes is a new factor. A password-only token (from
+      // before TOTP was on, or a stolen password) must not mint codes that then pass as `mfa`.
+      if (!who.amr.includes('mfa')) {
+        throw new GatehouseError('mfa_required', {
+          detail: 'log in with your second factor before making new backup codes',
+        })
+      }
+      await recheck.verify(who, password, {
+        field: 'password',
+        action: 'backup_codes_regenerate',
+        context,
+      })
       const codes = await backupCodes.regenerate(who.userId)
       profiles.changed(who.userId)
       await audit.record({

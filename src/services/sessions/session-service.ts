@@ -45,6 +45,7 @@ export interface SessionConfig {
   accessTtlSec: number
   refreshTtlSec: number
   refreshReuseGraceSec: number
+  sessionMaxAgeSec: number
 }
 
 export type SessionService = ReturnType<typeof createSessionService>
@@ -64,6 +65,20 @@ export function createSessionService(deps: {
 }) {
   const { db, clock, random, box, accessTokens, gate, audit, cfg } = deps
   const sealAad = (refreshTokenId: string) => `refresh_tokens.successor_sealed:${refreshTokenId}`
+  const graceMs = cfg.refreshReuseGraceSec * 1000
+  let lastSweepMs = Number.NEGATIVE_INFINITY
+
+  /**
+   * Erases every successor whose grace period is over. Run lazily by logins and refreshes (at
+   * most once a second) and by the container's timer, so one is never kept much longer than
+   * REFRESH_REUSE_GRACE whether or not its own session is ever used again.
+   */
+  async function forgetSpentSuccessors(force = false): Promise<void> {
+    const nowMs = clock.now().getTime()
+    if (!force && nowMs - lastSweepMs < 1000) return
+    lastSweepMs = nowMs
+    await forgetExpiredSuccessors(db, nowMs - graceMs)
+  }
 
   function newRefreshToken(
     sessionId: string,
@@ -114,6 +129,8 @@ export function createSessionService(deps: {
   }
 
   return {
+    forgetSpentSuccessors: () => forgetSpentSuccessors(true),
+
     /** Opens a session after a completed login and mints its first tokens. */
     async start(input: {
       userId: string
@@ -135,6 +152,7 @@ export function createSessionService(deps: {
       })
       const { token, row } = newRefreshToken(sessionId, nowMs)
       await insertRefreshToken(db, row)
+      await forgetSpentSuccessors()
       return {
         accessToken: await accessFor(input.userId, sessionId, input.amr),
         refreshToken: token,
@@ -157,6 +175,17 @@ export function createSessionService(deps: {
       if (!session || session.ended_at !== null || !(await gate.isAlive(session.id)))
         throw invalidRefresh()
       const amr = JSON.parse(session.amr) as string[]
+      // ASVS 5 V7.3.2: a session refreshed forever must not live forever with its first amr.
+      if (nowMs - session.created_at >= cfg.sessionMaxAgeSec * 1000) {
+        await endSessionsAudited(
+          { userId: session.user_id, sessionId: session.id },
+          'max_age',
+          context,
+        )
+        throw new GatehouseError('invalid_token', {
+          detail: 'the session reached its maximum age; log in again',
+        })
+      }
 
       if (current.used_at === null) {
         if (current.expires_at <= nowMs) throw invalidRefresh()
@@ -164,7 +193,7 @@ export function createSessionService(deps: {
         const sealed = box.seal(successor.token, sealAad(current.id))
         if (await rotateRefreshToken(db, current.id, successor.row, sealed, nowMs)) {
           await touchSession(db, session.id, nowMs)
-          await forgetExpiredSuccessors(db, session.id, nowMs - cfg.refreshReuseGraceSec * 1000)
+          await forgetSpentSuccessors()
           return {
             accessToken: await accessFor(session.user_id, session.id, amr),
             refreshToken: successor.token,
@@ -181,7 +210,7 @@ export function createSessionService(deps: {
       const withinGrace =
         rotated?.used_at !== null &&
         rotated?.used_at !== undefined &&
-        nowMs - rotated.used_at <= cfg.refreshReuseGraceSec * 1000 &&
+        nowMs - rotated.used_at <= graceMs &&
         cfg.refreshReuseGraceSec > 0
       if (rotated && withinGrace && rotated.successor_sealed) {
         const successorToken = box

@@ -107,15 +107,6 @@ export async function reserveAttempt(
   return Number(res.numUpdatedRows) === 1
 }
 
-/** Counts a failure that was not reserved (a wrong second factor after a right password). */
-export async function addFailure(db: Db, userId: string, nowMs: number): Promise<void> {
-  await db
-    .updateTable('login_lockouts')
-    .set({ failures: sql`failures + 1`, updated_at: nowMs })
-    .where('user_id', '=', userId)
-    .execute()
-}
-
 /** Returns a reserved attempt that turned out not to be a failure. */
 export async function releaseAttempt(db: Db, userId: string, nowMs: number): Promise<void> {
   await db

@@ -51,17 +51,15 @@ export async function rotateRefreshToken(
 
 class LostRotationRace extends Error {}
 
-/** Forgets sealed successors whose grace period is over: they are kept only that long. */
-export async function forgetExpiredSuccessors(
-  db: Db,
-  sessionId: string,
-  usedBefore: number,
-): Promise<void> {
+/**
+ * Erases the sealed successors whose grace period is over, in every session: they are
+ * kept only that long (SPEC §4.3), so a database dump never holds a live refresh token.
+ */
+export async function forgetExpiredSuccessors(db: Db, usedBefore: number): Promise<void> {
   await db
     .updateTable('refresh_tokens')
     .set({ successor_sealed: null })
-    .where('session_id', '=', sessionId)
-    .where('used_at', '<', usedBefore)
     .where('successor_sealed', 'is not', null)
+    .where('used_at', '<', usedBefore)
     .execute()
 }
