@@ -55,6 +55,7 @@ import {
   type Random,
   type SmsSender,
 } from './services/ports.js'
+import { createSealedKeyCheck, type SealedKeyCheck } from './services/secrets/sealed-keys.js'
 import { createSessionGate } from './services/sessions/session-gate.js'
 import { createSessionService, type SessionService } from './services/sessions/session-service.js'
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
@@ -103,6 +104,8 @@ export interface Services {
   routeLimits: RouteLimits
   /** Admin locks and the automatic lockout: lock, unlock (CLI, admin API). */
   accountLocks: AccountLocks
+  /** Whether this process holds every key the database's sealed secrets need (start-up). */
+  sealedKeys: SealedKeyCheck
   /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
   resealers: { reseal(): Promise<number> }[]
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
@@ -138,16 +141,17 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     : localBus
   const counters = counterFactory({ redis: redis?.client, prefix: config.redis.prefix })
   const audit = createAuditLog({ db, clock })
+  const log = overrides.logger ?? stderrLogger
   const keyRing = createKeyRing({
     db,
     box,
     clock,
     random,
     accessTtlSec: config.tokens.accessTtlSec,
+    log: { error: (obj, msg) => (log.error ? log.error(obj, msg) : log.warn(obj, msg)) },
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })
-  const log = overrides.logger ?? stderrLogger
   const mail = createMailer(config.mail, log)
   const sms = createSmsSender(config.sms, log)
   const codeHasher = createCodeHasher(deriveKey(config.secrets.key, 'gatehouse code-hash v1'))
@@ -329,6 +333,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     userImport,
     routeLimits,
     accountLocks,
+    sealedKeys: createSealedKeyCheck({ db, box }),
     resealers: [keyRing, totpService, totp],
     redisStatus: () => redis?.status() ?? 'disabled',
     watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
+import { describeDatabaseUrl } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
 
 /** The only reader of process.env: configuration in, a listening server out. */
@@ -22,6 +23,7 @@ export async function serve(): Promise<void> {
     logger: {
       info: (obj, msg) => late.log?.info(obj, msg),
       warn: (obj, msg) => late.log?.warn(obj, msg),
+      error: (obj, msg) => late.log?.error(obj, msg),
     },
   })
   const app = await buildApp(services, {
@@ -36,8 +38,19 @@ export async function serve(): Promise<void> {
       'GATEHOUSE_SECRET_KEY is not set: generated one into ./data/secret.key (development only)',
     )
   }
-  const applied = await migrateToLatest(services.db)
-  if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+  app.log.info(
+    { database: describeDatabaseUrl(config.databaseUrl), secretKey: config.secrets.source },
+    'starting',
+  )
+  try {
+    const applied = await migrateToLatest(services.db)
+    if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+    await services.sealedKeys.assertAllPresent(config.secrets.source)
+  } catch (err) {
+    await app.close()
+    await services.close()
+    throw err
+  }
 
   const shutdown = async () => {
     await app.close()

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js'
 import { createContainer, type Services } from '../container.js'
-import { migrateToLatest } from '../store/migrate.js'
+import { describeDatabaseUrl, sqliteFileExists } from '../store/db.js'
+import { appliedMigrationCount, migrateToLatest } from '../store/migrate.js'
 
 /** What every command gets: its parsed arguments, output streams and a lazily built container. */
 export interface CliContext {
@@ -9,30 +10,71 @@ export interface CliContext {
   readStdin: () => Promise<string>
   /** Builds the services (migrating the database first) the first time a command needs them. */
   services: () => Promise<Services>
+  /** The migrations the first `services()` call applied (tests that build a context may omit it). */
+  appliedMigrations?: () => readonly string[]
   config: Config
 }
 
 export interface Command {
   name: string
   usage: string
+  /** Only `migrate` may create a database (and a development secret key); see index.ts. */
+  createsDatabase?: boolean
+  /** Read-only commands do not print where they act. */
+  readOnly?: boolean
   run(ctx: CliContext): Promise<number | void>
 }
 
 export class CliError extends Error {}
 
-export function createServicesOnce(config: Config): {
+/** The line a writing command prints first, so that acting on the wrong installation shows. */
+export function whereLine(config: Config, keyId: string): string {
+  const old = config.secrets.oldKeys.length
+  return (
+    `using database ${describeDatabaseUrl(config.databaseUrl)} and the secret key from ` +
+    `${config.secrets.source} (key id ${keyId}${old > 0 ? `, ${old} old key${old === 1 ? '' : 's'}` : ''})` +
+    (config.secrets.generated ? '; that key was generated just now (development only)' : '')
+  )
+}
+
+export function createServicesOnce(
+  config: Config,
+  command: Pick<Command, 'createsDatabase' | 'readOnly'>,
+  out: (line: string) => void,
+): {
   get: () => Promise<Services>
+  applied: () => readonly string[]
   close: () => Promise<void>
 } {
   let services: Services | undefined
+  let applied: string[] = []
+  const where = describeDatabaseUrl(config.databaseUrl)
+  // A CLI run in another folder once made a fresh ./data there and "created" an admin nobody
+  // could log in as: only `migrate` may start an installation.
+  const requireInstallation = async (s: Services) => {
+    if (command.createsDatabase) return
+    if ((await appliedMigrationCount(s.db)) === 0)
+      throw new CliError(`${where} holds no Gatehouse database; run gatehouse migrate first`)
+  }
   return {
     async get() {
       if (!services) {
-        services = createContainer(config, { defaultMetrics: false })
-        await migrateToLatest(services.db)
+        if (!command.createsDatabase && !sqliteFileExists(config.databaseUrl)) {
+          throw new CliError(
+            `no database at ${where}; run gatehouse where the installation's .env and data/ are ` +
+              '(or with its DATABASE_URL), or gatehouse migrate to create one',
+          )
+        }
+        const built = createContainer(config, { defaultMetrics: false })
+        services = built
+        await requireInstallation(built)
+        applied = await migrateToLatest(built.db)
+        await built.sealedKeys.assertAllPresent(config.secrets.source)
+        if (!command.readOnly) out(whereLine(config, built.box.currentKid))
       }
       return services
     },
+    applied: () => applied,
     async close() {
       await services?.close()
     },

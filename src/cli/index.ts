@@ -1,7 +1,13 @@
 import { resolve } from 'node:path'
-import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from '../config/index.js'
+import {
+  ConfigError,
+  loadConfig,
+  loadDevSecretKey,
+  loadOrCreateDevSecretKey,
+} from '../config/index.js'
 import { GatehouseError } from '../services/errors.js'
 import { serve } from '../main.js'
+import { MissingSecretKeys } from '../services/secrets/sealed-keys.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
@@ -71,16 +77,20 @@ async function main(argv: string[]): Promise<number> {
   } catch {
     // No .env file: the environment alone configures us.
   }
+  const keyPath = resolve('data', 'secret.key')
   const config = loadConfig(process.env, {
-    devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
+    devSecretKey: () =>
+      found.command.createsDatabase ? loadOrCreateDevSecretKey(keyPath) : loadDevSecretKey(keyPath),
   })
-  const services = createServicesOnce(config)
+  const out = (line: string) => console.log(line)
+  const services = createServicesOnce(config, found.command, out)
   try {
     const code = await found.command.run({
       args: found.args,
-      out: (line) => console.log(line),
+      out,
       readStdin,
       services: services.get,
+      appliedMigrations: services.applied,
       config,
     })
     return code ?? 0
@@ -96,7 +106,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     // One clear line, never a stack: the message is ours, or the library's first line.
     const message =
-      err instanceof ConfigError || err instanceof CliError || err instanceof GatehouseError
+      err instanceof ConfigError ||
+      err instanceof CliError ||
+      err instanceof GatehouseError ||
+      err instanceof MissingSecretKeys
         ? err.message
         : err instanceof Error
           ? (err.message.split('\n')[0] ?? 'failed')

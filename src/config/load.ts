@@ -11,7 +11,7 @@ export interface LoadConfigOptions {
    * Supplies the key when GATEHOUSE_SECRET_KEY is unset outside production; main.ts passes
    * `() => loadOrCreateDevSecretKey('./data/secret.key')` so that loadConfig itself stays pure.
    */
-  devSecretKey?: () => { key: Buffer; generated: boolean }
+  devSecretKey?: () => { key: Buffer; generated: boolean; path?: string }
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -52,7 +52,8 @@ const keyHint = 'set 32 bytes as base64 or hex (e.g. from "openssl rand -base64 
 function secrets(values: Values, env: Config['env'], opts: LoadConfigOptions): Config['secrets'] {
   const oldKeys = values.required('GATEHOUSE_OLD_SECRET_KEYS').map((k) => Buffer.from(k))
   const set = values.optional('GATEHOUSE_SECRET_KEY')
-  if (set !== undefined) return { key: Buffer.from(set), oldKeys, generated: false }
+  if (set !== undefined)
+    return { key: Buffer.from(set), oldKeys, generated: false, source: 'GATEHOUSE_SECRET_KEY' }
   // A generated key in production would silently differ per instance and per redeploy,
   // making every encrypted secret unreadable.
   if (env === 'production') {
@@ -71,7 +72,12 @@ function secrets(values: Values, env: Config['env'], opts: LoadConfigOptions): C
       `the development key must be 32 bytes (got ${dev.key.length} bytes)`,
     )
   }
-  return { key: Buffer.from(dev.key), oldKeys, generated: dev.generated }
+  return {
+    key: Buffer.from(dev.key),
+    oldKeys,
+    generated: dev.generated,
+    source: dev.path ?? 'a development key',
+  }
 }
 
 function sms(values: Values): Config['sms'] {

@@ -20,13 +20,19 @@ function readKeyFile(path: string): Buffer {
   }
 }
 
+export interface DevSecretKey {
+  key: Buffer
+  generated: boolean
+  path: string
+}
+
 /**
  * The development secret key (SPEC §2): read from `path`, or generated into it on first run.
  * The only I/O in config/; loadConfig reaches it through `opts.devSecretKey`.
  */
-export function loadOrCreateDevSecretKey(path: string): { key: Buffer; generated: boolean } {
+export function loadOrCreateDevSecretKey(path: string): DevSecretKey {
   try {
-    return { key: readKeyFile(path), generated: false }
+    return { key: readKeyFile(path), generated: false, path }
   } catch (err) {
     if (!isNodeError(err, 'ENOENT')) throw err
   }
@@ -38,7 +44,25 @@ export function loadOrCreateDevSecretKey(path: string): { key: Buffer; generated
     writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
   } catch (err) {
     if (!isNodeError(err, 'EEXIST')) throw err
-    return { key: readKeyFile(path), generated: false }
+    return { key: readKeyFile(path), generated: false, path }
   }
-  return { key, generated: true }
+  return { key, generated: true, path }
+}
+
+/**
+ * The development secret key for commands that must not create one (every CLI command but
+ * `migrate` and `serve`): a missing file means this is not the installation's folder, and a
+ * new key there would seal secrets nobody else can open.
+ */
+export function loadDevSecretKey(path: string): DevSecretKey {
+  try {
+    return { key: readKeyFile(path), generated: false, path }
+  } catch (err) {
+    if (!isNodeError(err, 'ENOENT')) throw err
+    throw new ConfigError(
+      'GATEHOUSE_SECRET_KEY',
+      `is not set and there is no development key at ${path}; run gatehouse in the ` +
+        "installation's folder with the servers' environment (or gatehouse migrate to set up a new one here)",
+    )
+  }
 }

@@ -17,6 +17,8 @@ export interface Config {
     readonly oldKeys: readonly Buffer[]
     /** True when the key was generated into ./data/secret.key (dev only): main.ts warns. */
     readonly generated: boolean
+    /** Where the key came from, for the operator: `GATEHOUSE_SECRET_KEY` or the key file's path. */
+    readonly source: string
   }
   readonly appName: string
   readonly tokens: {

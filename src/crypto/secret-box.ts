@@ -12,6 +12,8 @@ export interface SecretBox {
   /** True when the envelope was sealed under an old key; throws on a malformed envelope. */
   needsReseal(envelope: string): boolean
   readonly currentKid: string
+  /** The ids of every key this box opens: the current one first, then the old ones. */
+  readonly kids: readonly string[]
 }
 
 const VERSION = 'v1'
@@ -90,6 +92,12 @@ function parse(envelope: string): Parsed {
   return parsed
 }
 
+/** The key id named by an envelope, or by its first 12 characters (`v1.<kid>.`). */
+export function envelopeKid(envelope: string): string | undefined {
+  const [version, kid] = envelope.split('.')
+  return version === VERSION && kid !== undefined && KID.test(kid) ? kid : undefined
+}
+
 export function createSecretBox(currentKey: Buffer, oldKeys: readonly Buffer[]): SecretBox {
   const current = boxKey(currentKey)
   const keys: BoxKey[] = [current]
@@ -136,5 +144,5 @@ export function createSecretBox(currentKey: Buffer, oldKeys: readonly Buffer[]):
     return parse(envelope).kid !== current.kid
   }
 
-  return { seal, open, needsReseal, currentKid: current.kid }
+  return { seal, open, needsReseal, currentKid: current.kid, kids: keys.map((k) => k.kid) }
 }

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
 import { createPool as createMysqlPool } from 'mysql2'
@@ -37,6 +37,24 @@ export function dialectOf(url: string): DialectName {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres'
   if (url.startsWith('mysql://')) return 'mysql'
   throw new Error(`unsupported database URL scheme in ${url.split(':')[0] ?? ''}:`)
+}
+
+/** The URL as an operator should see it: the password masked, a SQLite path made absolute. */
+export function describeDatabaseUrl(url: string): string {
+  if (dialectOf(url) === 'sqlite') {
+    const path = url.slice('sqlite:'.length)
+    return path === ':memory:' ? url : `sqlite:${resolve(path)}`
+  }
+  const parsed = new URL(url)
+  if (parsed.password !== '') parsed.password = '***'
+  return parsed.toString()
+}
+
+/** True when the SQLite file of `url` exists (or the URL names a server, which we cannot tell). */
+export function sqliteFileExists(url: string): boolean {
+  if (dialectOf(url) !== 'sqlite') return true
+  const path = url.slice('sqlite:'.length)
+  return path === ':memory:' || existsSync(path)
 }
 
 function createDialect(url: string, dialect: DialectName): Dialect {

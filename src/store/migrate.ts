@@ -34,3 +34,11 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error })
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }
+
+/** How many of our migrations this database has had: 0 means it holds no Gatehouse schema. */
+export async function appliedMigrationCount(db: Db): Promise<number> {
+  const migrator = new Migrator({ db, provider, migrationTableSchema: await postgresSchema(db) })
+  // getMigrations only reads: it neither creates the bookkeeping tables nor takes their lock.
+  const all = await migrator.getMigrations()
+  return all.filter((m) => m.executedAt !== undefined).length
+}

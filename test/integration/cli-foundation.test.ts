@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { runCli } from '../support/cli.js'
+import { runCli, WHERE_LINE } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
@@ -13,7 +13,12 @@ describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name
     const res = await runCli(['migrate'], { databaseUrl: fresh.url })
     expect(res.stderr).toBe('')
     expect(res.code).toBe(0)
-    expect(res.stdout).toContain('up to date')
+    const [where, applied] = res.stdout.trimEnd().split('\n')
+    expect(where).toMatch(WHERE_LINE)
+    expect(where).toContain('the secret key from GATEHOUSE_SECRET_KEY (key id ')
+    expect(applied).toMatch(/^applied \d+ migrations: 0001-foundation, /)
+    const again = await runCli(['migrate'], { databaseUrl: fresh.url })
+    expect(again.stdout.replace(WHERE_LINE, '')).toBe('database is up to date\n')
   })
 
   it('creates a user whose password comes from stdin without the trailing newline', async () => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
 import { TEST_SECRET_KEY } from './harness.js'
 
 export interface CliResult {
@@ -7,16 +8,31 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs the real `gatehouse` binary with a database URL and the test secret key. */
+const BIN = resolve('bin/gatehouse.js')
+
+/** The line every writing command prints first (database and key source); tests skip it. */
+export const WHERE_LINE = /^using database \S+ and the secret key from [^\n]*\n?/
+
+/**
+ * Runs the real `gatehouse` binary with a database URL and the test secret key. `cwd` runs it
+ * in another folder (where ./data/ would be); `databaseUrl: undefined` leaves DATABASE_URL
+ * unset and an empty `GATEHOUSE_SECRET_KEY` in `env` leaves the key unset.
+ */
 export function runCli(
   args: string[],
-  opts: { databaseUrl: string; stdin?: string; env?: Record<string, string> },
+  opts: {
+    databaseUrl: string | undefined
+    stdin?: string
+    env?: Record<string, string>
+    cwd?: string
+  },
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/gatehouse.js', ...args], {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
       env: {
         PATH: process.env.PATH,
-        DATABASE_URL: opts.databaseUrl,
+        ...(opts.databaseUrl === undefined ? {} : { DATABASE_URL: opts.databaseUrl }),
         GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
         NODE_ENV: 'test',
         ...opts.env,
@@ -28,7 +44,7 @@ export function runCli(
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }))
     child.stdin.end(opts.stdin ?? '')
   })
 }

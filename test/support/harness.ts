@@ -55,6 +55,7 @@ export async function startApp(url: string, opts: StartOptions = {}): Promise<Te
     logger: {
       info: (obj, msg) => logs.push(JSON.stringify({ level: 'info', ...obj, msg })),
       warn: (obj, msg) => logs.push(JSON.stringify({ level: 'warn', ...obj, msg })),
+      error: (obj, msg) => logs.push(JSON.stringify({ level: 'error', ...obj, msg })),
     },
   })
   await migrateToLatest(services.db)

@@ -41,6 +41,7 @@ export const apikeyCreate: Command = {
 export const apikeyList: Command = {
   name: 'apikey list',
   usage: 'apikey list                  list API keys in force',
+  readOnly: true,
   async run(ctx) {
     const { apiKeys } = await ctx.services()
     ctx.out(['id', 'name', 'owner', 'scopes', 'created_at', 'last_used_at'].join('\t'))

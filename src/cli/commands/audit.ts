@@ -9,6 +9,7 @@ export const auditTail: Command = {
   usage:
     'audit tail [--limit N] [--no-follow]\n' +
     '                             print the newest audit events, then follow new ones',
+  readOnly: true,
   async run(ctx) {
     const { values, positionals } = parseArgs({
       args: ctx.args,

@@ -76,6 +76,7 @@ export const userTotp: Command = {
 export const userList: Command = {
   name: 'user list',
   usage: 'user list                    list users',
+  readOnly: true,
   async run(ctx) {
     const services = await ctx.services()
     let cursor: string | undefined

@@ -7,6 +7,8 @@ const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')]),
   database: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
   redis: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('disabled')]),
+  /** Present only while a signing key cannot be opened (it is skipped; an older key signs). */
+  signing_keys: Type.Optional(Type.Literal('degraded')),
 })
 
 /** Liveness, readiness and Prometheus metrics (SPEC §4.11). */
@@ -29,9 +31,13 @@ export function opsRoutes(services: Services) {
           .then(() => 'ok' as const)
           .catch(() => 'unavailable' as const)
         const redis = services.redisStatus()
-        const status =
-          database === 'unavailable' ? 'unavailable' : redis === 'unavailable' ? 'degraded' : 'ok'
-        return reply.code(database === 'ok' ? 200 : 503).send({ status, database, redis })
+        if (database === 'unavailable') {
+          return reply.code(503).send({ status: 'unavailable', database, redis })
+        }
+        if ((await services.keyRing.unusable()).length > 0) {
+          return reply.send({ status: 'degraded', database, redis, signing_keys: 'degraded' })
+        }
+        return reply.send({ status: redis === 'unavailable' ? 'degraded' : 'ok', database, redis })
       },
     )
 

@@ -23,7 +23,8 @@ interface LoadedKey {
   createdAtMs: number
   publicJwk: JWK
   publicKey: webcrypto.CryptoKey
-  privateKey: webcrypto.CryptoKey | undefined // decrypted lazily: only the newest key ever signs
+  /** Undefined when the private half cannot be opened (sealed under a key we lack, or damaged). */
+  privateKey: webcrypto.CryptoKey | undefined
   sealed: string
 }
 
@@ -37,6 +38,13 @@ export interface KeyRing {
   rotate(): Promise<string>
   /** Re-encrypts every private key under the current secret key; returns how many changed. */
   reseal(): Promise<number>
+  /** Kids whose private half cannot be opened (for /readyz); they are skipped for signing. */
+  unusable(): Promise<string[]>
+}
+
+/** Where the ring reports a key it cannot open; main.ts hands in the app's logger. */
+export interface KeyRingLogger {
+  error(obj: Record<string, unknown>, msg: string): void
 }
 
 const aad = (kid: string) => `signing_keys.private_key_sealed:${kid}`
@@ -47,6 +55,7 @@ export function createKeyRing(deps: {
   clock: Clock
   random: Random
   accessTtlSec: number
+  log: KeyRingLogger
 }): KeyRing {
   const { db, box, clock } = deps
   let keys: LoadedKey[] = []
@@ -61,15 +70,37 @@ export function createKeyRing(deps: {
       createdAtMs: row.created_at,
       publicJwk,
       publicKey: (await importJWK(publicJwk, ALG)) as webcrypto.CryptoKey,
-      privateKey: undefined,
+      privateKey: await openPrivateKey(row),
       sealed: row.private_key_sealed,
     }
   }
 
-  /** Keys whose tokens may still be alive: the newest, and any replaced less than a TTL ago. */
+  /**
+   * Opened once per key row. A key sealed under a secret key this instance lacks (a CLI run
+   * with another GATEHOUSE_SECRET_KEY once rotated one in) must not turn every login into a
+   * 500 while an older key still signs: it is skipped, logged once, and /readyz says degraded.
+   */
+  async function openPrivateKey(row: SigningKeyRow): Promise<webcrypto.CryptoKey | undefined> {
+    try {
+      const pkcs8 = box.open(row.private_key_sealed, aad(row.kid)).toString('utf8')
+      return await importPKCS8(pkcs8, ALG)
+    } catch (err) {
+      deps.log.error(
+        { kid: row.kid, err: err instanceof Error ? err.message : String(err) },
+        'signing key cannot be opened with GATEHOUSE_SECRET_KEY or GATEHOUSE_OLD_SECRET_KEYS; it is skipped',
+      )
+      return undefined
+    }
+  }
+
+  /**
+   * Keys whose tokens may still be alive: the signing key, keys newer than it, and keys it
+   * (or a newer usable key) replaced less than a TTL ago. A key that cannot be opened signs
+   * nothing, so it replaces nothing either.
+   */
   function published(all: LoadedKey[], nowMs: number): LoadedKey[] {
     return all.filter((key, i) => {
-      const successor = all[i - 1] // newest first
+      const successor = all.slice(0, i).findLast((k) => k.privateKey !== undefined) // newest first
       return (
         successor === undefined ||
         successor.createdAtMs + deps.accessTtlSec * 1000 + PUBLISH_MARGIN_MS > nowMs
@@ -114,17 +145,12 @@ export function createKeyRing(deps: {
     return kid
   }
 
-  async function openPrivateKey(key: LoadedKey): Promise<webcrypto.CryptoKey> {
-    key.privateKey ??= await importPKCS8(box.open(key.sealed, aad(key.kid)).toString('utf8'), ALG)
-    return key.privateKey
-  }
-
   return {
     async signingKey() {
       await load()
-      const newest = keys[0]
-      if (!newest) throw new Error('no signing key')
-      return { kid: newest.kid, privateKey: await openPrivateKey(newest) }
+      const signer = keys.find((k) => k.privateKey !== undefined)
+      if (!signer?.privateKey) throw new Error('no signing key can be opened')
+      return { kid: signer.kid, privateKey: signer.privateKey }
     },
 
     async verificationKey(kid) {
@@ -166,6 +192,11 @@ export function createKeyRing(deps: {
       }
       await load(true)
       return changed
+    },
+
+    async unusable() {
+      await load()
+      return keys.filter((k) => k.privateKey === undefined).map((k) => k.kid)
     },
   }
 }
