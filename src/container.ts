@@ -35,6 +35,8 @@ import { createUserDirectory, type UserDirectory } from './services/users/direct
 import { deriveKey } from './crypto/secret-box.js'
 import { createAuditLog, type AuditLog } from './services/audit/audit-log.js'
 import { createAuditTail, type AuditTail } from './services/audit/audit-tail.js'
+import { createAuditChainCheck, type AuditChainCheck } from './services/audit/audit-chain-check.js'
+import { createAuditSealer, type AuditSealer } from './services/audit/audit-sealer.js'
 import { createLocalBus, type InvalidationBus } from './services/cache/invalidation.js'
 import { createSharedBus } from './services/cache/shared-bus.js'
 import { newId } from './services/ids.js'
@@ -75,6 +77,10 @@ export interface Services {
   audit: AuditLog
   /** The audit log as lines, newest last (`gatehouse audit tail`). */
   auditTail: AuditTail
+  /** Seals audit rows into the hash chain (SPEC §4.14). */
+  auditSealer: AuditSealer
+  /** `gatehouse audit verify` / `audit export`. */
+  auditChain: AuditChainCheck
   keyRing: KeyRing
   accessTokens: AccessTokens
   profiles: ProfileReader
@@ -140,8 +146,18 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     ? createSharedBus({ local: localBus, pubsub: redis, instanceId: newId(random) })
     : localBus
   const counters = counterFactory({ redis: redis?.client, prefix: config.redis.prefix })
-  const audit = createAuditLog({ db, clock })
   const log = overrides.logger ?? stderrLogger
+  const auditSealer = createAuditSealer({
+    db,
+    clock,
+    intervalMs: 2_000,
+    onError: (err) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'sealing the audit chain failed; the next pass retries',
+      ),
+  })
+  const audit = createAuditLog({ db, clock, written: () => auditSealer.kick() })
   const keyRing = createKeyRing({
     db,
     box,
@@ -260,7 +276,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   })
   const roleAdmin = createRoleAdmin({ db, clock, audit, permissions })
   const apiKeys = createApiKeys({ db, clock, random, audit, cursors, bus })
-  const auditReader = createAuditReader({ db, cursors })
+  const auditReader = createAuditReader({ db, cursors, sealer: auditSealer })
   const totpService = createTotpService({ db, clock, random, box, audit, appName: config.appName })
   const products = createProducts({ db, clock, random, cursors })
   const userImport = createUserImport({ db, clock, random, audit, totpWriter: totp.writeImported })
@@ -306,6 +322,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     bus,
     audit,
     auditTail: createAuditTail({ db }),
+    auditSealer,
+    auditChain: createAuditChainCheck({ db, sealer: auditSealer }),
     keyRing,
     accessTokens,
     profiles,
@@ -340,6 +358,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     async close() {
       clearInterval(successorSweep)
       await passwordReset.idle()
+      await auditSealer.stop()
       mail.close()
       await redis?.close()
       await closeDb()

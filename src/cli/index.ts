@@ -12,7 +12,7 @@ import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
 import { apikeyCreate, apikeyList, apikeyRevoke } from './commands/apikey.js'
-import { auditTail } from './commands/audit.js'
+import { auditExport, auditTail, auditVerify } from './commands/audit.js'
 import { userCreate, userList, userTotp } from './commands/user.js'
 import { userDelete, userRoles } from './commands/user-admin.js'
 import { userImport } from './commands/user-import.js'
@@ -34,6 +34,8 @@ const commands: Command[] = [
   keysRotate,
   secretsRotate,
   auditTail,
+  auditVerify,
+  auditExport,
 ]
 
 function help(): string {

@@ -75,6 +75,16 @@ export interface AuditEventsTable {
   user_agent: string | null
   actor_id: string | null
   details: string | null // JSON object
+  /** SHA-256 chain link (hex); null until the sealer reaches the row (SPEC §4.14). */
+  hash: string | null
+}
+
+/** The single row (id 1) that locks and remembers the head of the audit chain. */
+export interface AuditChainTable {
+  id: number
+  last_id: number
+  last_hash: string
+  sealed_at: number
 }
 
 export interface ApiKeysTable {
@@ -181,6 +191,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable
   signing_keys: SigningKeysTable
   audit_events: AuditEventsTable
+  audit_chain: AuditChainTable
   api_keys: ApiKeysTable
   totp_subjects: TotpSubjectsTable
   products: ProductsTable

@@ -51,3 +51,38 @@ export const auditTail: Command = {
     }
   },
 }
+
+export const auditVerify: Command = {
+  name: 'audit verify',
+  usage:
+    'audit verify                 check the audit hash chain: "ok: N events", or the first broken row (exit 1)',
+  async run(ctx) {
+    if (ctx.args.length > 0) throw new CliError('usage: gatehouse audit verify')
+    const verdict = await (await ctx.services()).auditChain.verify()
+    if (verdict.ok) {
+      ctx.out(`ok: ${verdict.events} events`)
+      return 0
+    }
+    ctx.out(
+      `broken: event ${verdict.brokenId} (${verdict.reason}); ${verdict.events} events before it verify`,
+    )
+    return 1
+  },
+}
+
+export const auditExport: Command = {
+  name: 'audit export',
+  usage: 'audit export [--since T]     write the sealed audit events as NDJSON with their hashes',
+  async run(ctx) {
+    const { values, positionals } = parseArgs({
+      args: ctx.args,
+      allowPositionals: true,
+      options: { since: { type: 'string' } },
+    })
+    const since = values.since === undefined ? undefined : new Date(values.since)
+    if (positionals.length > 0 || (since !== undefined && Number.isNaN(since.getTime())))
+      throw new CliError('usage: gatehouse audit export [--since 2026-01-01T00:00:00Z]')
+    for await (const record of (await ctx.services()).auditChain.export(since))
+      ctx.out(JSON.stringify(record))
+  },
+}

@@ -32,6 +32,7 @@ export type AuditEventName =
   | 'totp_service_verified'
   | 'totp_service_deleted'
   | 'signing_key_rotated'
+  | 'compromise_reported'
 
 /** Who made a request: copied into every event that request causes. */
 export interface RequestContext {
@@ -63,7 +64,12 @@ function clean(value: string | null | undefined, max: number): string | null {
   return [...value.replace(CONTROL_CHARS, '')].slice(0, max).join('')
 }
 
-export function createAuditLog(deps: { db: Db; clock: Clock }): AuditLog {
+export function createAuditLog(deps: {
+  db: Db
+  clock: Clock
+  /** Called after each write: the sealer's cue (SPEC §4.14). */
+  written?: () => void
+}): AuditLog {
   return {
     async record(entry) {
       await insertAuditEvent(deps.db, {
@@ -77,6 +83,7 @@ export function createAuditLog(deps: { db: Db; clock: Clock }): AuditLog {
         actor_id: entry.actorId ?? null,
         details: entry.details ? JSON.stringify(entry.details) : null,
       })
+      deps.written?.()
     },
   }
 }

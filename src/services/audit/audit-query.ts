@@ -2,6 +2,7 @@ import type { Db } from '../../store/db.js'
 import { queryAuditEvents, type AuditEventRow } from '../../store/repositories/audit-query.js'
 import { GatehouseError } from '../errors.js'
 import type { CursorCodec, Page } from '../pagination.js'
+import type { AuditSealer } from './audit-sealer.js'
 
 export interface AuditEvent {
   id: string
@@ -14,6 +15,8 @@ export interface AuditEvent {
   userAgent: string | null
   actorId: string | null
   details: Record<string, unknown> | null
+  /** The chain link (SPEC §4.14); null while the sealer has not reached the row. */
+  hash: string | null
 }
 
 export interface AuditQuery {
@@ -45,14 +48,17 @@ function toEvent(row: AuditEventRow): AuditEvent {
     userAgent: row.user_agent,
     actorId: row.actor_id,
     details,
+    hash: row.hash,
   }
 }
 
 /** The admin's view of the audit log: filtered, newest first, paged by a signed cursor. */
-export function createAuditReader(deps: { db: Db; cursors: CursorCodec }) {
+export function createAuditReader(deps: { db: Db; cursors: CursorCodec; sealer: AuditSealer }) {
   const { db, cursors } = deps
   return {
     async query(q: AuditQuery): Promise<Page<AuditEvent>> {
+      // Admins see every event recorded so far with its hash, not a moment before sealing.
+      await deps.sealer.sealNow()
       let beforeId: number | undefined
       if (q.cursor !== undefined) {
         const { b } = cursors.decode(q.cursor)

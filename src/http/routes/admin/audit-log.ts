@@ -20,6 +20,7 @@ const AuditEventSchema = Type.Object({
   user_agent: Nullable(Type.String()),
   actor_id: Nullable(Type.String()),
   details: Nullable(Type.Object({}, { additionalProperties: true })),
+  hash: Nullable(Type.String({ description: 'SHA-256 audit chain link, hex (SPEC §4.14)' })),
 })
 
 /** RFC 3339 admits strings Date cannot place (a leap second, say): those name no instant. */
@@ -71,6 +72,7 @@ export function adminAuditRoutes(services: Services) {
             user_agent: e.userAgent,
             actor_id: e.actorId,
             details: e.details,
+            hash: e.hash,
           })),
           next_cursor: page.nextCursor,
         }

@@ -1,0 +1,87 @@
+import type { Db } from '../../store/db.js'
+import {
+  hasUnsealedAuditEvents,
+  sealAuditEvents,
+  type StoredAuditEvent,
+} from '../../store/repositories/audit-chain.js'
+import type { Clock } from '../ports.js'
+import { chainHash, toChainRecord } from './chain.js'
+
+export interface AuditSealer {
+  /** Asks for a sealing pass soon; never waits and never throws (requests call it). */
+  kick(): void
+  /** Seals everything written so far (admin reads, `audit verify`, shutdown). */
+  sealNow(): Promise<void>
+  /** Stops the periodic pass and waits for the one running. */
+  stop(): Promise<void>
+}
+
+const BATCH = 500
+
+/** A row whose stored details are no JSON object still gets a hash: verify will flag it. */
+function sealRow(previous: string, row: StoredAuditEvent): string {
+  try {
+    return chainHash(previous, toChainRecord(row))
+  } catch {
+    return chainHash(previous, toChainRecord({ ...row, details: null }))
+  }
+}
+
+/**
+ * Seals the audit chain in the background: after each write (coalesced, one pass at a time
+ * per instance) and every `intervalMs` (rows another instance wrote before it died). A
+ * failed pass is logged and retried by the next one; the rows stay, unsealed, until then.
+ */
+export function createAuditSealer(deps: {
+  db: Db
+  clock: Clock
+  onError: (err: unknown) => void
+  intervalMs: number
+}): AuditSealer {
+  const { db, clock } = deps
+  // Requests are numbered; a pass that starts after request n has begun covers every row
+  // committed before n was made. `done` is the newest request a finished pass covered.
+  let requested = 0
+  let done = 0
+  let running: Promise<void> | undefined
+
+  async function sealAll(): Promise<void> {
+    if (!(await hasUnsealedAuditEvents(db))) return
+    const opts = { limit: BATCH, nowMs: clock.now().getTime() }
+    while ((await sealAuditEvents(db, sealRow, opts)) === BATCH) opts.nowMs = clock.now().getTime()
+  }
+
+  async function drain(): Promise<void> {
+    while (done < requested) {
+      const target = requested
+      await sealAll().catch(deps.onError)
+      done = target
+    }
+  }
+
+  function start(): void {
+    running = drain().finally(() => {
+      running = undefined
+      // A request made between the loop's last check and here still gets its pass.
+      if (done < requested) start()
+    })
+  }
+
+  async function request(): Promise<void> {
+    const target = ++requested
+    if (!running) start()
+    while (done < target && running) await running
+  }
+
+  const timer = setInterval(() => void request(), deps.intervalMs)
+  timer.unref()
+
+  return {
+    kick: () => void request(),
+    sealNow: request,
+    async stop() {
+      clearInterval(timer)
+      await request()
+    },
+  }
+}
