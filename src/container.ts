@@ -1,5 +1,5 @@
 import type { Config } from './config/types.js'
-import { createCodeHasher, createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
+import { createCodeHashes, createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
 import { cryptoRandom } from './crypto/random.js'
 import { createSecretBox, type SecretBox } from './crypto/secret-box.js'
 import { createObservability, type Observability } from './observability/prometheus.js'
@@ -50,6 +50,7 @@ import {
 } from './services/lockout/route-limits.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
 import { createPasswordRecheck } from './services/login/password-recheck.js'
+import { createCodeHashKeys } from './services/secrets/code-hash-key.js'
 import {
   systemClock,
   type Clock,
@@ -170,7 +171,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const gate = createSessionGate({ db, clock, bus })
   const mail = createMailer(config.mail, log)
   const sms = createSmsSender(config.sms, log)
-  const codeHasher = createCodeHasher(deriveKey(config.secrets.key, 'gatehouse code-hash v1'))
+  const codeHashKeys = createCodeHashKeys({
+    db,
+    box,
+    clock,
+    secretKey: config.secrets.key,
+    oldSecretKeys: config.secrets.oldKeys,
+  })
+  const codeHasher = createCodeHashes(() => codeHashKeys.keys())
   // Passkeys (SPEC §4.9) hand their counter to createMfaSummaryReader({ passkeys }).
   const mfaSummary = createMfaSummaryReader({ db })
   const profiles = createProfileReader({
@@ -352,7 +360,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     routeLimits,
     accountLocks,
     sealedKeys: createSealedKeyCheck({ db, box }),
-    resealers: [keyRing, totpService, totp],
+    resealers: [keyRing, totpService, totp, codeHashKeys],
     redisStatus: () => redis?.status() ?? 'disabled',
     watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
     async close() {

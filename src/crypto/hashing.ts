@@ -134,3 +134,36 @@ export function timingSafeEqualHex(a: string, b: string): boolean {
   if (a.length !== b.length || !HEX.test(a) || !HEX.test(b)) return false
   return timingSafeEqual(Buffer.from(a.toLowerCase(), 'utf8'), Buffer.from(b.toLowerCase(), 'utf8'))
 }
+
+/** Short-code hashes under a key that may have had predecessors (see createCodeHashes). */
+export interface CodeHashes {
+  /** The hash to store: under the current code-hash key. */
+  hash(code: string, context: string): Promise<string>
+  /** Every hash the code may have been stored under, the current key's first. */
+  candidates(code: string, context: string): Promise<string[]>
+}
+
+/**
+ * A code stored under an earlier key must still match after that key was replaced (a code
+ * cannot be re-hashed without the code), so verification tries every key `keys()` lists,
+ * the current one first.
+ */
+export function createCodeHashes(keys: () => Promise<readonly Buffer[]>): CodeHashes {
+  const hashers = new Map<string, CodeHasher>()
+  const hasherFor = (key: Buffer) => {
+    const id = key.toString('hex')
+    let hasher = hashers.get(id)
+    if (!hasher) hashers.set(id, (hasher = createCodeHasher(key)))
+    return hasher
+  }
+  return {
+    async hash(code, context) {
+      const [current] = await keys()
+      if (!current) throw new Error('code hashes: no key')
+      return hasherFor(current).hash(code, context)
+    },
+    async candidates(code, context) {
+      return [...new Set((await keys()).map((key) => hasherFor(key).hash(code, context)))]
+    },
+  }
+}

@@ -183,6 +183,13 @@ export interface MfaTokensTable {
   spent_at: number | null
 }
 
+/** Keys Gatehouse made for itself, sealed under GATEHOUSE_SECRET_KEY. */
+export interface AppSecretsTable {
+  name: string
+  sealed: string
+  created_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -202,4 +209,5 @@ export interface Database {
   one_time_codes: OneTimeCodesTable
   code_sends: CodeSendsTable
   mfa_tokens: MfaTokensTable
+  app_secrets: AppSecretsTable
 }

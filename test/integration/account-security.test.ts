@@ -4,6 +4,7 @@ import { useTestApp } from '../support/harness.js'
 import { dropRedisPrefix, testRedisUrl, uniqueRedisPrefix } from '../support/redis.js'
 import { registerAndLogin, STRONG_PASSWORD, type Client, type Tokens } from '../support/http.js'
 import type { TestApp } from '../support/harness.js'
+import { adminWithMfa, apiKey } from '../support/principals.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
@@ -49,6 +50,80 @@ async function userWithTotp(t: TestApp, api: Client, username: string): Promise<
 
 describe.each(databases)('account security on $name', (database) => {
   const { t, api } = useTestApp(database)
+
+  /**
+   * Issue 9 item 5: responses carrying tokens, secrets or codes had no `Cache-Control`, so a
+   * browser or a shared cache could keep them (RFC 6749 §5.1, SPEC §4.3).
+   */
+  it('answers every response carrying a token, secret or codes with no-store', async () => {
+    const seen: [string, number, unknown][] = []
+    const note = (what: string, res: { status: number; headers: Record<string, unknown> }) =>
+      seen.push([what, res.status, res.headers['cache-control']])
+
+    const pwd = await registerAndLogin(api, 'no-store')
+    note(
+      'login',
+      await api.post('/api/auth/login', { username: 'no-store', password: STRONG_PASSWORD }),
+    )
+    note('refresh', await api.post('/api/auth/refresh', { refresh_token: pwd.refresh_token }))
+    const setup = await api.post<{ secret: string }>(
+      '/api/auth/2fa/totp/setup',
+      undefined,
+      pwd.access_token,
+    )
+    note('totp setup', setup)
+    note(
+      'totp enable',
+      await api.post(
+        '/api/auth/2fa/totp/enable',
+        { code: appCode(setup.body.secret, t.clock) },
+        pwd.access_token,
+      ),
+    )
+    t.clock.advance('30s')
+    const challenge = await api.post<{ mfa_token: string }>('/api/auth/login', {
+      username: 'no-store',
+      password: STRONG_PASSWORD,
+    })
+    note('login (mfa_token)', challenge)
+    const verified = await api.post<Tokens>('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      code: appCode(setup.body.secret, t.clock),
+    })
+    note('login/verify', verified)
+    note(
+      'backup codes',
+      await api.post(
+        '/api/auth/2fa/backup-codes',
+        { password: STRONG_PASSWORD },
+        verified.body.access_token,
+      ),
+    )
+    const admin = await adminWithMfa(t, 'no-store-admin')
+    note(
+      'api key',
+      await api.post('/api/admin/api-keys', { name: 'no-store', scopes: ['totp'] }, admin.token),
+    )
+    const { key } = await apiKey(t, ['totp'], 'no-store-owner')
+    note(
+      'totp service register',
+      await api.call('POST', '/api/totp/register', {
+        body: { username: 'subject-1' },
+        headers: { 'x-api-key': key },
+      }),
+    )
+    expect(seen).toEqual([
+      ['login', 200, 'no-store'],
+      ['refresh', 200, 'no-store'],
+      ['totp setup', 200, 'no-store'],
+      ['totp enable', 200, 'no-store'],
+      ['login (mfa_token)', 200, 'no-store'],
+      ['login/verify', 200, 'no-store'],
+      ['backup codes', 200, 'no-store'],
+      ['api key', 201, 'no-store'],
+      ['totp service register', 201, 'no-store'],
+    ])
+  })
 
   /**
    * Issue 9 item 1: `POST /api/auth/2fa/backup-codes` with a password-only token (a session

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createCodeHasher } from '../../src/crypto/hashing.js'
+import { createCodeHashes } from '../../src/crypto/hashing.js'
 import { deriveKey } from '../../src/crypto/secret-box.js'
 import { GatehouseError } from '../../src/services/errors.js'
 import { createLoginFlow, type LoginFlow } from '../../src/services/login/login-flow.js'
@@ -44,7 +44,9 @@ describe.each(databases)('login guard calls around second factors on $name', (da
 
   beforeAll(async () => {
     const s = t.services
-    const codeHasher = createCodeHasher(deriveKey(t.config.secrets.key, 'gatehouse code-hash v1'))
+    const codeHasher = createCodeHashes(() =>
+      Promise.resolve([deriveKey(t.config.secrets.key, 'gatehouse code-hash v1')]),
+    )
     flow = createLoginFlow({
       db: s.db,
       accounts: s.accounts,

@@ -1,4 +1,5 @@
 import formBody from '@fastify/formbody'
+import { noStore } from '../no-store.js'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
@@ -89,6 +90,7 @@ export function authRoutes(services: Services) {
       form.post(
         '/api/auth/login',
         {
+          onRequest: noStore,
           schema: {
             tags: ['auth'],
             body: Type.Object({
@@ -118,6 +120,7 @@ export function authRoutes(services: Services) {
     app.post(
       '/api/auth/login/verify',
       {
+        onRequest: noStore,
         config: { rateLimit: 'mfa' },
         schema: {
           tags: ['auth'],
@@ -172,6 +175,7 @@ export function authRoutes(services: Services) {
     app.post(
       '/api/auth/refresh',
       {
+        onRequest: noStore,
         schema: {
           tags: ['auth'],
           body: Type.Object({ refresh_token: OpaqueToken }),

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { noStore } from '../no-store.js'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import type { Enroller } from '../../services/mfa/enrolment.js'
@@ -26,6 +27,7 @@ export function mfaRoutes(services: Services) {
     app.post(
       '/api/auth/2fa/totp/setup',
       {
+        onRequest: noStore,
         schema: {
           tags: ['2fa'],
           security: bearer,
@@ -48,6 +50,7 @@ export function mfaRoutes(services: Services) {
     app.post(
       '/api/auth/2fa/totp/enable',
       {
+        onRequest: noStore,
         config: { rateLimit: 'mfa' },
         schema: {
           tags: ['2fa'],
@@ -104,6 +107,7 @@ export function mfaRoutes(services: Services) {
     app.post(
       '/api/auth/2fa/backup-codes',
       {
+        onRequest: noStore,
         config: { rateLimit: 'mfa' },
         schema: {
           tags: ['2fa'],

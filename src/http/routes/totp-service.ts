@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { noStore } from '../no-store.js'
 import type { Services } from '../../container.js'
 import type { TotpCaller } from '../../services/totp-service/totp-service.js'
 import { GatehouseError } from '../../services/errors.js'
@@ -37,6 +38,7 @@ export function totpServiceRoutes(services: Services) {
     app.post(
       '/api/totp/register',
       {
+        onRequest: noStore,
         config,
         schema: {
           tags,

@@ -1,4 +1,4 @@
-import { timingSafeEqualHex, type CodeHasher } from '../../crypto/hashing.js'
+import { timingSafeEqualHex, type CodeHashes } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import {
   findLiveCodes,
@@ -61,7 +61,7 @@ export function createOneTimeCodes(deps: {
   db: Db
   clock: Clock
   random: Random
-  hasher: CodeHasher
+  hasher: CodeHashes
   mailer: Mailer
   sms: SmsSender
   appName: string
@@ -120,7 +120,7 @@ export function createOneTimeCodes(deps: {
         purpose: req.purpose,
         channel: req.channel,
         destination: req.to,
-        code_hash: hasher.hash(code, context(req.userId, req.purpose, req.channel)),
+        code_hash: await hasher.hash(code, context(req.userId, req.purpose, req.channel)),
         attempts: 0,
         created_at: nowMs,
         expires_at: nowMs + CODE_TTL_MS,
@@ -167,8 +167,8 @@ export function createOneTimeCodes(deps: {
       const wellFormed = WELL_FORMED.test(q.code)
       for (const row of live) {
         if (!(await takeCodeAttempt(db, row.id, nowMs, CODE_MAX_ATTEMPTS))) continue
-        const hash = hasher.hash(q.code, context(q.userId, q.purpose, row.channel))
-        if (wellFormed && timingSafeEqualHex(hash, row.code_hash)) {
+        const hashes = await hasher.candidates(q.code, context(q.userId, q.purpose, row.channel))
+        if (wellFormed && hashes.some((hash) => timingSafeEqualHex(hash, row.code_hash))) {
           if (await markCodeUsed(db, row.id, nowMs)) return row
         }
       }

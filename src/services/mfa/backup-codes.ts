@@ -1,4 +1,4 @@
-import type { CodeHasher } from '../../crypto/hashing.js'
+import type { CodeHashes } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import {
   consumeBackupCode,
@@ -25,7 +25,7 @@ export function createBackupCodes(deps: {
   db: Db
   clock: Clock
   random: Random
-  hasher: CodeHasher
+  hasher: CodeHashes
 }) {
   const { db, clock, random, hasher } = deps
   const context = (userId: string) => `backup_code:${userId}`
@@ -41,17 +41,17 @@ export function createBackupCodes(deps: {
     async regenerate(userId: string): Promise<string[]> {
       const nowMs = clock.now().getTime()
       const codes = Array.from({ length: BACKUP_CODES_PER_SET }, newCode)
-      await replaceBackupCodes(
-        db,
-        userId,
-        codes.map((code) => ({
+      const rows = []
+      for (const code of codes) {
+        rows.push({
           id: newId(random),
           user_id: userId,
-          code_hash: hasher.hash(normalizeBackupCode(code), context(userId)),
+          code_hash: await hasher.hash(normalizeBackupCode(code), context(userId)),
           used_at: null,
           created_at: nowMs,
-        })),
-      )
+        })
+      }
+      await replaceBackupCodes(db, userId, rows)
       return codes
     },
 
@@ -59,8 +59,9 @@ export function createBackupCodes(deps: {
     async consume(userId: string, code: string): Promise<boolean> {
       const normalized = normalizeBackupCode(code)
       if (normalized.length !== CODE_LENGTH) return false
-      const hash = hasher.hash(normalized, context(userId))
-      return consumeBackupCode(db, userId, hash, clock.now().getTime())
+      // Under every code-hash key there has been, so `secrets rotate` breaks no code.
+      const hashes = await hasher.candidates(normalized, context(userId))
+      return consumeBackupCode(db, userId, hashes, clock.now().getTime())
     },
 
     remaining: (userId: string) => countUnusedBackupCodes(db, userId),

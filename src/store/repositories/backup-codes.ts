@@ -17,14 +17,15 @@ export async function replaceBackupCodes(
 export async function consumeBackupCode(
   db: Db,
   userId: string,
-  codeHash: string,
+  codeHashes: readonly string[],
   now: number,
 ): Promise<boolean> {
+  if (codeHashes.length === 0) return false
   const res = await db
     .updateTable('backup_codes')
     .set({ used_at: now })
     .where('user_id', '=', userId)
-    .where('code_hash', '=', codeHash)
+    .where('code_hash', 'in', codeHashes)
     .where('used_at', 'is', null)
     .executeTakeFirst()
   return Number(res.numUpdatedRows) === 1

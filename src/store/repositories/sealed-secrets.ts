@@ -11,6 +11,7 @@ const SEALED_COLUMNS = [
   ['signing_keys', 'private_key_sealed'],
   ['totp_secrets', 'secret_sealed'],
   ['totp_subjects', 'secret_sealed'],
+  ['app_secrets', 'sealed'],
 ] as const
 
 /** The distinct first 12 characters (`v1.<kid>.`) of every sealed value: one scan per column. */

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { noStore } from '../../no-store.js'
 import type { Services } from '../../../container.js'
 import type { ApiKey } from '../../../services/apikeys/api-keys.js'
 import { principalOf } from '../../auth.js'
@@ -59,6 +60,7 @@ export function adminApiKeyRoutes(services: Services) {
     app.post(
       '/api/admin/api-keys',
       {
+        onRequest: noStore,
         schema: {
           tags,
           security: adminSecurity,
