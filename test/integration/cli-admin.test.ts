@@ -225,7 +225,22 @@ describe('the gatehouse CLI', () => {
 
       const again = await gatehouse(['user', 'import', csv])
       expect(again.code).toBe(1)
-      expect(again.stdout).toContain('imported 0, skipped 4, rejected 5')
+      // Issue 10, item 8: the report listed every skipped row before every rejected one; it
+      // now follows the file's line order.
+      expect(again.stdout.split('\n')).toEqual([
+        'warning: line 1: ignoring unknown column "legacy_id"',
+        'line 2: skipped: ivan already exists',
+        'line 3: skipped: judy already exists',
+        'line 4: skipped: already-here already exists',
+        'line 5: rejected: username may contain only letters A-Z, digits and the characters . _ -',
+        'line 6: rejected: email: must be an email address',
+        'line 7: rejected: roles: unknown role superuser',
+        'line 9: rejected: password_hash: must be a bcrypt or argon2 hash',
+        'line 10: rejected: username: same as line 2',
+        'line 11: skipped: nora already exists',
+        'imported 0, skipped 4, rejected 5',
+        '',
+      ])
     })
 
     it('imports JSON Lines and exits 0 when nothing is rejected', async () => {

@@ -22,8 +22,18 @@ export const userImport: Command = {
     const report = await importer.run(text)
     for (const warning of report.warnings) ctx.out(`warning: ${warning}`)
     if (report.fatal !== undefined) throw new CliError(`${file}: ${report.fatal}; nothing imported`)
-    for (const s of report.skipped) ctx.out(`line ${s.line}: skipped: ${s.username} already exists`)
-    for (const r of report.rejected) ctx.out(`line ${r.line}: rejected: ${r.reason}`)
+    // One list in file order, so the report reads alongside the file.
+    const lines = [
+      ...report.skipped.map((s) => ({
+        line: s.line,
+        text: `line ${s.line}: skipped: ${s.username} already exists`,
+      })),
+      ...report.rejected.map((r) => ({
+        line: r.line,
+        text: `line ${r.line}: rejected: ${r.reason}`,
+      })),
+    ].sort((a, b) => a.line - b.line)
+    for (const { text } of lines) ctx.out(text)
     ctx.out(
       `imported ${report.imported}, skipped ${report.skipped.length}, rejected ${report.rejected.length}`,
     )

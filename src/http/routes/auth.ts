@@ -84,7 +84,7 @@ export function authRoutes(services: Services) {
       },
     )
 
-    // OAuth2 password forms post urlencoded bodies; only login accepts them.
+    // OAuth2 forms post urlencoded bodies; only login and refresh accept them.
     await app.register(async (form: App) => {
       await form.register(formBody, { bodyLimit: 64 * 1024 })
       form.post(
@@ -113,6 +113,27 @@ export function authRoutes(services: Services) {
             context: contextOf(request),
           })
           return loginJson(result)
+        },
+      )
+
+      // The token endpoint of the RFC 8414 metadata: a JSON body, or the RFC 6749 §6 form
+      // `grant_type=refresh_token&refresh_token=…` that OAuth client libraries send.
+      form.post(
+        '/api/auth/refresh',
+        {
+          onRequest: noStore,
+          schema: {
+            tags: ['auth'],
+            body: Type.Object({
+              refresh_token: OpaqueToken,
+              grant_type: Type.Optional(Type.Literal('refresh_token')),
+            }),
+            response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
+          },
+        },
+        async (request) => {
+          const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
+          return tokenJson(tokens, await profileOf(tokens.userId))
         },
       )
     })
@@ -169,22 +190,6 @@ export function authRoutes(services: Services) {
           channel: request.body.channel,
         })
         return reply.code(202).send({})
-      },
-    )
-
-    app.post(
-      '/api/auth/refresh',
-      {
-        onRequest: noStore,
-        schema: {
-          tags: ['auth'],
-          body: Type.Object({ refresh_token: OpaqueToken }),
-          response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
-        },
-      },
-      async (request) => {
-        const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
-        return tokenJson(tokens, await profileOf(tokens.userId))
       },
     )
 

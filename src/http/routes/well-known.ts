@@ -37,17 +37,22 @@ export function wellKnownRoutes(services: Services) {
               token_endpoint: Type.String(),
               introspection_endpoint: Type.String(),
               grant_types_supported: Type.Array(Type.String()),
+              token_endpoint_auth_methods_supported: Type.Array(Type.String()),
               introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
             }),
           },
         },
       },
+      // SPEC §4.10: only what is served. Until the OpenID provider exists, the token endpoint
+      // is the refresh endpoint: it takes the refresh_token grant (form or JSON) from a public
+      // client; the password grant is not advertised, as login is a separate endpoint.
       async () => ({
         issuer,
         jwks_uri: `${issuer}/.well-known/jwks.json`,
         token_endpoint: `${issuer}/api/auth/refresh`,
         introspection_endpoint: `${issuer}/api/oauth/introspect`,
-        grant_types_supported: ['password', 'refresh_token'],
+        grant_types_supported: ['refresh_token'],
+        token_endpoint_auth_methods_supported: ['none'],
         introspection_endpoint_auth_methods_supported: ['X-API-Key'],
       }),
     )
