@@ -26,6 +26,7 @@ import { createUserAdmin, type UserAdmin } from './services/admin/user-admin.js'
 import { createApiKeys, type ApiKeys } from './services/apikeys/api-keys.js'
 import { createAuditReader, type AuditReader } from './services/audit/audit-query.js'
 import { createUserImport, type UserImport } from './services/import/user-import.js'
+import { createPostureReader } from './services/posture/posture.js'
 import { createCursorCodec, type CursorCodec } from './services/pagination.js'
 import { createProducts, type Products } from './services/products/products.js'
 import { createPermissionResolver, type PermissionResolver } from './services/roles/permissions.js'
@@ -159,6 +160,19 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       ),
   })
   const audit = createAuditLog({ db, clock, written: () => auditSealer.kick() })
+  const posture = createPostureReader({
+    db,
+    clock,
+    maxAgeSec: 60,
+    retryAfterSec: 10,
+    refreshTtlSec: config.tokens.refreshTtlSec,
+    onError: (err) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'posture metrics could not be computed',
+      ),
+  })
+  observability.watchPosture(() => posture.snapshot())
   const keyRing = createKeyRing({
     db,
     box,

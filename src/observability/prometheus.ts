@@ -1,11 +1,22 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { SecurityMetrics } from '../services/metrics.js'
+import type { PostureSnapshot } from '../services/posture/posture.js'
 
 export interface Observability {
   registry: Registry
   security: SecurityMetrics
   observeRequest(method: string, route: string, status: number, durationSec: number): void
+  /** Registers the posture gauges of SPEC §4.15, read from `read` at each scrape. */
+  watchPosture(read: () => Promise<PostureSnapshot | undefined>): void
 }
+
+/** Sets a labelled gauge to exactly these series: a role that disappeared stops reporting. */
+function setAll(gauge: Gauge<string>, label: string, values: Iterable<[string, number]>): void {
+  gauge.reset()
+  for (const [value, n] of values) gauge.set({ [label]: value }, n)
+}
+
+const MFA_METHODS = ['totp', 'webauthn', 'email', 'sms', 'backup_code'] as const
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
 export function createObservability(opts: { defaultMetrics: boolean }): Observability {
@@ -51,6 +62,64 @@ export function createObservability(opts: { defaultMetrics: boolean }): Observab
       login: (outcome) => logins.inc({ outcome }),
       mfaVerification: (method, outcome) => mfa.inc({ method, outcome }),
       rateLimited: (limit) => limited.inc({ limit }),
+    },
+    watchPosture(read) {
+      const gauge = (
+        name: string,
+        help: string,
+        labelNames: string[],
+        fill: (g: Gauge<string>, s: PostureSnapshot) => void,
+      ) =>
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers: [registry],
+          // Every scrape asks; `read` answers from memory unless 60 s have passed.
+          async collect() {
+            const s = await read()
+            if (s) fill(this, s)
+          },
+        })
+      gauge('gatehouse_users', 'Users by role', ['role'], (g, s) =>
+        setAll(g, 'role', s.usersByRole),
+      )
+      gauge('gatehouse_users_with_mfa', 'Users with each second factor', ['method'], (g, s) =>
+        setAll(
+          g,
+          'method',
+          MFA_METHODS.map((m) => [m, s.usersWithFactor[m] ?? 0]),
+        ),
+      )
+      gauge(
+        'gatehouse_users_without_mfa',
+        'Users with no second factor, by role',
+        ['role'],
+        (g, s) =>
+          setAll(
+            g,
+            'role',
+            [...s.usersByRole.keys()].map((role) => [
+              role,
+              s.usersWithoutFactorByRole.get(role) ?? 0,
+            ]),
+          ),
+      )
+      gauge(
+        'gatehouse_users_low_backup_codes',
+        'Users with fewer than 3 unused backup codes left',
+        [],
+        (g, s) => g.set(s.usersLowOnBackupCodes),
+      )
+      gauge('gatehouse_users_sms_only', 'Users whose only second factor is SMS', [], (g, s) =>
+        g.set(s.usersSmsOnly),
+      )
+      gauge(
+        'gatehouse_sessions_active',
+        'Sessions not ended whose refresh token is valid',
+        [],
+        (g, s) => g.set(s.sessionsActive),
+      )
     },
     observeRequest(method, route, status, durationSec) {
       requests.inc({ method, route, status: String(status) })
