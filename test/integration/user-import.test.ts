@@ -13,7 +13,7 @@ const databases = await testDatabases()
  * writer: it must run inside the row's transaction, so a refused secret leaves no user behind.
  */
 describe.each(databases)('user import on $name', (database) => {
-  const { t } = useTestApp(database)
+  const { t, api } = useTestApp(database)
   const written: { username: string; secret: string }[] = []
 
   const writer: ImportedTotpWriter = async (trx, user, secret) => {
@@ -77,5 +77,62 @@ describe.each(databases)('user import on $name', (database) => {
     expect(report.rejected).toEqual([
       { line: 2, reason: 'email: already belongs to another account' },
     ])
+  })
+
+  /**
+   * Issue 9 item 11: `user import` had no way to say that the old service had verified a
+   * contact, so every imported user had none, and password resets (which go only to a
+   * verified contact, SPEC §4.1) reached nobody.
+   */
+  it('takes email_verified / phone_verified from CSV and JSON Lines; resets use only those', async () => {
+    const csv = [
+      'username,email,email_verified,phone,phone_verified',
+      'verified-mail,vm@example.com,TRUE,+14155550101,false',
+      'unverified-mail,um@example.com,,+14155550102,',
+      'bad-flag,bf@example.com,yes,,',
+      'no-mail,,true,,',
+    ].join('\n')
+    const report = await importer().run(csv)
+    expect(report.imported).toBe(2)
+    expect(report.rejected).toEqual([
+      { line: 4, reason: 'email_verified: must be true or false' },
+      { line: 5, reason: 'email_verified: there is no email' },
+    ])
+    const jsonl = [
+      JSON.stringify({ username: 'json-phone', phone: '+14155550103', phone_verified: true }),
+      JSON.stringify({ username: 'json-plain', email: 'jp@example.com', email_verified: false }),
+    ].join('\n')
+    expect((await importer().run(jsonl)).imported).toBe(2)
+
+    const users = await t.services.db
+      .selectFrom('users')
+      .select(['username', 'email_verified_at', 'phone_verified_at'])
+      .where('username', 'in', ['verified-mail', 'unverified-mail', 'json-phone', 'json-plain'])
+      .orderBy('username')
+      .execute()
+    expect(
+      users.map((u) => [u.username, u.email_verified_at !== null, u.phone_verified_at !== null]),
+    ).toEqual([
+      ['json-phone', false, true],
+      ['json-plain', false, false],
+      ['unverified-mail', false, false],
+      ['verified-mail', true, false],
+    ])
+
+    // SPEC §4.1: the verified email, else the verified phone, else nothing; always 202 {}.
+    const sentTo = async (username: string) => {
+      const before = t.logs.length
+      const res = await api.post('/api/auth/password/forgot', { username })
+      expect([res.status, res.body]).toEqual([202, {}])
+      await t.services.passwordReset.idle()
+      return t.logs
+        .slice(before)
+        .map((line) => /"to":"([^"]+)"/.exec(line)?.[1])
+        .filter((to) => to !== undefined)
+    }
+    expect(await sentTo('verified-mail')).toEqual(['vm@example.com'])
+    expect(await sentTo('json-phone')).toEqual(['+14155550103'])
+    expect(await sentTo('unverified-mail')).toEqual([])
+    expect(await sentTo('json-plain')).toEqual([])
   })
 })

@@ -7,6 +7,8 @@ export const IMPORT_COLUMNS = [
   'username',
   'email',
   'phone',
+  'email_verified',
+  'phone_verified',
   'password_hash',
   'totp_secret',
   'roles',

@@ -40,6 +40,8 @@ interface ValidRow {
   username: string
   email: string | null
   phone: string | null
+  emailVerified: boolean
+  phoneVerified: boolean
   passwordHash: string | null
   totpSecret: Buffer | null
   roles: string[]
@@ -62,6 +64,19 @@ function optionalString(value: unknown, field: string): string | null {
   return trimmed === '' ? null : trimmed
 }
 
+/**
+ * `true`/`false` (any case; JSON booleans too), default false: only a contact the old service
+ * had verified may receive password reset codes, so unknown means unverified.
+ */
+function optionalFlag(value: unknown, field: string): boolean {
+  if (value === undefined || value === null || value === '') return false
+  if (typeof value === 'boolean') return value
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined
+  if (text === 'true') return true
+  if (text === 'false' || text === '') return false
+  throw new Rejection(`${field}: must be true or false`)
+}
+
 function rolesOf(value: unknown): string[] {
   if (value === undefined || value === null) return ['user']
   const list = typeof value === 'string' ? value.split(';') : value
@@ -82,6 +97,10 @@ function validate(fields: ImportRecord['fields']): ValidRow {
   const phone = optionalString(fields.phone, 'phone')
   if (phone !== null && !PHONE.test(phone))
     throw new Rejection('phone: must be E.164, e.g. +14155550100')
+  const emailVerified = optionalFlag(fields.email_verified, 'email_verified')
+  if (emailVerified && email === null) throw new Rejection('email_verified: there is no email')
+  const phoneVerified = optionalFlag(fields.phone_verified, 'phone_verified')
+  if (phoneVerified && phone === null) throw new Rejection('phone_verified: there is no phone')
   const passwordHash = optionalString(fields.password_hash, 'password_hash')
   if (passwordHash !== null && !BCRYPT.test(passwordHash) && !ARGON2.test(passwordHash))
     throw new Rejection('password_hash: must be a bcrypt or argon2 hash')
@@ -93,7 +112,16 @@ function validate(fields: ImportRecord['fields']): ValidRow {
       throw new Rejection('totp_secret: must be a base32 secret of 80 to 512 bits')
     totpSecret = decoded
   }
-  return { username, email, phone, passwordHash, totpSecret, roles: rolesOf(fields.roles) }
+  return {
+    username,
+    email,
+    phone,
+    emailVerified,
+    phoneVerified,
+    passwordHash,
+    totpSecret,
+    roles: rolesOf(fields.roles),
+  }
 }
 
 /**
@@ -127,9 +155,9 @@ export function createUserImport(deps: {
       email: row.email,
       email_normalized: emailNormalized,
       // Contacts are not proven to us yet: the user verifies them again.
-      email_verified_at: null,
+      email_verified_at: row.emailVerified ? nowMs : null,
       phone: row.phone,
-      phone_verified_at: null,
+      phone_verified_at: row.phoneVerified ? nowMs : null,
       password_hash: row.passwordHash,
       locked_at: null,
       disabled_at: null,
