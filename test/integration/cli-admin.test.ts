@@ -17,7 +17,8 @@ vi.setConfig({ testTimeout: 180_000 })
  * Runs the real `gatehouse` binary (dist/, built by the global setup when src/ is newer) on a
  * temporary SQLite database, and checks what its changes mean to HTTP clients.
  */
-describe('the gatehouse CLI', () => {
+// Each call spawns node and loads the whole service: seconds apiece on a loaded two-core machine.
+describe('the gatehouse CLI', { timeout: 180_000 }, () => {
   let dir: string
   let databaseUrl: string
   let t: TestApp

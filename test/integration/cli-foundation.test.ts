@@ -11,127 +11,132 @@ vi.setConfig({ testTimeout: 180_000 })
 
 const databases = await testDatabases()
 
-describe.each(databases)('gatehouse CLI (migrate, users, keys, secrets) on $name', (database) => {
-  const fresh = useFreshDatabase(database)
+// Each call spawns node and loads the whole service: seconds apiece on a loaded two-core machine.
+describe.each(databases)(
+  'gatehouse CLI (migrate, users, keys, secrets) on $name',
+  { timeout: 120_000 },
+  (database) => {
+    const fresh = useFreshDatabase(database)
 
-  it('migrates an empty database', async () => {
-    const res = await runCli(['migrate'], { databaseUrl: fresh.url })
-    expect(res.stderr).toBe('')
-    expect(res.code).toBe(0)
-    const [where, applied] = res.stdout.trimEnd().split('\n')
-    expect(where).toMatch(WHERE_LINE)
-    expect(where).toContain('the secret key from GATEHOUSE_SECRET_KEY (key id ')
-    expect(applied).toMatch(/^applied \d+ migrations: 0001-foundation, /)
-    const again = await runCli(['migrate'], { databaseUrl: fresh.url })
-    expect(again.stdout.replace(WHERE_LINE, '')).toBe('database is up to date\n')
-  })
-
-  it('creates a user whose password comes from stdin without the trailing newline', async () => {
-    const res = await runCli(
-      [
-        'user',
-        'create',
-        'cli-admin',
-        '--email',
-        'admin@example.com',
-        '--role',
-        'admin',
-        '--password-stdin',
-      ],
-      {
-        databaseUrl: fresh.url,
-        stdin: `${STRONG_PASSWORD}\n`,
-      },
-    )
-    expect(res.code).toBe(0)
-    expect(res.stdout).toContain('created user cli-admin')
-    expect(res.stdout).not.toContain(STRONG_PASSWORD)
-
-    const t = await startApp(fresh.url)
-    try {
-      const login = await client(t.app).post<{ user: { roles: string[] } }>('/api/auth/login', {
-        username: 'cli-admin',
-        password: STRONG_PASSWORD,
-      })
-      expect(login.status).toBe(200)
-      expect(login.body.user.roles).toEqual(['admin'])
-    } finally {
-      await t.close()
-    }
-  })
-
-  it('lists users', async () => {
-    const res = await runCli(['user', 'list'], { databaseUrl: fresh.url })
-    expect(res.code).toBe(0)
-    expect(res.stdout).toMatch(/cli-admin\tadmin@example.com\tadmin\tactive/)
-  })
-
-  it('refuses bad input with one line and a non-zero exit', async () => {
-    const dup = await runCli(['user', 'create', 'CLI-ADMIN'], { databaseUrl: fresh.url })
-    expect(dup.code).toBe(1)
-    expect(dup.stderr.trim().split('\n')).toHaveLength(1)
-    expect(dup.stderr).toContain('already taken')
-    const weak = await runCli(['user', 'create', 'weak', '--password-stdin'], {
-      databaseUrl: fresh.url,
-      stdin: 'password123\n',
-    })
-    expect(weak.code).toBe(1)
-    expect(weak.stderr).toMatch(/^gatehouse: password/)
-    const role = await runCli(['user', 'create', 'norole', '--role', 'wizard'], {
-      databaseUrl: fresh.url,
-    })
-    expect(role.code).toBe(1)
-    expect(role.stderr).toContain('unknown role wizard')
-    const unknown = await runCli(['frobnicate'], { databaseUrl: fresh.url })
-    expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toContain('unknown command')
-    const badConfig = await runCli(['migrate'], {
-      databaseUrl: fresh.url,
-      env: { ACCESS_TOKEN_TTL: 'ten' },
-    })
-    expect(badConfig.code).toBe(1)
-    expect(badConfig.stderr.trim()).toMatch(/^gatehouse: ACCESS_TOKEN_TTL: .*\(got "ten"\)$/)
-  })
-
-  it('rotates signing keys and publishes both', async () => {
-    const t = await startApp(fresh.url)
-    try {
-      const before = (
-        await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
-      ).body.keys
-      const res = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
+    it('migrates an empty database', async () => {
+      const res = await runCli(['migrate'], { databaseUrl: fresh.url })
+      expect(res.stderr).toBe('')
       expect(res.code).toBe(0)
-      const kid = /new signing key (\S+);/.exec(res.stdout)?.[1]
-      expect(kid).toBeDefined()
-      t.clock.advance('3s')
-      const after = (
-        await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
-      ).body.keys.map((k) => k.kid)
-      expect(after).toEqual(expect.arrayContaining([kid, ...before.map((k) => k.kid)]))
-    } finally {
-      await t.close()
-    }
-  })
-
-  it('re-encrypts secrets under a new key, after which the old key is no longer needed', async () => {
-    const newKey = Buffer.alloc(32, 9).toString('base64')
-    const { TEST_SECRET_KEY } = await import('../support/harness.js')
-    const rotate = await runCli(['secrets', 'rotate'], {
-      databaseUrl: fresh.url,
-      env: { GATEHOUSE_SECRET_KEY: newKey, GATEHOUSE_OLD_SECRET_KEYS: TEST_SECRET_KEY },
+      const [where, applied] = res.stdout.trimEnd().split('\n')
+      expect(where).toMatch(WHERE_LINE)
+      expect(where).toContain('the secret key from GATEHOUSE_SECRET_KEY (key id ')
+      expect(applied).toMatch(/^applied \d+ migrations: 0001-foundation, /)
+      const again = await runCli(['migrate'], { databaseUrl: fresh.url })
+      expect(again.stdout.replace(WHERE_LINE, '')).toBe('database is up to date\n')
     })
-    expect(rotate.code).toBe(0)
-    expect(rotate.stdout).toMatch(/re-encrypted [1-9]\d* secrets?/)
-    // With only the new key, the service still signs and logs in.
-    const t = await startApp(fresh.url, { env: { GATEHOUSE_SECRET_KEY: newKey } })
-    try {
-      const login = await client(t.app).post('/api/auth/login', {
-        username: 'cli-admin',
-        password: STRONG_PASSWORD,
+
+    it('creates a user whose password comes from stdin without the trailing newline', async () => {
+      const res = await runCli(
+        [
+          'user',
+          'create',
+          'cli-admin',
+          '--email',
+          'admin@example.com',
+          '--role',
+          'admin',
+          '--password-stdin',
+        ],
+        {
+          databaseUrl: fresh.url,
+          stdin: `${STRONG_PASSWORD}\n`,
+        },
+      )
+      expect(res.code).toBe(0)
+      expect(res.stdout).toContain('created user cli-admin')
+      expect(res.stdout).not.toContain(STRONG_PASSWORD)
+
+      const t = await startApp(fresh.url)
+      try {
+        const login = await client(t.app).post<{ user: { roles: string[] } }>('/api/auth/login', {
+          username: 'cli-admin',
+          password: STRONG_PASSWORD,
+        })
+        expect(login.status).toBe(200)
+        expect(login.body.user.roles).toEqual(['admin'])
+      } finally {
+        await t.close()
+      }
+    })
+
+    it('lists users', async () => {
+      const res = await runCli(['user', 'list'], { databaseUrl: fresh.url })
+      expect(res.code).toBe(0)
+      expect(res.stdout).toMatch(/cli-admin\tadmin@example.com\tadmin\tactive/)
+    })
+
+    it('refuses bad input with one line and a non-zero exit', async () => {
+      const dup = await runCli(['user', 'create', 'CLI-ADMIN'], { databaseUrl: fresh.url })
+      expect(dup.code).toBe(1)
+      expect(dup.stderr.trim().split('\n')).toHaveLength(1)
+      expect(dup.stderr).toContain('already taken')
+      const weak = await runCli(['user', 'create', 'weak', '--password-stdin'], {
+        databaseUrl: fresh.url,
+        stdin: 'password123\n',
       })
-      expect(login.status).toBe(200)
-    } finally {
-      await t.close()
-    }
-  })
-})
+      expect(weak.code).toBe(1)
+      expect(weak.stderr).toMatch(/^gatehouse: password/)
+      const role = await runCli(['user', 'create', 'norole', '--role', 'wizard'], {
+        databaseUrl: fresh.url,
+      })
+      expect(role.code).toBe(1)
+      expect(role.stderr).toContain('unknown role wizard')
+      const unknown = await runCli(['frobnicate'], { databaseUrl: fresh.url })
+      expect(unknown.code).toBe(1)
+      expect(unknown.stderr).toContain('unknown command')
+      const badConfig = await runCli(['migrate'], {
+        databaseUrl: fresh.url,
+        env: { ACCESS_TOKEN_TTL: 'ten' },
+      })
+      expect(badConfig.code).toBe(1)
+      expect(badConfig.stderr.trim()).toMatch(/^gatehouse: ACCESS_TOKEN_TTL: .*\(got "ten"\)$/)
+    })
+
+    it('rotates signing keys and publishes both', async () => {
+      const t = await startApp(fresh.url)
+      try {
+        const before = (
+          await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
+        ).body.keys
+        const res = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
+        expect(res.code).toBe(0)
+        const kid = /new signing key (\S+);/.exec(res.stdout)?.[1]
+        expect(kid).toBeDefined()
+        t.clock.advance('3s')
+        const after = (
+          await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
+        ).body.keys.map((k) => k.kid)
+        expect(after).toEqual(expect.arrayContaining([kid, ...before.map((k) => k.kid)]))
+      } finally {
+        await t.close()
+      }
+    })
+
+    it('re-encrypts secrets under a new key, after which the old key is no longer needed', async () => {
+      const newKey = Buffer.alloc(32, 9).toString('base64')
+      const { TEST_SECRET_KEY } = await import('../support/harness.js')
+      const rotate = await runCli(['secrets', 'rotate'], {
+        databaseUrl: fresh.url,
+        env: { GATEHOUSE_SECRET_KEY: newKey, GATEHOUSE_OLD_SECRET_KEYS: TEST_SECRET_KEY },
+      })
+      expect(rotate.code).toBe(0)
+      expect(rotate.stdout).toMatch(/re-encrypted [1-9]\d* secrets?/)
+      // With only the new key, the service still signs and logs in.
+      const t = await startApp(fresh.url, { env: { GATEHOUSE_SECRET_KEY: newKey } })
+      try {
+        const login = await client(t.app).post('/api/auth/login', {
+          username: 'cli-admin',
+          password: STRONG_PASSWORD,
+        })
+        expect(login.status).toBe(200)
+      } finally {
+        await t.close()
+      }
+    })
+  },
+)

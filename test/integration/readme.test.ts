@@ -174,5 +174,5 @@ describe('the README, run top to bottom', () => {
         from = at + 1
       }
     }
-  }, 300_000)
+  }, 480_000)
 })

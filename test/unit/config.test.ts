@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   ConfigError,
   loadConfig,
+  loadDevSecretKey,
   loadOrCreateDevSecretKey,
   parseDuration,
   variables,
@@ -549,7 +550,16 @@ describe('loadOrCreateDevSecretKey', () => {
   it('reads an existing key', () => {
     const path = join(tempDir(), 'secret.key')
     writeFileSync(path, `${keyB64}\n`)
-    expect(loadOrCreateDevSecretKey(path)).toEqual({ key, generated: false })
+    expect(loadOrCreateDevSecretKey(path)).toEqual({ key, generated: false, path })
+    expect(loadDevSecretKey(path)).toEqual({ key, generated: false, path })
+  })
+
+  it('is never created by loadDevSecretKey (CLI commands other than migrate)', () => {
+    const path = join(tempDir(), 'data', 'secret.key')
+    expect(() => loadDevSecretKey(path)).toThrow(
+      `GATEHOUSE_SECRET_KEY: is not set and there is no development key at ${path}; `,
+    )
+    expect(existsSync(path)).toBe(false)
   })
 
   it('refuses a key file that does not hold 32 bytes, without printing it', () => {
