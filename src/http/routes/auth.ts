@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie'
 import formBody from '@fastify/formbody'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
+import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
@@ -58,6 +59,21 @@ export function authRoutes(services: Services) {
             expires_in: result.expiresIn,
           }
         : tokenJson(result.tokens, await profileOf(result.tokens.userId))
+
+    // Not in SPEC §4.1: the password rules a registration form can check as the person types
+    // (the common-password list stays on the server; its verdict comes back as validation_error).
+    app.get(
+      '/api/auth/password-policy',
+      {
+        schema: {
+          tags: ['auth'],
+          response: {
+            200: Type.Object({ min_length: Type.Integer(), max_length: Type.Integer() }),
+          },
+        },
+      },
+      async () => ({ min_length: config.passwords.minLength, max_length: PASSWORD_MAX_LENGTH }),
+    )
 
     app.post(
       '/api/auth/register',
