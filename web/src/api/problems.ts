@@ -71,11 +71,11 @@ export function fieldOf(detail: string, fields: readonly string[]): string | und
 /** The detail without its "body." prefix, with the field written as words: "New password must…". */
 function humanDetail(detail: string): string {
   const plain = detail.replace(/^(?:body|query|params)\./, '')
-  const match = /^([a-z_][a-z0-9_]*)(:?)\s*(.*)$/i.exec(plain)
+  // "price.0: must be number" → "Price must be number": the path inside the field adds nothing.
+  const match = /^([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?:?\s*(.*)$/i.exec(plain)
   if (!match) return sentence(plain)
-  const [, name, colon, rest] = match
-  const words = name!.replaceAll('_', ' ')
-  return sentence(colon ? `${words} ${rest}` : `${words} ${rest}`)
+  const [, name, rest] = match
+  return sentence(`${name!.replaceAll('_', ' ')} ${rest}`)
 }
 
 export function messageFor(
