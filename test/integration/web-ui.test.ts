@@ -203,6 +203,30 @@ describe.each(databases)('cookie mode (SPEC §7) on $name', (database) => {
   })
 })
 
+describe.each(databases)('hints for the web UI on $name', (database) => {
+  const { api } = useTestApp(database, { env: { PASSWORD_MIN_LENGTH: '14' } })
+
+  it('publishes the password length rule from the configuration', async () => {
+    const res = await api.get('/api/auth/password-policy')
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({ min_length: 14, max_length: 1024 })
+  })
+
+  it('tells the caller which permissions its token grants', async () => {
+    const username = 'hint-reader'
+    const reg = await api.post('/api/auth/register', {
+      username,
+      password: STRONG_PASSWORD,
+    })
+    expect(reg.status).toBe(201)
+    const login = await api.post('/api/auth/login', { username, password: STRONG_PASSWORD })
+    const res = await api.get('/api/auth/me/permissions', login.body.access_token as string)
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({ permissions: ['products:read'] })
+    expect((await api.get('/api/auth/me/permissions')).status).toBe(401)
+  })
+})
+
 describe('cookie mode behind https', () => {
   const [sqlite] = databases
   const { api } = useTestApp(sqlite!, {
