@@ -67,11 +67,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))
-  let webUi: WebUi | undefined
+  // Filled in last, so the asset routes inherit every hook below (security headers, limits).
+  const web: { ui?: WebUi } = {}
   installProblemHandlers(
     app,
     (url) => routes.allowed(url),
-    (request, reply) => webUi?.serveAppShell(request, reply) ?? false,
+    (request, reply) => web.ui?.serveAppShell(request, reply) ?? false,
   )
   installRateLimits(app, services.routeLimits, services.observability.security)
   const stopWatchingRedis = services.watchRedis((status) => {
@@ -154,7 +155,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(passwordResetRoutes(services))
   await app.register(mfaRoutes(services))
 
-  webUi = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
-  if (!webUi) app.log.warn('the web UI is not built (no web/dist/index.html): serving the API only')
+  web.ui = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
+  if (!web.ui)
+    app.log.warn('the web UI is not built (no web/dist/index.html): serving the API only')
   return app
 }

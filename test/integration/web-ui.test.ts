@@ -286,6 +286,7 @@ describe('the web UI shell and assets', () => {
     const res = await api.get('/assets/index-AbC123.js')
     expect(res.status).toBe(200)
     expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable')
+    expect(res.headers['x-content-type-options']).toBe('nosniff')
     expect(res.raw.body).toBe('console.log("app")')
   })
 
