@@ -45,7 +45,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     rig = await startRig()
     context = await rig.newContext()
     page = await context.newPage()
-  })
+  }, 180_000)
   afterAll(async () => {
     await rig?.close()
   })
@@ -128,7 +128,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Download as .txt' }).click()
     const file = await download
     expect(file.suggestedFilename()).toBe('gatehouse-backup-codes-alice.txt')
-    const text = readFileSync((await file.path()), 'utf8')
+    const text = readFileSync(await file.path(), 'utf8')
     for (const code of backupCodes) expect(text).toContain(code)
 
     await page.getByRole('button', { name: 'Copy codes' }).click()
@@ -316,6 +316,36 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await page.getByText('Your password has been changed.').waitFor()
     await signIn(page, 'alice', 'the third passphrase here')
     await heading(page, 'Your account').waitFor()
+  })
+
+  it('verifies a phone by SMS, turns on SMS codes and signs in with one', async () => {
+    const phone = '+447700900123'
+    const own = await rig.newContext()
+    const p = await own.newPage()
+    await p.goto('/register')
+    await p.getByLabel('Username', { exact: true }).fill('phoebe')
+    await p.getByLabel('Mobile phone').fill(phone)
+    await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
+    await p.getByRole('button', { name: 'Create account' }).click()
+    await heading(p, 'Verify your contact').waitFor()
+    expect(await p.getByRole('radio', { name: 'Phone (SMS)' }).isChecked()).toBe(true)
+    await p.getByLabel('Verification code').fill(codeIn((await rig.sms.next(phone)).text))
+    await p.getByRole('button', { name: 'Verify', exact: true }).click()
+    await p.getByText('Your phone is verified.').waitFor()
+
+    await p.goto('/security/codes')
+    await p.getByRole('button', { name: 'Turn on codes by SMS' }).click()
+    await p.getByText('Codes by SMS are on.').first().waitFor()
+
+    await p.getByRole('button', { name: 'Sign out' }).click()
+    await signIn(p, 'phoebe', STRONG_PASSWORD)
+    await heading(p, 'Second step').waitFor()
+    await p.getByRole('button', { name: 'Send code' }).click()
+    await p.getByText('We sent a code by SMS.').waitFor()
+    await p.getByLabel('Code', { exact: true }).fill(codeIn((await rig.sms.next(phone)).text))
+    await p.getByRole('button', { name: 'Verify' }).click()
+    await heading(p, 'Your account').waitFor()
+    await own.close()
   })
 
   it('is accessible in dark mode too', async () => {

@@ -81,7 +81,7 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     page = await context.newPage()
     page.on('dialog', (dialog) => void dialog.accept())
     await signIn(page, 'root-admin', adminSecret)
-  })
+  }, 180_000)
   afterAll(async () => {
     await rig?.close()
   })

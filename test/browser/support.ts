@@ -10,6 +10,7 @@ import { expect } from 'vitest'
 import { fakeClock, type FakeClock } from '../support/clock.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { startMailCapture, type MailCapture } from '../support/mail.js'
+import { startSmsCapture } from '../support/sms.js'
 
 // jsqr is CommonJS whose types describe an ES default export; Node hands us module.exports.
 const jsQR = jsQRModule as unknown as (typeof jsQRModule)['default']
@@ -22,6 +23,7 @@ const axeSource = readFileSync(join(repo, 'node_modules', 'axe-core', 'axe.min.j
 export interface BrowserRig {
   t: TestApp
   mail: MailCapture
+  sms: Awaited<ReturnType<typeof startSmsCapture>>
   clock: FakeClock
   browser: Browser
   baseUrl: string
@@ -31,7 +33,7 @@ export interface BrowserRig {
 }
 
 /**
- * A real Gatehouse on a real port (SQLite, mail to a capture server, a fake clock that starts at
+ * A real Gatehouse on a real port (SQLite, mail and SMS to capture servers, a fake clock that starts at
  * the real time so TOTP steps move only when a test says so) and one Chromium for the file.
  */
 export async function startRig(env: Record<string, string> = {}): Promise<BrowserRig> {
@@ -39,6 +41,7 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
     throw new Error('web/dist is not built: run `npm run build` first')
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
   const mail = await startMailCapture()
+  const sms = await startSmsCapture('webhook')
   const clock = fakeClock(new Date())
   const t = await startApp(`sqlite:${join(dir, 'browser.db')}`, {
     clock,
@@ -48,6 +51,7 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
       EMAIL_FROM: 'gatehouse@example.test',
       LOGIN_MAX_FAILURES: '1000',
       LOCKOUT_THRESHOLD: '1000',
+      ...sms.env,
       ...env,
     },
   })
@@ -70,19 +74,24 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
   return {
     t,
     mail,
+    sms,
     clock,
     browser,
     baseUrl,
-    newContext: () =>
-      browser.newContext({
+    async newContext() {
+      const context = await browser.newContext({
         baseURL: baseUrl,
         viewport: { width: 1280, height: 800 },
-        permissions: [],
-      }),
+      })
+      // Generous: these wait on conditions, and the CI machine is a loaded 2-core box.
+      context.setDefaultTimeout(60_000)
+      return context
+    },
     async close() {
       await browser.close()
       await t.close()
       await mail.close()
+      await sms.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
