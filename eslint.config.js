@@ -2,6 +2,7 @@
 // plain JS (bin/, bench/, this file) is linted without it. The import rules below keep
 // STYLE §2 true: http and cli → services → store, crypto, ports.
 import js from '@eslint/js'
+import pluginVue from 'eslint-plugin-vue'
 import tseslint from 'typescript-eslint'
 
 // `globals` is only a transitive dependency, so the few Node globals plain JS uses are listed here.
@@ -96,6 +97,69 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'off',
+    },
+  },
+
+  // The web app (STYLE §9): single-file components parsed by vue-eslint-parser with the
+  // TypeScript parser for <script lang="ts">; vue-tsc type-checks them (npm run typecheck),
+  // so the type-aware rules stay on the .ts files, which web/tsconfig.json covers.
+  ...pluginVue.configs['flat/recommended'].map((config) => ({
+    ...config,
+    files: ['web/**/*.vue'],
+  })),
+  {
+    files: ['web/**/*.vue'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'] },
+    },
+    rules: {
+      // Prettier owns layout.
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/multiline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
+      'vue/html-indent': 'off',
+      'vue/html-closing-bracket-newline': 'off',
+      'vue/first-attribute-linebreak': 'off',
+      // Page names are single words by design (LoginPage.vue is "Login" + "Page").
+      'vue/multi-word-component-names': 'off',
+    },
+  },
+  {
+    files: ['web/**/*.ts', 'web/**/*.vue'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/**', '../../src/**'],
+              message: 'The web app talks to the server only over HTTP (STYLE §11).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/src/**/*.ts', 'web/src/**/*.vue'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        navigator: 'readonly',
+        fetch: 'readonly',
+        atob: 'readonly',
+        Blob: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        TextDecoder: 'readonly',
+        Response: 'readonly',
+        HTMLElement: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
     },
   },
 

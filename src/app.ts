@@ -26,6 +26,7 @@ import { totpServiceRoutes } from './http/routes/totp-service.js'
 import { passwordResetRoutes } from './http/routes/password-reset.js'
 import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
+import { defaultWebRoot, installWebUi, type WebUi } from './http/web-ui.js'
 
 registerAjvFormats()
 
@@ -39,6 +40,8 @@ function trustProxyOption(
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger']
+  /** The built web UI (index.html and assets/); defaults to web/dist of this checkout. */
+  webRoot?: string
 }
 
 /** Builds the HTTP app around the services. It never listens: main.ts does, tests inject. */
@@ -67,7 +70,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))
-  installProblemHandlers(app, (url) => routes.allowed(url))
+  // Filled in last, so the asset routes inherit every hook below (security headers, limits).
+  const web: { ui?: WebUi } = {}
+  installProblemHandlers(
+    app,
+    (url) => routes.allowed(url),
+    (request, reply) => web.ui?.serveAppShell(request, reply) ?? false,
+  )
   installRateLimits(app, services.routeLimits, services.observability.security)
   const stopWatchingRedis = services.watchRedis((status) => {
     // Logged on each change only, not on every failed reconnect.
@@ -157,5 +166,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(contactRoutes(services))
   await app.register(passwordResetRoutes(services))
   await app.register(mfaRoutes(services))
+
+  web.ui = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
+  if (!web.ui)
+    app.log.warn('the web UI is not built (no web/dist/index.html): serving the API only')
   return app
 }

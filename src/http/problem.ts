@@ -91,6 +91,8 @@ function mapFastifyError(error: FastifyError): { code: ErrorCode; detail: string
 export function installProblemHandlers(
   app: FastifyInstance,
   allowedMethods: (url: string) => string[],
+  /** The web UI's shell for page paths the API does not own; true when it answered. */
+  pageFallback: (request: FastifyRequest, reply: FastifyReply) => boolean = () => false,
 ): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof GatehouseError) {
@@ -122,7 +124,9 @@ export function installProblemHandlers(
 
   app.setNotFoundHandler((request, reply) => {
     const methods = allowedMethods(request.url)
-    if (methods.length > 0) {
+    // A matched route that calls notFound itself (a missing static file) is a 404, not a 405.
+    const method = request.method === 'HEAD' ? 'GET' : request.method
+    if (methods.length > 0 && !methods.includes(method)) {
       reply.header('allow', methods.join(', '))
       return sendProblem(
         reply,
@@ -130,6 +134,7 @@ export function installProblemHandlers(
         `${request.method} is not allowed here; use ${methods.join(', ')}`,
       )
     }
+    if (pageFallback(request, reply)) return reply
     return sendProblem(
       reply,
       'not_found',

@@ -41,6 +41,8 @@ export interface TestApp {
 export interface StartOptions {
   env?: Record<string, string>
   clock?: FakeClock
+  /** The built web UI to serve (default: web/dist of this checkout, if built). */
+  webRoot?: string
 }
 
 /** A migrated app on a fresh database, with a fake clock. */
@@ -65,7 +67,10 @@ export async function startApp(url: string, opts: StartOptions = {}): Promise<Te
       done()
     },
   })
-  const app = await buildApp(services, { logger: { level: 'info', stream } })
+  const app = await buildApp(services, {
+    logger: { level: 'info', stream },
+    ...(opts.webRoot === undefined ? {} : { webRoot: opts.webRoot }),
+  })
   await app.ready()
   return {
     app,

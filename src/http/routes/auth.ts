@@ -1,10 +1,13 @@
+import cookie from '@fastify/cookie'
 import formBody from '@fastify/formbody'
 import { noStore } from '../no-store.js'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
+import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
+import { isWebClient, REFRESH_COOKIE, webClientCookies } from '../web-client.js'
 import type { LoginResult } from '../../services/login/login-flow.js'
 import {
   Channel,
@@ -32,7 +35,14 @@ const MfaRequiredSchema = Type.Object({
 /** Public account endpoints of SPEC §4.1: register, login (both steps), refresh, logout. */
 export function authRoutes(services: Services) {
   return async (app: App) => {
-    const { accounts, profiles, sessions, loginFlow, audit, contacts } = services
+    const { accounts, profiles, sessions, loginFlow, audit, contacts, config } = services
+
+    // Parsed only on demand: the refresh cookie is read solely for requests that opted in.
+    await app.register(cookie, { hook: false })
+    const web = webClientCookies(app, {
+      maxAgeSec: config.tokens.refreshTtlSec,
+      secure: config.http.publicUrl.startsWith('https:'),
+    })
 
     const profileOf = async (userId: string) => {
       const profile = await profiles.get(userId)
@@ -50,6 +60,21 @@ export function authRoutes(services: Services) {
             expires_in: result.expiresIn,
           }
         : tokenJson(result.tokens, await profileOf(result.tokens.userId))
+
+    // Not in SPEC §4.1: the password rules a registration form can check as the person types
+    // (the common-password list stays on the server; its verdict comes back as validation_error).
+    app.get(
+      '/api/auth/password-policy',
+      {
+        schema: {
+          tags: ['auth'],
+          response: {
+            200: Type.Object({ min_length: Type.Integer(), max_length: Type.Integer() }),
+          },
+        },
+      },
+      async () => ({ min_length: config.passwords.minLength, max_length: PASSWORD_MAX_LENGTH }),
+    )
 
     app.post(
       '/api/auth/register',
@@ -104,7 +129,7 @@ export function authRoutes(services: Services) {
             },
           },
         },
-        async (request) => {
+        async (request, reply) => {
           const { username, password, otp } = request.body
           const result = await loginFlow.login({
             identifier: username,
@@ -112,7 +137,7 @@ export function authRoutes(services: Services) {
             otp,
             context: contextOf(request),
           })
-          return loginJson(result)
+          return web.tokenReply(request, reply, await loginJson(result))
         },
       )
 
@@ -130,10 +155,31 @@ export function authRoutes(services: Services) {
             }),
             response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
           },
+          // Cookie mode: a web client's `{}` stands for the refresh token in its cookie. The
+          // body is still checked against the schema afterwards, so a non-object stays a
+          // validation_error.
+          preValidation: async (request) => {
+            if (!isWebClient(request)) return
+            const body: unknown = request.body
+            if (typeof body !== 'object' || body === null || Array.isArray(body)) return
+            if ('refresh_token' in body) return
+            const token = web.readRefreshToken(request)
+            if (token === undefined)
+              throw new GatehouseError('unauthorized', {
+                detail: `no ${REFRESH_COOKIE} cookie: sign in again`,
+              })
+            ;(body as { refresh_token?: string }).refresh_token = token
+          },
         },
-        async (request) => {
-          const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
-          return tokenJson(tokens, await profileOf(tokens.userId))
+        async (request, reply) => {
+          try {
+            const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
+            return web.tokenReply(request, reply, tokenJson(tokens, await profileOf(tokens.userId)))
+          } catch (err) {
+            // A dead cookie is useless to the browser; drop it so the app starts from login.
+            if (isWebClient(request)) web.clearRefreshToken(reply)
+            throw err
+          }
         },
       )
     })
@@ -160,14 +206,14 @@ export function authRoutes(services: Services) {
           response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const tokens = await loginFlow.verify({
           mfaToken: request.body.mfa_token,
           method: request.body.method ?? 'totp',
           code: request.body.code,
           context: contextOf(request),
         })
-        return tokenJson(tokens, await profileOf(tokens.userId))
+        return web.tokenReply(request, reply, tokenJson(tokens, await profileOf(tokens.userId)))
       },
     )
 
@@ -208,7 +254,9 @@ export function authRoutes(services: Services) {
       },
       async (request, reply) => {
         const context = contextOf(request)
-        const refreshToken = request.body.refresh_token
+        // A web client signing out forgets its cookie whatever happens to the session below.
+        if (isWebClient(request)) web.clearRefreshToken(reply)
+        const refreshToken = request.body.refresh_token ?? web.readRefreshToken(request)
         if (refreshToken !== undefined) {
           await sessions.endByRefreshToken(refreshToken, context)
         } else {

@@ -8,10 +8,13 @@ import type { App } from './types.js'
 
 const bearer = [{ bearerAuth: [] }]
 
+/** The permissions the API checks (SPEC §4.6, §4.8). */
+const KNOWN_PERMISSIONS = ['products:read', 'products:write']
+
 /** The signed-in user's own endpoints (SPEC §4.2), all behind the Bearer check. */
 export function meRoutes(services: Services) {
   return async (app: App) => {
-    const { accounts, profiles, sessions, audit } = services
+    const { accounts, profiles, sessions, audit, permissions } = services
     app.addHook('preHandler', requireBearer(sessions))
 
     app.get(
@@ -24,6 +27,31 @@ export function meRoutes(services: Services) {
         if (!profile)
           throw new GatehouseError('invalid_token', { detail: 'the account no longer exists' })
         return userJson(profile)
+      },
+    )
+
+    // Not in SPEC §4.2: lets a client (the web UI) show only the controls the caller may use.
+    // The server still checks every request; this is a hint, not the gate.
+    app.get(
+      '/api/auth/me/permissions',
+      {
+        schema: {
+          tags: ['me'],
+          security: bearer,
+          response: {
+            200: Type.Object({ permissions: Type.Array(Type.String()) }),
+            ...problems(401),
+          },
+        },
+      },
+      async (request) => {
+        const { roles } = principalOf(request)
+        const granted = await Promise.all(
+          KNOWN_PERMISSIONS.map(async (p) =>
+            (await permissions.grant(roles, p)).allowed ? p : '',
+          ),
+        )
+        return { permissions: granted.filter((p) => p !== '') }
       },
     )
 

@@ -69,7 +69,8 @@ export const TokenResponseSchema = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer(),
-  refresh_token: Type.String(),
+  // Absent in cookie mode (SPEC §7): the web client gets it as the gatehouse_refresh cookie.
+  refresh_token: Type.Optional(Type.String()),
   user: UserSchema,
 })
 

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest'
+import { fieldOf, messageFor, retryPhrase } from '../../../web/src/api/problems.js'
+
+describe('messageFor: problem+json → what a person reads', () => {
+  const registerFields = ['username', 'email', 'phone', 'password']
+
+  it.each([
+    // [detail as the server sends it, fields of the form, field, message]
+    ['password is too common', registerFields, 'password', 'Password is too common.'],
+    [
+      'password must be at least 12 characters',
+      registerFields,
+      'password',
+      'Password must be at least 12 characters.',
+    ],
+    [
+      "body.email: must match format 'email'",
+      registerFields,
+      'email',
+      "Email must match format 'email'.",
+    ],
+    [
+      'new_password must not equal the username',
+      ['username', 'code', 'new_password'],
+      'new_password',
+      'New password must not equal the username.',
+    ],
+    [
+      'quantity: must be an integer ≥ 0',
+      ['name', 'price', 'quantity'],
+      'quantity',
+      'Quantity must be an integer ≥ 0.',
+    ],
+    ['body.price.0: must be number', ['price'], 'price', 'Price must be number.'],
+  ])('validation_error %j goes beside its field', (detail, fields, field, message) => {
+    expect(messageFor({ status: 400, code: 'validation_error', detail }, { fields })).toEqual({
+      field,
+      message,
+    })
+  })
+
+  it('a validation_error about a field the form does not show goes to the top', () => {
+    expect(
+      messageFor(
+        {
+          status: 400,
+          code: 'validation_error',
+          detail: 'cursor: is not a cursor this server issued',
+        },
+        { fields: ['q'] },
+      ),
+    ).toEqual({ message: 'Cursor is not a cursor this server issued.' })
+  })
+
+  it('a wrong password re-check names its field', () => {
+    expect(
+      messageFor(
+        { status: 401, code: 'invalid_credentials', detail: 'current_password is wrong' },
+        { fields: ['current_password', 'new_password'] },
+      ),
+    ).toEqual({ field: 'current_password', message: 'Current password is wrong.' })
+  })
+
+  it('a wrong login is one message at the top, the same for both fields', () => {
+    expect(
+      messageFor(
+        { status: 401, code: 'invalid_credentials', detail: 'invalid username or password' },
+        { fields: ['username', 'password'] },
+      ),
+    ).toEqual({ message: 'The username or password is wrong.' })
+  })
+
+  it('a wrong code goes beside the code field', () => {
+    expect(
+      messageFor({ status: 401, code: 'invalid_code', detail: 'wrong code' }, { fields: ['code'] }),
+    ).toEqual({ field: 'code', message: expect.stringContaining('That code is not right') })
+  })
+
+  it.each([
+    [1, 'in 1 second'],
+    [45, 'in 45 seconds'],
+    [60, 'in 1 minute'],
+    [61, 'in 2 minutes'],
+    [900, 'in 15 minutes'],
+    [7200, 'in 2 hours'],
+  ])('429 with Retry-After %i says when: %s', (seconds, phrase) => {
+    expect(retryPhrase(seconds)).toBe(phrase)
+    expect(
+      messageFor(
+        { status: 429, code: 'rate_limited', detail: 'slow down' },
+        { retryAfterSec: seconds },
+      ),
+    ).toEqual({ message: `Too many attempts. Please try again ${phrase}.` })
+  })
+
+  it('429 without Retry-After still says to wait', () => {
+    expect(messageFor({ status: 429, code: 'rate_limited' })).toEqual({
+      message: 'Too many attempts. Please try again later.',
+    })
+  })
+
+  it.each([
+    ['forbidden', 403, 'You do not have permission to do that.'],
+    ['mfa_required', 403, expect.stringContaining('second factor')],
+    ['account_locked', 403, 'This account is locked. Contact an administrator.'],
+    ['token_expired', 401, 'Your session has expired. Please sign in again.'],
+    ['network', 0, expect.stringContaining('Could not reach the server')],
+  ])('%s reads as a sentence at the top', (code, status, message) => {
+    expect(messageFor({ status, code, detail: 'whatever' }, { fields: ['name'] })).toEqual({
+      message,
+    })
+  })
+
+  it('a 5xx without a known code never shows internals', () => {
+    expect(messageFor({ status: 500, code: 'internal_error', detail: 'internal error' })).toEqual({
+      message: 'The service is unavailable right now. Try again shortly.',
+    })
+  })
+
+  it('an unknown code falls back to the detail as a sentence', () => {
+    expect(messageFor({ status: 418, code: 'teapot', detail: 'short and stout' })).toEqual({
+      message: 'Short and stout.',
+    })
+  })
+})
+
+describe('fieldOf', () => {
+  it.each([
+    ['body.password: must be at least 1 characters', 'password'],
+    ['query.limit: must be <= 100', 'limit'],
+    ['username must be 3 to 64 characters', 'username'],
+    ['the account no longer exists', undefined],
+    ['password is too common', undefined], // not a field of this form
+  ])('%j names %s', (detail, field) => {
+    expect(fieldOf(detail, field === undefined ? ['name'] : [field])).toBe(field)
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * problem+json (SPEC §3) → what a person reads. No DOM and no Vue here, so unit tests in
+ * test/unit run it as plain TypeScript.
+ */
+export interface Problem {
+  type?: string
+  title?: string
+  status: number
+  detail?: string
+  code?: string
+}
+
+export interface ProblemMessage {
+  /** The form field the message belongs beside, when `detail` names one the form has. */
+  field?: string
+  message: string
+}
+
+const byCode: Record<string, string> = {
+  invalid_credentials: 'The username or password is wrong.',
+  invalid_code: 'That code is not right, or it has expired. Check it and try again.',
+  invalid_token: 'Your session has ended. Please sign in again.',
+  token_expired: 'Your session has expired. Please sign in again.',
+  unauthorized: 'Please sign in first.',
+  account_disabled: 'This account is disabled. Contact an administrator.',
+  account_locked: 'This account is locked. Contact an administrator.',
+  forbidden: 'You do not have permission to do that.',
+  mfa_required:
+    'This needs a sign-in with your second factor. Sign out and sign in again with a code.',
+  password_reset_required: 'This account needs a new password. Use "Forgot password" to set one.',
+  not_found: 'That no longer exists.',
+  conflict: 'That conflicts with something that already exists.',
+  payload_too_large: 'That is too large to send.',
+  delivery_failed: 'The message could not be delivered. Try again in a moment.',
+  unavailable: 'The service is unavailable right now. Try again shortly.',
+  malformed_request: 'The request could not be understood. Reload the page and try again.',
+  unsupported_media_type: 'The request could not be understood. Reload the page and try again.',
+  network: 'Could not reach the server. Check your connection and try again.',
+}
+
+/** "in 1 minute", "in 45 seconds", "in 2 hours" — from a Retry-After in seconds. */
+export function retryPhrase(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds))
+  if (s < 60) return `in ${s} second${s === 1 ? '' : 's'}`
+  const m = Math.ceil(s / 60)
+  if (m < 60) return `in ${m} minute${m === 1 ? '' : 's'}`
+  const h = Math.ceil(m / 60)
+  return `in ${h} hour${h === 1 ? '' : 's'}`
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim()
+  if (trimmed === '') return trimmed
+  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1)
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`
+}
+
+/**
+ * Which field a `detail` names: "body.password: must be…", "new_password must be…",
+ * "quantity: must be an integer", "current_password is wrong". Only names in `fields` count,
+ * so a detail about something the form does not show goes to the top of the form.
+ */
+export function fieldOf(detail: string, fields: readonly string[]): string | undefined {
+  const match = /^(?:body\.|query\.|params\.)?([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?::|\s)/i.exec(
+    detail,
+  )
+  const name = match?.[1]
+  return name !== undefined && fields.includes(name) ? name : undefined
+}
+
+/** The detail without its "body." prefix, with the field written as words: "New password must…". */
+function humanDetail(detail: string): string {
+  const plain = detail.replace(/^(?:body|query|params)\./, '')
+  // "price.0: must be number" → "Price must be number": the path inside the field adds nothing.
+  const match = /^([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?:?\s*(.*)$/i.exec(plain)
+  if (!match) return sentence(plain)
+  const [, name, rest] = match
+  return sentence(`${name!.replaceAll('_', ' ')} ${rest}`)
+}
+
+export function messageFor(
+  problem: Problem,
+  opts: { fields?: readonly string[]; retryAfterSec?: number } = {},
+): ProblemMessage {
+  const detail = problem.detail ?? ''
+  if (problem.status === 429 || problem.code === 'rate_limited') {
+    const when = opts.retryAfterSec !== undefined ? retryPhrase(opts.retryAfterSec) : 'later'
+    return { message: `Too many attempts. Please try again ${when}.` }
+  }
+  if (problem.code === 'validation_error' && detail !== '') {
+    const field = fieldOf(detail, opts.fields ?? [])
+    return field ? { field, message: humanDetail(detail) } : { message: humanDetail(detail) }
+  }
+  if (problem.code === 'conflict' && detail !== '') {
+    const field = fieldOf(detail, opts.fields ?? [])
+    return field ? { field, message: sentence(detail) } : { message: sentence(detail) }
+  }
+  if (problem.code === 'invalid_credentials' && detail !== '') {
+    // Re-checks of the signed-in user's password name the field ("current_password is wrong").
+    const field = fieldOf(detail, opts.fields ?? [])
+    if (field) return { field, message: humanDetail(detail) }
+  }
+  if (problem.code === 'invalid_code' && opts.fields?.includes('code')) {
+    return { field: 'code', message: byCode.invalid_code! }
+  }
+  const known = problem.code !== undefined ? byCode[problem.code] : undefined
+  if (known) return { message: known }
+  if (problem.status >= 500) return { message: byCode.unavailable! }
+  return { message: sentence(detail || problem.title || 'Something went wrong.') }
+}

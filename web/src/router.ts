@@ -1,0 +1,168 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useSessionStore } from './stores/session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    title: string
+    requiresAuth?: boolean
+    admin?: boolean
+  }
+}
+
+export type RouteName =
+  | 'home'
+  | 'login'
+  | 'second-factor'
+  | 'register'
+  | 'verify'
+  | 'forgot'
+  | 'reset'
+  | 'profile'
+  | 'totp'
+  | 'channels'
+  | 'disable-mfa'
+  | 'products'
+  | 'product-new'
+  | 'product-edit'
+  | 'admin-users'
+  | 'admin-roles'
+  | 'admin-audit'
+  | 'admin-api-keys'
+  | 'not-found'
+
+type NamedRoute = RouteRecordRaw & { name: RouteName }
+
+const routes: NamedRoute[] = [
+  { path: '/', name: 'home', redirect: { name: 'profile' }, meta: { title: 'Home' } },
+  {
+    path: '/login',
+    name: 'login',
+    component: () => import('./pages/LoginPage.vue'),
+    meta: { title: 'Sign in' },
+  },
+  {
+    path: '/login/code',
+    name: 'second-factor',
+    component: () => import('./pages/SecondFactorPage.vue'),
+    meta: { title: 'Second step' },
+  },
+  {
+    path: '/register',
+    name: 'register',
+    component: () => import('./pages/RegisterPage.vue'),
+    meta: { title: 'Create an account' },
+  },
+  {
+    path: '/verify',
+    name: 'verify',
+    component: () => import('./pages/VerifyContactPage.vue'),
+    meta: { title: 'Verify your contact' },
+  },
+  {
+    path: '/password/forgot',
+    name: 'forgot',
+    component: () => import('./pages/ForgotPasswordPage.vue'),
+    meta: { title: 'Forgot password' },
+  },
+  {
+    path: '/password/reset',
+    name: 'reset',
+    component: () => import('./pages/ResetPasswordPage.vue'),
+    meta: { title: 'Choose a new password' },
+  },
+  {
+    path: '/profile',
+    name: 'profile',
+    component: () => import('./pages/ProfilePage.vue'),
+    meta: { title: 'Your account', requiresAuth: true },
+  },
+  {
+    path: '/security/totp',
+    name: 'totp',
+    component: () => import('./pages/TotpSetupPage.vue'),
+    meta: { title: 'Set up an authenticator app', requiresAuth: true },
+  },
+  {
+    path: '/security/codes',
+    name: 'channels',
+    component: () => import('./pages/ChannelsPage.vue'),
+    meta: { title: 'Codes by email or SMS', requiresAuth: true },
+  },
+  {
+    path: '/security/disable',
+    name: 'disable-mfa',
+    component: () => import('./pages/DisableMfaPage.vue'),
+    meta: { title: 'Turn off two-step sign-in', requiresAuth: true },
+  },
+  {
+    path: '/products',
+    name: 'products',
+    component: () => import('./pages/ProductsPage.vue'),
+    meta: { title: 'Products', requiresAuth: true },
+  },
+  {
+    path: '/products/new',
+    name: 'product-new',
+    component: () => import('./pages/ProductFormPage.vue'),
+    meta: { title: 'New product', requiresAuth: true },
+  },
+  {
+    path: '/products/:id',
+    name: 'product-edit',
+    component: () => import('./pages/ProductFormPage.vue'),
+    meta: { title: 'Edit product', requiresAuth: true },
+  },
+  {
+    path: '/admin/users',
+    name: 'admin-users',
+    component: () => import('./pages/admin/UsersPage.vue'),
+    meta: { title: 'Users', requiresAuth: true, admin: true },
+  },
+  {
+    path: '/admin/roles',
+    name: 'admin-roles',
+    component: () => import('./pages/admin/RolesPage.vue'),
+    meta: { title: 'Roles', requiresAuth: true, admin: true },
+  },
+  {
+    path: '/admin/audit',
+    name: 'admin-audit',
+    component: () => import('./pages/admin/AuditPage.vue'),
+    meta: { title: 'Audit log', requiresAuth: true, admin: true },
+  },
+  {
+    path: '/admin/api-keys',
+    name: 'admin-api-keys',
+    component: () => import('./pages/admin/ApiKeysPage.vue'),
+    meta: { title: 'API keys', requiresAuth: true, admin: true },
+  },
+  {
+    path: '/:pathMatch(.*)*',
+    name: 'not-found',
+    component: () => import('./pages/NotFoundPage.vue'),
+    meta: { title: 'Page not found' },
+  },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+router.beforeEach(async (to) => {
+  const session = useSessionStore()
+  // After a reload the access token is gone; the refresh cookie may bring it back.
+  await session.restore()
+  if (to.meta.requiresAuth && !session.signedIn) {
+    return { name: 'login', query: { redirect: to.fullPath } }
+  }
+  if (to.meta.admin && !session.isAdmin) return { name: 'profile' }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = `${to.meta.title} · Gatehouse`
+})
+
+/** Where to go after signing in: back to the page that sent the person to login, if it is ours. */
+export function redirectTarget(query: unknown): string {
+  const target = typeof query === 'string' ? query : ''
+  return target.startsWith('/') && !target.startsWith('//') ? target : '/profile'
+}

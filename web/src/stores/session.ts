@@ -1,0 +1,173 @@
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import { api, ApiError, installClientHooks } from '../api/client'
+import { claimsOf } from '../api/jwt'
+import { createRefreshTimer } from '../api/refresh-timer'
+import type { MfaChallenge, TokenResponse, User } from '../api/types'
+
+export type SecondFactor = 'totp' | 'backup_code' | 'email' | 'sms'
+
+/**
+ * Who is signed in. The access token lives in this store's memory only (never localStorage):
+ * a reload gets a new one from the HttpOnly refresh cookie (SPEC §7 cookie mode).
+ */
+export const useSessionStore = defineStore('session', () => {
+  const accessToken = ref<string>()
+  const user = ref<User>()
+  const amr = ref<string[]>([])
+  const sessionId = ref<string>()
+  const permissions = ref<string[]>([])
+  const challenge = ref<{ mfaToken: string; methods: string[]; username: string }>()
+  let restored: Promise<void> | undefined
+  let inflight: Promise<boolean> | undefined
+  let onLost: () => void = () => undefined
+
+  const signedIn = computed(() => accessToken.value !== undefined)
+  const isAdmin = computed(() => user.value?.roles.includes('admin') ?? false)
+  const mfaVerified = computed(() => amr.value.includes('mfa'))
+  const can = (permission: string) => permissions.value.includes(permission)
+
+  const timer = createRefreshTimer(() => refresh())
+
+  function clear() {
+    timer.cancel()
+    accessToken.value = undefined
+    user.value = undefined
+    amr.value = []
+    sessionId.value = undefined
+    permissions.value = []
+  }
+
+  async function accept(tokens: TokenResponse) {
+    accessToken.value = tokens.access_token
+    user.value = tokens.user
+    const claims = claimsOf(tokens.access_token)
+    amr.value = claims.amr ?? []
+    sessionId.value = claims.sid
+    timer.schedule(tokens.expires_in)
+    try {
+      permissions.value = (
+        await api.get<{ permissions: string[] }>('/api/auth/me/permissions')
+      ).permissions
+    } catch {
+      permissions.value = []
+    }
+  }
+
+  /** One refresh through the cookie at a time, however many callers ask at once. */
+  function refresh(): Promise<boolean> {
+    inflight ??= api
+      .post<TokenResponse>('/api/auth/refresh', {}, { auth: false })
+      .then(async (tokens) => {
+        await accept(tokens)
+        return true
+      })
+      .catch(() => {
+        clear()
+        return false
+      })
+      .finally(() => {
+        inflight = undefined
+      })
+    return inflight
+  }
+
+  /** After a reload: try the cookie once before the first page decides who is signed in. */
+  function restore(): Promise<void> {
+    restored ??= refresh().then(() => undefined)
+    return restored
+  }
+
+  installClientHooks({
+    accessToken: () => accessToken.value,
+    refresh,
+    sessionLost: () => {
+      clear()
+      onLost()
+    },
+  })
+
+  function onSessionLost(fn: () => void) {
+    onLost = fn
+  }
+
+  /** Password step; 'mfa' when a second factor is needed (then `challenge` is set). */
+  async function login(username: string, password: string): Promise<'done' | 'mfa'> {
+    const res = await api.post<TokenResponse | MfaChallenge>(
+      '/api/auth/login',
+      { username, password },
+      { auth: false },
+    )
+    if ('mfa_required' in res) {
+      challenge.value = { mfaToken: res.mfa_token, methods: res.mfa_methods, username }
+      return 'mfa'
+    }
+    challenge.value = undefined
+    await accept(res)
+    return 'done'
+  }
+
+  async function verifySecondFactor(method: SecondFactor, code: string): Promise<void> {
+    if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
+    try {
+      const tokens = await api.post<TokenResponse>(
+        '/api/auth/login/verify',
+        { mfa_token: challenge.value.mfaToken, method, code },
+        { auth: false },
+      )
+      challenge.value = undefined
+      await accept(tokens)
+    } catch (err) {
+      // A dead mfa_token (expired, spent, out of tries) means starting over from the password.
+      if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
+      throw err
+    }
+  }
+
+  async function sendLoginCode(channel: 'email' | 'sms'): Promise<void> {
+    if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
+    await api.post(
+      '/api/auth/login/send-code',
+      { mfa_token: challenge.value.mfaToken, channel },
+      {
+        auth: false,
+      },
+    )
+  }
+
+  async function logout(): Promise<void> {
+    try {
+      await api.post('/api/auth/logout', {}, { auth: false })
+    } catch {
+      // Already ended on the server: forgetting it here is all that is left.
+    } finally {
+      clear()
+    }
+  }
+
+  async function reloadUser(): Promise<void> {
+    user.value = await api.get<User>('/api/auth/me')
+  }
+
+  return {
+    accessToken,
+    user,
+    amr,
+    sessionId,
+    permissions,
+    challenge,
+    signedIn,
+    isAdmin,
+    mfaVerified,
+    can,
+    refresh,
+    restore,
+    login,
+    verifySecondFactor,
+    sendLoginCode,
+    logout,
+    reloadUser,
+    onSessionLost,
+    clear,
+  }
+})
