@@ -7,6 +7,8 @@ export interface ReceivedMail {
   to: string
   subject: string
   text: string
+  /** The HTML alternative, when the message has one. */
+  html: string | undefined
 }
 
 /**
@@ -16,6 +18,7 @@ export interface ReceivedMail {
 export async function startMailCapture() {
   const inbox: ReceivedMail[] = []
   const waiters: { to: string; resolve: (m: ReceivedMail) => void }[] = []
+  let failures = 0
 
   function deliver(mail: ReceivedMail) {
     const i = waiters.findIndex((w) => w.to === mail.to)
@@ -32,6 +35,16 @@ export async function startMailCapture() {
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onData(stream, session, callback) {
+      if (failures > 0) {
+        failures--
+        stream.resume()
+        stream.on('end', () => {
+          const err: Error & { responseCode?: number } = new Error('mailbox unavailable (test)')
+          err.responseCode = 451
+          callback(err)
+        })
+        return
+      }
       simpleParser(stream).then(
         (parsed) => {
           const to = session.envelope.rcptTo.map((r) => r.address).join(',')
@@ -40,6 +53,7 @@ export async function startMailCapture() {
             to,
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : undefined,
           })
           callback()
         },
@@ -52,6 +66,10 @@ export async function startMailCapture() {
 
   return {
     url: `smtp://127.0.0.1:${port}`,
+    /** Refuses the next `n` messages with a temporary SMTP error (451). */
+    failNext(n: number) {
+      failures = n
+    },
     /** Messages that arrived and nobody waited for. */
     inbox,
     next(to: string): Promise<ReceivedMail> {
