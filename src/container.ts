@@ -27,6 +27,8 @@ import { createApiKeys, type ApiKeys } from './services/apikeys/api-keys.js'
 import { createAuditReader, type AuditReader } from './services/audit/audit-query.js'
 import { createUserImport, type UserImport } from './services/import/user-import.js'
 import { createPostureReader } from './services/posture/posture.js'
+import { createNotMe, type NotMe } from './services/notifications/not-me.js'
+import { createNotifier, type Notifier } from './services/notifications/notifier.js'
 import { createCursorCodec, type CursorCodec } from './services/pagination.js'
 import { createProducts, type Products } from './services/products/products.js'
 import { createPermissionResolver, type PermissionResolver } from './services/roles/permissions.js'
@@ -83,6 +85,9 @@ export interface Services {
   auditSealer: AuditSealer
   /** `gatehouse audit verify` / `audit export`. */
   auditChain: AuditChainCheck
+  /** Security notifications: the outbox and its delivery worker (SPEC §4.13). */
+  notifier: Notifier
+  notMe: NotMe
   keyRing: KeyRing
   accessTokens: AccessTokens
   profiles: ProfileReader
@@ -159,7 +164,28 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         'sealing the audit chain failed; the next pass retries',
       ),
   })
-  const audit = createAuditLog({ db, clock, written: () => auditSealer.kick() })
+  const mail = createMailer(config.mail, log)
+  const sms = createSmsSender(config.sms, log)
+  const notifier = createNotifier({
+    db,
+    clock,
+    random,
+    mailer: mail.mailer,
+    sms,
+    warn: (obj, msg) => log.warn(obj, msg),
+    cfg: {
+      kinds: new Set(config.notifyEvents),
+      publicUrl: config.http.publicUrl,
+      appName: config.appName,
+      intervalMs: 5_000,
+    },
+  })
+  const audit = createAuditLog({
+    db,
+    clock,
+    written: () => auditSealer.kick(),
+    sideEffects: notifier,
+  })
   const posture = createPostureReader({
     db,
     clock,
@@ -183,8 +209,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })
-  const mail = createMailer(config.mail, log)
-  const sms = createSmsSender(config.sms, log)
   const codeHashKeys = createCodeHashKeys({
     db,
     box,
@@ -346,6 +370,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     auditTail: createAuditTail({ db }),
     auditSealer,
     auditChain: createAuditChainCheck({ db, sealer: auditSealer }),
+    notifier,
+    notMe: createNotMe({ db, clock, sessions, audit, profiles }),
     keyRing,
     accessTokens,
     profiles,
@@ -380,6 +406,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     async close() {
       clearInterval(successorSweep)
       await passwordReset.idle()
+      await notifier.stop()
       await auditSealer.stop()
       mail.close()
       await redis?.close()

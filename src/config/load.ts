@@ -184,5 +184,6 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): Config {
     passwords: { minLength: value('PASSWORD_MIN_LENGTH') },
     requireMfaForRoles: value('REQUIRE_MFA_FOR_ROLES'),
     webauthn: webauthn(values, parsedPublicUrl),
+    notifyEvents: value('NOTIFY_EVENTS'),
   })
 }

@@ -1,3 +1,5 @@
+import type { NotifyKind } from '../services/notifications/messages.js'
+
 /** The validated, deep-frozen configuration (SPEC §2). Durations are in seconds. */
 export interface Config {
   readonly env: 'development' | 'production' | 'test'
@@ -52,4 +54,6 @@ export interface Config {
   readonly passwords: { readonly minLength: number }
   readonly requireMfaForRoles: readonly string[]
   readonly webauthn: { readonly rpId: string; readonly origins: readonly string[] }
+  /** NOTIFY_EVENTS: the kinds of security notification to send (SPEC §4.13). */
+  readonly notifyEvents: readonly NotifyKind[]
 }

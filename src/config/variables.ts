@@ -1,5 +1,6 @@
 import { parseDuration } from './durations.js'
 import { InvalidValue } from './errors.js'
+import { NOTIFY_KINDS, type NotifyKind } from '../services/notifications/messages.js'
 import {
   parseDatabaseUrl,
   parseHostname,
@@ -198,6 +199,17 @@ export const variables = {
     emptyMeansNone: true,
     rule: 'must be a comma-separated list of role names (empty for none)',
     parse: (s) => [...new Set(parseList(s).map(word))],
+  }),
+  NOTIFY_EVENTS: variable({
+    default: NOTIFY_KINDS.join(','),
+    emptyMeansNone: true,
+    rule: `must be a comma-separated list of ${NOTIFY_KINDS.join(', ')} (empty for none)`,
+    parse: (s) => {
+      const kinds = parseList(s)
+      const unknown = kinds.find((k) => !(NOTIFY_KINDS as readonly string[]).includes(k))
+      if (unknown !== undefined) throw new InvalidValue(`unknown kind ${JSON.stringify(unknown)}`)
+      return [...new Set(kinds)] as NotifyKind[]
+    },
   }),
   WEBAUTHN_RP_ID: variable({
     derivedDefault: 'host of PUBLIC_URL',

@@ -16,7 +16,13 @@ export function createSmtpMailer(cfg: { smtpUrl: string; from: string }): Mailer
   })
   return {
     async send(m) {
-      await transport.sendMail({ from: cfg.from, to: m.to, subject: m.subject, text: m.text })
+      await transport.sendMail({
+        from: cfg.from,
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+        ...(m.html === undefined ? {} : { html: m.html }),
+      })
     },
     close: () => transport.close(),
   }

@@ -14,6 +14,7 @@ export const errorTable = {
   account_locked: { status: 403, title: 'Account locked' },
   forbidden: { status: 403, title: 'Forbidden' },
   mfa_required: { status: 403, title: 'Multi-factor authentication required' },
+  password_reset_required: { status: 403, title: 'Password reset required' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },

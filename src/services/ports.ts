@@ -10,7 +10,8 @@ export interface Random {
 }
 
 export interface Mailer {
-  send(m: { to: string; subject: string; text: string }): Promise<void>
+  /** `html`, when given, is sent as the alternative to `text` (security notifications). */
+  send(m: { to: string; subject: string; text: string; html?: string }): Promise<void>
 }
 
 export interface SmsSender {

@@ -6,6 +6,7 @@ import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 import * as hardening from './migrations/0005-hardening.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
+import * as notifications from './migrations/0014-notifications.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0004-admin': admin,
   '0005-hardening': hardening,
   '0014-audit-chain': auditChain,
+  '0014-notifications': notifications,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -190,6 +190,42 @@ export interface AppSecretsTable {
   created_at: number
 }
 
+export interface NotificationOutboxTable {
+  id: string
+  user_id: string
+  kind: string
+  occurred_at: number
+  ip: string | null
+  user_agent: string | null
+  details: string | null // JSON object
+  attempts: number
+  next_attempt_at: number
+  /** A worker holds the row until then; past it, another may take it over. */
+  claimed_until: number | null
+  sent_at: number | null
+  gave_up_at: number | null
+  last_error: string | null
+}
+
+export interface KnownDevicesTable {
+  user_id: string
+  device_hash: string
+  last_seen_at: number
+}
+
+export interface NotMeTokensTable {
+  token_hash: string
+  user_id: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
+export interface CompromisedAccountsTable {
+  user_id: string
+  reported_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -210,4 +246,8 @@ export interface Database {
   code_sends: CodeSendsTable
   mfa_tokens: MfaTokensTable
   app_secrets: AppSecretsTable
+  notification_outbox: NotificationOutboxTable
+  known_devices: KnownDevicesTable
+  not_me_tokens: NotMeTokensTable
+  compromised_accounts: CompromisedAccountsTable
 }

@@ -7,6 +7,8 @@ export interface ReceivedMail {
   to: string
   subject: string
   text: string
+  /** The HTML alternative, when the message has one. */
+  html: string | undefined
 }
 
 /**
@@ -43,6 +45,7 @@ export async function startMailCapture() {
             to,
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : undefined,
           }
           if (rejectNext > 0) {
             rejectNext--

@@ -3,6 +3,7 @@ import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
 import { findLoginRecord, insertUser, updatePasswordHash } from '../../store/repositories/users.js'
+import { isCompromised } from '../../store/repositories/notifications.js'
 import type { UsersTable } from '../../store/tables.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -27,6 +28,12 @@ export const normalizeIdentifier = (s: string) => s.normalize('NFC').toLowerCase
 // Identifiers that can name no account never reach the database: NUL would make
 // PostgreSQL fail the query, and huge strings only cost work.
 const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
+
+// SPEC §4.13: after "this wasn't me" the right old password is refused until a reset.
+export const passwordResetRequired = () =>
+  new GatehouseError('password_reset_required', {
+    detail: 'this password was blocked after a reported compromise; reset it with forgot password',
+  })
 
 export function createAccountService(deps: {
   db: Db
@@ -137,6 +144,10 @@ export function createAccountService(deps: {
       if (record.locked_at !== null) {
         await failed(record.id, 'account_locked')
         throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+      }
+      if (await isCompromised(db, record.id)) {
+        await failed(record.id, 'password_reset_required')
+        throw passwordResetRequired()
       }
       return record
     },

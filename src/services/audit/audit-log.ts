@@ -64,16 +64,26 @@ function clean(value: string | null | undefined, max: number): string | null {
   return [...value.replace(CONTROL_CHARS, '')].slice(0, max).join('')
 }
 
+/** What else an audit event writes in its own transaction: the notification outbox (§4.13). */
+export interface AuditSideEffects {
+  concerns(entry: AuditEntry): boolean
+  enqueue(trx: Db, entry: AuditEntry, atMs: number): Promise<boolean>
+  /** Called after the commit when `enqueue` wrote something. */
+  kick(): void
+}
+
 export function createAuditLog(deps: {
   db: Db
   clock: Clock
   /** Called after each write: the sealer's cue (SPEC §4.14). */
   written?: () => void
+  sideEffects?: AuditSideEffects
 }): AuditLog {
   return {
     async record(entry) {
-      await insertAuditEvent(deps.db, {
-        time: deps.clock.now().getTime(),
+      const atMs = deps.clock.now().getTime()
+      const row = {
+        time: atMs,
         event: entry.event,
         outcome: entry.outcome,
         user_id: entry.userId ?? null,
@@ -82,7 +92,19 @@ export function createAuditLog(deps: {
         user_agent: clean(entry.context?.userAgent, 256),
         actor_id: entry.actorId ?? null,
         details: entry.details ? JSON.stringify(entry.details) : null,
-      })
+      }
+      const effects = deps.sideEffects
+      if (effects?.concerns(entry)) {
+        // The notice is written with its event or not at all: a crash between the two
+        // would otherwise lose it, or send one for an event that was never recorded.
+        const queued = await deps.db.transaction().execute(async (trx) => {
+          await insertAuditEvent(trx, row)
+          return effects.enqueue(trx, entry, atMs)
+        })
+        if (queued) effects.kick()
+      } else {
+        await insertAuditEvent(deps.db, row)
+      }
       deps.written?.()
     },
   }

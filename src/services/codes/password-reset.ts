@@ -1,4 +1,5 @@
 import type { PasswordHasher } from '../../crypto/hashing.js'
+import { clearCompromised } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { updatePasswordHash } from '../../store/repositories/users.js'
 import type { AccountService } from '../accounts/accounts.js'
@@ -105,6 +106,8 @@ export function createPasswordReset(deps: {
       }
       const hash = await deps.passwords.hash(newPassword)
       await updatePasswordHash(db, user.id, hash, clock.now().getTime())
+      // The reset is the way back after "this wasn't me" (SPEC §4.13).
+      await clearCompromised(db, user.id)
       await deps.sessions.endAll(user.id, 'password_reset', { context })
       deps.profiles.changed(user.id)
       await audit.record({

@@ -1,7 +1,8 @@
 import type { PasswordHasher } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import { findPasswordHash } from '../../store/repositories/users.js'
-import { normalizeIdentifier } from '../accounts/accounts.js'
+import { isCompromised } from '../../store/repositories/notifications.js'
+import { normalizeIdentifier, passwordResetRequired } from '../accounts/accounts.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { LoginGuard } from './login-guard.js'
@@ -40,7 +41,11 @@ export function createPasswordRecheck(deps: {
   async function assertPassword(who: Rechecked, password: string, opts: RecheckOptions) {
     const hash = await findPasswordHash(db, who.userId)
     const verdict = hash ? await hasher.verify(hash, password) : undefined
-    if (verdict?.ok) return
+    if (verdict?.ok) {
+      // SPEC §4.13: a password blocked by "this wasn't me" proves nothing until a reset.
+      if (await isCompromised(db, who.userId)) throw passwordResetRequired()
+      return
+    }
     if (!hash) await hasher.verifyDummy(password)
     await audit.record({
       event: 'login_failed',

@@ -1,0 +1,350 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { loadConfig } from '../../src/config/index.js'
+import { testDatabases } from '../support/databases.js'
+import {
+  startApp,
+  TEST_SECRET_KEY,
+  useFreshDatabase,
+  useTestApp,
+  type TestApp,
+} from '../support/harness.js'
+import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
+import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
+import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+
+const databases = await testDatabases()
+const NEW_PASSWORD = 'a brand new passphrase'
+const tokenIn = (text: string) => /\/not-me\?token=([A-Za-z0-9_-]+)/.exec(text)![1]!
+
+describe.each(databases)('security notifications on $name', (database) => {
+  let mail: MailCapture
+  let sms: SmsCapture
+  beforeAll(async () => {
+    mail = await startMailCapture()
+    sms = await startSmsCapture('webhook')
+  })
+  afterAll(async () => {
+    await mail.close()
+    await sms.close()
+  })
+  const { t } = useTestApp(database, () => ({
+    env: {
+      SMTP_URL: mail.url,
+      EMAIL_FROM: 'Gatehouse <auth@example.test>',
+      PUBLIC_URL: 'https://auth.example.test',
+      LOCKOUT_THRESHOLD: '2',
+      LOGIN_MAX_FAILURES: '10',
+      REFRESH_REUSE_GRACE: '0',
+      ...sms.env,
+    },
+  }))
+
+  const call = async (
+    url: string,
+    body: object,
+    opts: { token?: string; ua?: string; ip?: string } = {},
+  ) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url,
+      payload: body,
+      remoteAddress: opts.ip ?? '198.51.100.7',
+      headers: {
+        'user-agent': opts.ua ?? 'Laptop/1.0',
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
+    })
+    return {
+      status: res.statusCode,
+      body: (res.body ? JSON.parse(res.body) : {}) as Record<string, string>,
+    }
+  }
+  const login = (username: string, password = STRONG_PASSWORD, ua?: string, ip?: string) =>
+    call('/api/auth/login', { username, password }, { ua, ip })
+
+  async function withEmail(username: string): Promise<string> {
+    const email = `${username}@example.test`
+    expect(
+      (await call('/api/auth/register', { username, password: STRONG_PASSWORD, email })).status,
+    ).toBe(201)
+    const code = codeIn((await mail.next(email)).text)
+    expect(
+      (await call('/api/auth/verify-contact', { username, channel: 'email', code })).status,
+    ).toBe(200)
+    return email
+  }
+
+  it('tells of a login from a new device, with when, where, which device and a not-me link', async () => {
+    const email = await withEmail('nina')
+    expect((await login('nina')).status).toBe(200) // the first login: nothing to compare with
+    expect((await login('nina', STRONG_PASSWORD, 'Laptop/1.0', '198.51.100.99')).status).toBe(200) // same /24
+    t.clock.advance('1h')
+    expect((await login('nina', STRONG_PASSWORD, 'Phone/7.1', '203.0.113.5')).status).toBe(200)
+    const notice = await mail.next(email)
+    expect(notice.subject).toBe('Gatehouse: New sign-in')
+    expect(notice.text).toContain('signed in to from a new device')
+    expect(notice.text).toContain('2026-01-01 01:00:00 UTC')
+    expect(notice.text).toContain('203.0.113.5')
+    expect(notice.text).toContain('Phone/7.1')
+    expect(notice.text).toMatch(/https:\/\/auth\.example\.test\/not-me\?token=[A-Za-z0-9_-]{43}\b/)
+    expect(notice.html).toContain('Phone/7.1')
+    expect(notice.html).toContain(
+      `href="https://auth.example.test/not-me?token=${tokenIn(notice.text)}"`,
+    )
+    expect(mail.inbox.filter((m) => m.to === email)).toEqual([])
+    const stored = await t.services.db.selectFrom('not_me_tokens').select('token_hash').execute()
+    expect(JSON.stringify(stored)).not.toContain(tokenIn(notice.text))
+  })
+
+  it('tells of each kind of change to the account', async () => {
+    const email = 'nina@example.test'
+    const session = (await login('nina', STRONG_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
+    expect(
+      (await call('/api/auth/2fa/email/enable', {}, { token: session.access_token })).status,
+    ).toBe(204)
+    expect((await mail.next(email)).text).toContain(
+      'A second factor was added to your account: email codes.',
+    )
+
+    const ninaId = (
+      await t.services.db
+        .selectFrom('users')
+        .select('id')
+        .where('username', '=', 'nina')
+        .executeTakeFirstOrThrow()
+    ).id
+    const context = { ip: '203.0.113.5', userAgent: 'Phone/7.1' }
+    await t.services.audit.record({
+      event: 'backup_code_used',
+      outcome: 'success',
+      userId: ninaId,
+      details: { remaining: 2 },
+      context,
+    })
+    const used = await mail.next(email)
+    expect(used.subject).toBe('Gatehouse: Backup code used')
+    expect(used.text).toContain('2 backup codes are left.')
+    await t.services.audit.record({
+      event: 'mfa_disabled',
+      outcome: 'success',
+      userId: ninaId,
+      context,
+    })
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Two-step verification turned off')
+    await t.services.db.deleteFrom('mfa_channels').where('user_id', '=', ninaId).execute()
+
+    const fresh = (await login('nina', STRONG_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
+    const changed = await call(
+      '/api/auth/password/change',
+      { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
+      { token: fresh.access_token },
+    )
+    expect(changed.status).toBe(204)
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Password changed')
+
+    const tokens = (await login('nina', NEW_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
+    expect((await call('/api/auth/refresh', { refresh_token: tokens.refresh_token })).status).toBe(
+      200,
+    )
+    expect((await call('/api/auth/refresh', { refresh_token: tokens.refresh_token })).status).toBe(
+      401,
+    )
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Session ended after token reuse')
+
+    for (let i = 0; i < 2; i++) await login('nina', 'wrong password!!', 'Phone/7.1', '203.0.113.5')
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Account locked')
+    await t.services.accountLocks.unlock(ninaId, { via: 'cli' })
+  })
+
+  it('"this wasn\'t me" ends every session and blocks the password until a reset, once', async () => {
+    const email = await withEmail('otto')
+    await login('otto')
+    const session = (await login('otto', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66'))
+      .body as unknown as Tokens
+    const token = tokenIn((await mail.next(email)).text)
+
+    const [first, second] = await Promise.all([
+      call('/api/auth/not-me', { token }),
+      call('/api/auth/not-me', { token }),
+    ])
+    expect([first.status, second.status].sort()).toEqual([204, 401])
+    expect([first, second].find((r) => r.status === 401)!.body.code).toBe('invalid_token')
+    expect((await call('/api/auth/not-me', { token: 'made-up' })).body.code).toBe('invalid_token')
+    expect((await call('/api/auth/not-me', {})).body.code).toBe('validation_error')
+
+    const me = await t.app.inject({
+      url: '/api/auth/me',
+      headers: { authorization: `Bearer ${session.access_token}` },
+    })
+    expect(me.statusCode).toBe(401)
+    expect((await call('/api/auth/refresh', { refresh_token: session.refresh_token })).status).toBe(
+      401,
+    )
+    const blocked = await login('otto')
+    expect(blocked.status).toBe(403)
+    expect(blocked.body.code).toBe('password_reset_required')
+    expect((await login('otto', 'wrong password!!')).body.code).toBe('invalid_credentials')
+    const audit = await t.services.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('event', '=', 'compromise_reported')
+      .execute()
+    expect(audit).toHaveLength(1)
+    expect(JSON.stringify(audit)).not.toContain(token)
+
+    expect((await call('/api/auth/password/forgot', { username: 'otto' })).status).toBe(202)
+    const code = codeIn((await mail.next(email)).text)
+    expect(
+      (
+        await call('/api/auth/password/reset', {
+          username: 'otto',
+          code,
+          new_password: NEW_PASSWORD,
+        })
+      ).status,
+    ).toBe(204)
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Password reset')
+    expect((await login('otto', NEW_PASSWORD)).status).toBe(200)
+  })
+
+  it('an expired link no longer works', async () => {
+    const email = 'otto@example.test'
+    await login('otto', NEW_PASSWORD, 'Other/2.0', '192.0.2.9')
+    const token = tokenIn((await mail.next(email)).text)
+    t.clock.advance('7d')
+    t.clock.advance('1s')
+    expect((await call('/api/auth/not-me', { token })).body.code).toBe('invalid_token')
+  })
+
+  it('goes by SMS when the only verified contact is a phone', async () => {
+    const phone = '+15550001234'
+    expect(
+      (await call('/api/auth/register', { username: 'petra', password: STRONG_PASSWORD, phone }))
+        .status,
+    ).toBe(201)
+    const code = codeIn((await sms.next(phone)).text)
+    expect(
+      (await call('/api/auth/verify-contact', { username: 'petra', channel: 'sms', code })).status,
+    ).toBe(200)
+    const session = (await login('petra')).body
+    await call(
+      '/api/auth/password/change',
+      { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
+      { token: session.access_token },
+    )
+    const text = (await sms.next(phone)).text
+    expect(text).toContain('The password of your account was changed.')
+    expect(text).toContain('https://auth.example.test/not-me?token=')
+  })
+
+  it('retries after the SMTP server refused, without failing or delaying the request', async () => {
+    const email = 'nina@example.test'
+    mail.rejectNextMessages(1)
+    const session = (await login('nina', NEW_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
+    const changed = await call(
+      '/api/auth/password/change',
+      { current_password: NEW_PASSWORD, new_password: STRONG_PASSWORD },
+      { token: session.access_token },
+    )
+    expect(changed.status).toBe(204)
+    const pending = () =>
+      t.services.db
+        .selectFrom('notification_outbox')
+        .selectAll()
+        .where('kind', '=', 'password_changed')
+        .where('sent_at', 'is', null)
+        .execute()
+    await vi.waitFor(async () => {
+      const [row] = await pending()
+      expect(row).toMatchObject({ attempts: 1 })
+      expect(row!.last_error).toContain('451')
+    })
+    expect(await t.services.notifier.deliverDue()).toBe(0) // not due yet
+    t.clock.advance('31s')
+    expect(await t.services.notifier.deliverDue()).toBe(1)
+    expect((await mail.next(email)).subject).toBe('Gatehouse: Password changed')
+    expect(await pending()).toEqual([])
+    expect(t.logs.join('\n')).toContain('will retry')
+  })
+})
+
+// Several instances share PostgreSQL or MariaDB (README, "Running several instances"); two
+// SQLite connections in one process would block each other's event loop on the file lock.
+const servers = databases.filter((d) => d.name !== 'sqlite')
+
+describe.each(servers)('two instances delivering one outbox on $name', (database) => {
+  const db = useFreshDatabase(database)
+  let mail: MailCapture
+  let a: TestApp
+  let b: TestApp
+  beforeAll(async () => {
+    mail = await startMailCapture()
+    const env = { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>' }
+    a = await startApp(db.url, { env })
+    b = await startApp(db.url, { env })
+  })
+  afterAll(async () => {
+    await a?.close()
+    await b?.close()
+    await mail?.close()
+  })
+
+  it('sends each notice exactly once', async () => {
+    const id = await a.services.accounts.create({
+      username: 'twin',
+      password: STRONG_PASSWORD,
+      email: 'twin@example.test',
+    })
+    await a.services.db
+      .updateTable('users')
+      .set({ email_verified_at: 1 })
+      .where('id', '=', id)
+      .execute()
+    for (let i = 0; i < 10; i++)
+      await (i % 2 ? a : b).services.audit.record({
+        event: 'password_changed',
+        outcome: 'success',
+        userId: id,
+      })
+    await Promise.all([a, b, a, b].map((x) => x.services.notifier.deliverDue()))
+    await vi.waitFor(async () => {
+      const open = await a.services.db
+        .selectFrom('notification_outbox')
+        .select('id')
+        .where('sent_at', 'is', null)
+        .execute()
+      expect(open).toEqual([])
+    })
+    await vi.waitFor(() => expect(mail.inbox).toHaveLength(10))
+    await Promise.all([a.services.notifier.deliverDue(), b.services.notifier.deliverDue()])
+    expect(mail.inbox).toHaveLength(10)
+  })
+})
+
+describe('NOTIFY_EVENTS', () => {
+  const load = (value?: string) =>
+    loadConfig({
+      NODE_ENV: 'test',
+      GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
+      ...(value === undefined ? {} : { NOTIFY_EVENTS: value }),
+    })
+  it('defaults to every kind, empty means none, unknown kinds are refused', () => {
+    expect(load().notifyEvents).toEqual([
+      'new_device',
+      'factor_changed',
+      'mfa_disabled',
+      'backup_code_used',
+      'account_locked',
+      'password_changed',
+      'refresh_token_reused',
+    ])
+    expect(load('').notifyEvents).toEqual([])
+    expect(load('new_device, account_locked').notifyEvents).toEqual([
+      'new_device',
+      'account_locked',
+    ])
+    expect(() => load('new_device,logins')).toThrow(
+      /^NOTIFY_EVENTS: must be a comma-separated list of new_device, .* \(got unknown kind "logins"\)$/,
+    )
+  })
+})
