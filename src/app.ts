@@ -20,6 +20,7 @@ import { introspectionRoutes } from './http/routes/introspect.js'
 import { contactRoutes } from './http/routes/contact.js'
 import { meRoutes } from './http/routes/me.js'
 import { mfaRoutes } from './http/routes/mfa.js'
+import { oidcInteractionRoutes, oidcProviderRoutes } from './http/routes/oidc.js'
 import { opsRoutes } from './http/routes/ops.js'
 import { productRoutes } from './http/routes/products.js'
 import { totpServiceRoutes } from './http/routes/totp-service.js'
@@ -145,5 +146,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(contactRoutes(services))
   await app.register(passwordResetRoutes(services))
   await app.register(mfaRoutes(services))
+  await app.register(oidcProviderRoutes(services))
+  await app.register(oidcInteractionRoutes(services))
   return app
 }

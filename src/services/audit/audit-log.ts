@@ -32,6 +32,10 @@ export type AuditEventName =
   | 'totp_service_verified'
   | 'totp_service_deleted'
   | 'signing_key_rotated'
+  | 'oidc_client_created'
+  | 'oidc_client_deleted'
+  | 'oidc_authorized'
+  | 'oidc_token_revoked'
 
 /** Who made a request: copied into every event that request causes. */
 export interface RequestContext {

@@ -12,7 +12,13 @@ import {
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 
-const ALG = 'EdDSA'
+/**
+ * Gatehouse's own access tokens are EdDSA; the OpenID provider signs ID tokens RS256 (what every
+ * client supports) or EdDSA on request, so the ring keeps one current key of each.
+ */
+const ALGS = ['EdDSA', 'RS256'] as const
+type Alg = (typeof ALGS)[number]
+const ACCESS_TOKEN_ALG: Alg = 'EdDSA'
 /** Every instance reloads the key list at least this often, so a rotation spreads within 5 s. */
 const RELOAD_INTERVAL_MS = 2_000
 /** A key stays published this long past the access TTL once a newer key signs, to cover reload lag. */
@@ -20,10 +26,12 @@ const PUBLISH_MARGIN_MS = 10_000
 
 interface LoadedKey {
   kid: string
+  alg: Alg
   createdAtMs: number
   publicJwk: JWK
   publicKey: webcrypto.CryptoKey
   privateKey: webcrypto.CryptoKey | undefined // decrypted lazily: only the newest key ever signs
+  privateJwk: JWK | undefined
   sealed: string
 }
 
@@ -33,6 +41,11 @@ export interface KeyRing {
   /** A published key by `kid`, or undefined for an unknown or retired one. */
   verificationKey(kid: string): Promise<webcrypto.CryptoKey | undefined>
   jwks(): Promise<{ keys: JWK[] }>
+  /**
+   * The published keys with their private parts, newest first, for the OpenID provider; and a
+   * version that changes whenever that set does, so the provider can be rebuilt on rotation.
+   */
+  privateJwks(): Promise<{ version: string; keys: JWK[] }>
   /** Adds a new signing key and drops keys whose tokens have all expired. */
   rotate(): Promise<string>
   /** Re-encrypts every private key under the current secret key; returns how many changed. */
@@ -46,6 +59,7 @@ export function createKeyRing(deps: {
   box: SecretBox
   clock: Clock
   random: Random
+  /** How long tokens signed by a key live: it stays published that long after it stops signing. */
   accessTtlSec: number
 }): KeyRing {
   const { db, box, clock } = deps
@@ -56,20 +70,27 @@ export function createKeyRing(deps: {
   async function toLoaded(row: SigningKeyRow, previous?: LoadedKey): Promise<LoadedKey> {
     if (previous && previous.sealed === row.private_key_sealed) return previous
     const publicJwk = JSON.parse(row.public_jwk) as JWK
+    const alg = row.alg as Alg
     return {
       kid: row.kid,
+      alg,
       createdAtMs: row.created_at,
       publicJwk,
-      publicKey: (await importJWK(publicJwk, ALG)) as webcrypto.CryptoKey,
+      publicKey: (await importJWK(publicJwk, alg)) as webcrypto.CryptoKey,
       privateKey: undefined,
+      privateJwk: undefined,
       sealed: row.private_key_sealed,
     }
   }
 
-  /** Keys whose tokens may still be alive: the newest, and any replaced less than a TTL ago. */
+  /**
+   * Keys whose tokens may still be alive: the newest of each algorithm, and any replaced by a
+   * newer key of its algorithm less than a TTL ago.
+   */
   function published(all: LoadedKey[], nowMs: number): LoadedKey[] {
-    return all.filter((key, i) => {
-      const successor = all[i - 1] // newest first
+    return all.filter((key) => {
+      const newer = all.filter((k) => k.alg === key.alg && k.createdAtMs > key.createdAtMs)
+      const successor = newer[newer.length - 1] // newest first: the last newer is the next one
       return (
         successor === undefined ||
         successor.createdAtMs + deps.accessTtlSec * 1000 + PUBLISH_MARGIN_MS > nowMs
@@ -83,8 +104,9 @@ export function createKeyRing(deps: {
     loading ??= (async () => {
       try {
         let rows = await listSigningKeys(db)
-        if (rows.length === 0) {
-          await createKey()
+        const missing = ALGS.filter((alg) => !rows.some((r) => r.alg === alg))
+        if (missing.length > 0) {
+          for (const alg of missing) await createKey(alg)
           rows = await listSigningKeys(db)
         }
         const byKid = new Map(keys.map((k) => [k.kid, k]))
@@ -97,16 +119,16 @@ export function createKeyRing(deps: {
     await loading
   }
 
-  async function createKey(): Promise<string> {
-    const { publicKey, privateKey } = await generateKeyPair(ALG, {
-      crv: 'Ed25519',
-      extractable: true,
-    })
+  async function createKey(alg: Alg): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(
+      alg,
+      alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+    )
     const kid = newId(deps.random)
-    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: 'sig' }
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }
     await insertSigningKey(db, {
       kid,
-      alg: ALG,
+      alg,
       public_jwk: JSON.stringify(publicJwk),
       private_key_sealed: box.seal(await exportPKCS8(privateKey), aad(kid)),
       created_at: clock.now().getTime(),
@@ -115,14 +137,26 @@ export function createKeyRing(deps: {
   }
 
   async function openPrivateKey(key: LoadedKey): Promise<webcrypto.CryptoKey> {
-    key.privateKey ??= await importPKCS8(box.open(key.sealed, aad(key.kid)).toString('utf8'), ALG)
+    key.privateKey ??= await importPKCS8(
+      box.open(key.sealed, aad(key.kid)).toString('utf8'),
+      key.alg,
+    )
     return key.privateKey
+  }
+
+  async function openPrivateJwk(key: LoadedKey): Promise<JWK> {
+    if (!key.privateJwk) {
+      const pem = box.open(key.sealed, aad(key.kid)).toString('utf8')
+      const extractable = await importPKCS8(pem, key.alg, { extractable: true })
+      key.privateJwk = { ...(await exportJWK(extractable)), kid: key.kid, alg: key.alg, use: 'sig' }
+    }
+    return key.privateJwk
   }
 
   return {
     async signingKey() {
       await load()
-      const newest = keys[0]
+      const newest = keys.find((k) => k.alg === ACCESS_TOKEN_ALG)
       if (!newest) throw new Error('no signing key')
       return { kid: newest.kid, privateKey: await openPrivateKey(newest) }
     },
@@ -143,9 +177,22 @@ export function createKeyRing(deps: {
       return { keys: published(keys, clock.now().getTime()).map((k) => k.publicJwk) }
     },
 
+    async privateJwks() {
+      await load()
+      const live = published(keys, clock.now().getTime())
+      return {
+        version: live.map((k) => k.kid).join(','),
+        keys: await Promise.all(live.map(openPrivateJwk)),
+      }
+    },
+
     async rotate() {
       await load(true)
-      const kid = await createKey()
+      let kid = ''
+      for (const alg of ALGS) {
+        const created = await createKey(alg)
+        if (alg === ACCESS_TOKEN_ALG) kid = created
+      }
       const retired = keys.filter((k) => !published(keys, clock.now().getTime()).includes(k))
       await deleteSigningKeys(
         db,
