@@ -60,11 +60,7 @@ import { createAccessTokens, type AccessTokens } from './services/tokens/access-
 import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
 import { createOidcClients, type OidcClients } from './services/oidc/clients.js'
 import { createOidcInteractions, type OidcInteractions } from './services/oidc/interactions.js'
-import {
-  createOidcProvider,
-  ID_TOKEN_TTL_SEC,
-  type OidcProvider,
-} from './services/oidc/provider.js'
+import { createOidcProvider, type OidcProvider } from './services/oidc/provider.js'
 import { createDb, type Db, type DialectName } from './store/db.js'
 import { createRedisLink, type RedisStatus } from './store/redis.js'
 
@@ -153,8 +149,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     box,
     clock,
     random,
-    // ID tokens (and the id_token_hint of a logout) are checked against the same keys.
-    accessTtlSec: Math.max(config.tokens.accessTtlSec, ID_TOKEN_TTL_SEC),
+    accessTtlSec: config.tokens.accessTtlSec,
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })

@@ -1,4 +1,4 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
+import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { Db } from '../../store/db.js'
 import {
   consumeOidcPayload,
@@ -9,6 +9,7 @@ import {
   upsertOidcPayload,
 } from '../../store/repositories/oidc-payloads.js'
 import type { Clock } from '../ports.js'
+import { oidcLibrary } from './library.js'
 
 /** How often expired rows are swept, at most; the sweep rides on a write, no timer needed. */
 const SWEEP_EVERY_MS = 60_000
@@ -100,6 +101,7 @@ export function createOidcAdapter(deps: {
       // the reuse it is (RFC 6749 §4.1.2, §10.4): refuse it and revoke what the grant issued.
       const row = await findOidcPayload(db, this.model, 'id', id, clock.now().getTime())
       if (row?.grant_id) await deleteOidcPayloadsByGrant(db, row.grant_id)
+      const { errors } = await oidcLibrary()
       throw new errors.InvalidGrant('grant already used')
     }
 

@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import Provider, {
-  errors,
-  interactionPolicy,
-  type Account,
-  type AdapterPayload,
-  type Configuration,
-  type Grant,
-  type KoaContextWithOIDC,
+import type {
+  Account,
+  AdapterPayload,
+  Configuration,
+  Grant,
+  KoaContextWithOIDC,
+  default as ProviderInstance,
 } from 'oidc-provider'
 import type { Db } from '../../store/db.js'
 import { findOidcConsent } from '../../store/repositories/oidc-consents.js'
@@ -17,6 +16,7 @@ import type { AuditLog } from '../audit/audit-log.js'
 import type { Clock } from '../ports.js'
 import type { KeyRing } from '../tokens/key-ring.js'
 import { createOidcAdapter } from './adapter.js'
+import { oidcLibrary, type OidcLibrary } from './library.js'
 import { hashClientSecret, OIDC_SCOPES, type OidcClients } from './clients.js'
 import { constantTimeEqual } from './secrets.js'
 
@@ -24,7 +24,6 @@ import { constantTimeEqual } from './secrets.js'
 export const OIDC_MOUNT = '/oidc'
 /** The web UI route that runs login and consent (SPEC §4.12). */
 export const INTERACTION_PATH = '/oidc-interaction'
-export const ID_TOKEN_TTL_SEC = 3600
 
 export interface OidcProviderConfig {
   issuer: string
@@ -71,11 +70,11 @@ export function createOidcProvider(deps: {
   let current:
     | {
         version: string
-        provider: Provider
-        callback: ReturnType<Provider['callback']>
+        provider: ProviderInstance
+        callback: ReturnType<ProviderInstance['callback']>
       }
     | undefined
-  let building: Promise<Provider> | undefined
+  let building: Promise<ProviderInstance> | undefined
 
   async function findAccount(_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> {
     const user = await findUserById(db, sub)
@@ -127,7 +126,7 @@ export function createOidcProvider(deps: {
     return grant
   }
 
-  function policy() {
+  function policy({ interactionPolicy }: OidcLibrary) {
     const prompts = interactionPolicy.base()
     const login = prompts.get('login')
     if (!login) throw new Error('oidc-provider has no login prompt')
@@ -152,7 +151,8 @@ export function createOidcProvider(deps: {
     return prompts
   }
 
-  function configuration(keys: AdapterPayload[]): Configuration {
+  function configuration(lib: OidcLibrary, keys: AdapterPayload[]): Configuration {
+    const { errors } = lib
     return {
       adapter: Adapter,
       jwks: { keys } as Configuration['jwks'],
@@ -209,7 +209,9 @@ export function createOidcProvider(deps: {
       ttl: {
         AccessToken: cfg.accessTtlSec,
         AuthorizationCode: 60,
-        IdToken: ID_TOKEN_TTL_SEC,
+        // As short as Gatehouse's access tokens, so the key ring keeps a retired key published
+        // exactly as long as anything it signed may still be checked.
+        IdToken: cfg.accessTtlSec,
         Interaction: 600,
         Session: cfg.refreshTtlSec,
         Grant: cfg.refreshTtlSec,
@@ -223,7 +225,7 @@ export function createOidcProvider(deps: {
         short: { signed: true, httpOnly: true, sameSite: 'lax', path: '/' },
       },
       interactions: {
-        policy: policy(),
+        policy: policy(lib),
         url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
       },
       features: {
@@ -301,8 +303,8 @@ export function createOidcProvider(deps: {
     }
   }
 
-  function build(keys: AdapterPayload[]): Provider {
-    const provider = new Provider(cfg.issuer, configuration(keys))
+  function build(lib: OidcLibrary, keys: AdapterPayload[]): ProviderInstance {
+    const provider = new lib.default(cfg.issuer, configuration(lib, keys))
     // Every URL the provider builds comes from PUBLIC_URL (set as forwarded headers by the
     // mount), never from a Host header a client chose.
     provider.proxy = true
@@ -343,12 +345,12 @@ export function createOidcProvider(deps: {
   }
 
   /** The provider for the key ring's current keys, built again after a rotation. */
-  async function provider(): Promise<Provider> {
+  async function provider(): Promise<ProviderInstance> {
     const { version, keys } = await keyRing.privateJwks()
     if (current?.version === version) return current.provider
     building ??= (async () => {
       try {
-        const built = build(keys)
+        const built = build(await oidcLibrary(), keys)
         current = { version, provider: built, callback: built.callback() }
         return built
       } finally {

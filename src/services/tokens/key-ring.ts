@@ -174,7 +174,13 @@ export function createKeyRing(deps: {
 
     async jwks() {
       await load()
-      return { keys: published(keys, clock.now().getTime()).map((k) => k.publicJwk) }
+      const live = published(keys, clock.now().getTime())
+      // Gatehouse's own access-token keys first: a backend that takes the first key keeps working.
+      const ordered = [
+        ...live.filter((k) => k.alg === ACCESS_TOKEN_ALG),
+        ...live.filter((k) => k.alg !== ACCESS_TOKEN_ALG),
+      ]
+      return { keys: ordered.map((k) => k.publicJwk) }
     },
 
     async privateJwks() {
