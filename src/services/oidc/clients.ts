@@ -149,7 +149,9 @@ export function providerMetadata(row: OidcClientRow): AdapterPayload {
     post_logout_redirect_uris: m.post_logout_redirect_uris,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    scope: m.scopes.join(' '),
+    // The provider knows only OpenID scopes; API scopes belong to the client's resources.
+    scope: m.scopes.filter((x) => OIDC_SCOPES.includes(x)).join(' '),
+    api_scopes: m.scopes.filter((x) => !OIDC_SCOPES.includes(x)),
     id_token_signed_response_alg: m.id_token_signed_response_alg,
     require_mfa: m.require_mfa,
     resources: m.resources,
@@ -179,8 +181,15 @@ export function createOidcClients(deps: {
     try {
       await deps.validate(providerMetadata(row))
     } catch (err) {
-      const message = err instanceof Error ? err.message : 'invalid client metadata'
-      throw invalid(message.replace(/^invalid_client_metadata:?\s*/, ''))
+      // The provider's own metadata checks, in its words (e.g. "redirect_uris must …").
+      const described = (err as { error_description?: unknown }).error_description
+      const message =
+        typeof described === 'string' && described !== ''
+          ? described
+          : err instanceof Error && err.message !== ''
+            ? err.message
+            : 'the client metadata is not valid'
+      throw invalid(message)
     }
   }
 

@@ -182,12 +182,12 @@ export function createOidcProvider(deps: {
       clientBasedCORS: (_ctx, origin, client) =>
         client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,
       extraClientMetadata: {
-        properties: ['require_mfa', 'resources'],
+        properties: ['require_mfa', 'resources', 'api_scopes'],
         validator(_ctx, key, value) {
           if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean')
             throw new errors.InvalidClientMetadata('require_mfa must be a boolean')
           if (
-            key === 'resources' &&
+            (key === 'resources' || key === 'api_scopes') &&
             value !== undefined &&
             (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
           )
@@ -245,9 +245,7 @@ export function createOidcProvider(deps: {
             if (!registered.includes(resource)) {
               throw new errors.InvalidTarget('the client is not registered for this resource')
             }
-            const apiScopes = (client.scope ?? '')
-              .split(' ')
-              .filter((s) => s !== '' && !OIDC_SCOPES.includes(s))
+            const apiScopes = (client.metadata().api_scopes as string[] | undefined) ?? []
             return {
               scope: apiScopes.join(' '),
               audience: resource,
