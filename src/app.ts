@@ -21,6 +21,7 @@ import { contactRoutes } from './http/routes/contact.js'
 import { meRoutes } from './http/routes/me.js'
 import { mfaRoutes } from './http/routes/mfa.js'
 import { notMeRoutes } from './http/routes/not-me.js'
+import { oidcInteractionRoutes, oidcProviderRoutes } from './http/routes/oidc.js'
 import { opsRoutes } from './http/routes/ops.js'
 import { productRoutes } from './http/routes/products.js'
 import { totpServiceRoutes } from './http/routes/totp-service.js'
@@ -168,6 +169,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(passwordResetRoutes(services))
   await app.register(mfaRoutes(services))
   await app.register(notMeRoutes(services))
+  await app.register(oidcProviderRoutes(services))
+  await app.register(oidcInteractionRoutes(services))
 
   web.ui = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
   if (!web.ui)

@@ -66,6 +66,9 @@ import { createSessionGate } from './services/sessions/session-gate.js'
 import { createSessionService, type SessionService } from './services/sessions/session-service.js'
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
 import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
+import { createOidcClients, type OidcClients } from './services/oidc/clients.js'
+import { createOidcInteractions, type OidcInteractions } from './services/oidc/interactions.js'
+import { createOidcProvider, type OidcProvider } from './services/oidc/provider.js'
 import { createDb, type Db, type DialectName } from './store/db.js'
 import { createRedisLink, type RedisStatus } from './store/redis.js'
 
@@ -113,6 +116,10 @@ export interface Services {
   totpService: TotpService
   products: Products
   userImport: UserImport
+  /** The OpenID provider (SPEC §4.12): its clients, the provider itself, login and consent. */
+  oidcClients: OidcClients
+  oidc: OidcProvider
+  oidcInteractions: OidcInteractions
   /** The sliding-window limits routes name in `config.rateLimit` (SPEC §4.5). */
   routeLimits: RouteLimits
   /** Admin locks and the automatic lockout: lock, unlock (CLI, admin API). */
@@ -357,6 +364,37 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     accountLocks,
   })
 
+  const oidcClients = createOidcClients({
+    db,
+    clock,
+    random,
+    audit,
+    cursors,
+    validate: async (metadata) => {
+      const provider = await oidc.provider()
+      await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0])
+    },
+  })
+  const oidc = createOidcProvider({
+    db,
+    clock,
+    keyRing,
+    clients: oidcClients,
+    audit,
+    cfg: {
+      issuer: config.tokens.issuer,
+      accessTtlSec: config.tokens.accessTtlSec,
+      refreshTtlSec: config.tokens.refreshTtlSec,
+      cookieKeys: [config.secrets.key, ...config.secrets.oldKeys].map((key) =>
+        deriveKey(key, 'gatehouse oidc cookies v1').toString('base64url'),
+      ),
+    },
+    onBackgroundError: (err) =>
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OpenID provider error'),
+  })
+  const oidcInteractions = createOidcInteractions({ db, clock, oidc, clients: oidcClients })
+  sessions.onSessionsEnded((ids) => oidcInteractions.endGatehouseSessions(ids))
+
   return {
     config,
     db,
@@ -397,6 +435,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     totpService,
     products,
     userImport,
+    oidcClients,
+    oidc,
+    oidcInteractions,
     routeLimits,
     accountLocks,
     sealedKeys: createSealedKeyCheck({ db, box }),

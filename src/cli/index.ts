@@ -13,6 +13,7 @@ import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
 import { apikeyCreate, apikeyList, apikeyRevoke } from './commands/apikey.js'
 import { auditExport, auditTail, auditVerify } from './commands/audit.js'
+import { clientCreate, clientDelete, clientList } from './commands/client.js'
 import { userCreate, userList, userTotp } from './commands/user.js'
 import { userDelete, userRoles } from './commands/user-admin.js'
 import { userImport } from './commands/user-import.js'
@@ -36,6 +37,9 @@ const commands: Command[] = [
   auditTail,
   auditVerify,
   auditExport,
+  clientCreate,
+  clientList,
+  clientDelete,
 ]
 
 function help(): string {

@@ -8,7 +8,7 @@ export interface KeysetPosition {
 }
 
 /** The tables listed in pages by `(created_at, id)`. */
-type PagedTable = 'users' | 'api_keys' | 'products'
+type PagedTable = 'users' | 'api_keys' | 'products' | 'oidc_clients'
 
 /**
  * One page of `q` in `(created_at, id)` order, after `after`: the id breaks ties between rows

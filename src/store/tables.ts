@@ -226,6 +226,46 @@ export interface CompromisedAccountsTable {
   reported_at: number
 }
 
+export interface OidcClientsTable {
+  id: string
+  name: string
+  type: string
+  secret_hash: string | null
+  metadata: string
+  created_by: string | null
+  created_at: number
+  updated_at: number
+}
+
+export interface OidcPayloadsTable {
+  model: string
+  id: string
+  payload: string
+  grant_id: string | null
+  uid: string | null
+  user_code: string | null
+  session_uid: string | null
+  account_id: string | null
+  client_id: string | null
+  expires_at: number | null
+  consumed_at: number | null
+}
+
+export interface OidcConsentsTable {
+  account_id: string
+  client_id: string
+  scopes: string
+  resources: string
+  created_at: number
+  updated_at: number
+}
+
+export interface OidcSessionLinksTable {
+  session_uid: string
+  gatehouse_session_id: string
+  created_at: number
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -250,4 +290,8 @@ export interface Database {
   known_devices: KnownDevicesTable
   not_me_tokens: NotMeTokensTable
   compromised_accounts: CompromisedAccountsTable
+  oidc_clients: OidcClientsTable
+  oidc_payloads: OidcPayloadsTable
+  oidc_session_links: OidcSessionLinksTable
+  oidc_consents: OidcConsentsTable
 }

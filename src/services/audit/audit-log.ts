@@ -33,6 +33,10 @@ export type AuditEventName =
   | 'totp_service_deleted'
   | 'signing_key_rotated'
   | 'compromise_reported'
+  | 'oidc_client_created'
+  | 'oidc_client_deleted'
+  | 'oidc_authorized'
+  | 'oidc_token_revoked'
 
 /** Who made a request: copied into every event that request causes. */
 export interface RequestContext {

@@ -64,6 +64,9 @@ export function createSessionService(deps: {
   cfg: SessionConfig
 }) {
   const { db, clock, random, box, accessTokens, gate, audit, cfg } = deps
+  // Others whose state hangs off a session (the OpenID provider's sessions and tokens) end
+  // with it, before the request that ended it answers.
+  const endListeners: ((sessionIds: string[]) => Promise<void>)[] = []
   const sealAad = (refreshTokenId: string) => `refresh_tokens.successor_sealed:${refreshTokenId}`
   const graceMs = cfg.refreshReuseGraceSec * 1000
   let lastSweepMs = Number.NEGATIVE_INFINITY
@@ -115,6 +118,7 @@ export function createSessionService(deps: {
   ): Promise<string[]> {
     const ended = await endSessions(db, filter, reason, clock.now().getTime())
     gate.markEnded(ended)
+    if (ended.length > 0) for (const listener of endListeners) await listener(ended)
     for (const sessionId of ended) {
       await audit.record({
         event: 'session_ended',
@@ -130,6 +134,10 @@ export function createSessionService(deps: {
 
   return {
     forgetSpentSuccessors: () => forgetSpentSuccessors(true),
+    /** Calls `listener` with the ids of sessions each time some end. */
+    onSessionsEnded(listener: (sessionIds: string[]) => Promise<void>): void {
+      endListeners.push(listener)
+    },
 
     /** Opens a session after a completed login and mints its first tokens. */
     async start(input: {

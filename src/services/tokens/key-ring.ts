@@ -12,7 +12,13 @@ import {
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 
-const ALG = 'EdDSA'
+/**
+ * Gatehouse's own access tokens are EdDSA; the OpenID provider signs ID tokens RS256 (what every
+ * client supports) or EdDSA on request, so the ring keeps one current key of each.
+ */
+const ALGS = ['EdDSA', 'RS256'] as const
+type Alg = (typeof ALGS)[number]
+const ACCESS_TOKEN_ALG: Alg = 'EdDSA'
 /** Every instance reloads the key list at least this often, so a rotation spreads within 5 s. */
 const RELOAD_INTERVAL_MS = 2_000
 /** A key stays published this long past the access TTL once a newer key signs, to cover reload lag. */
@@ -20,11 +26,14 @@ const PUBLISH_MARGIN_MS = 10_000
 
 interface LoadedKey {
   kid: string
+  alg: Alg
   createdAtMs: number
   publicJwk: JWK
   publicKey: webcrypto.CryptoKey
   /** Undefined when the private half cannot be opened (sealed under a key we lack, or damaged). */
   privateKey: webcrypto.CryptoKey | undefined
+  /** The private half as a JWK, made on first use by the OpenID provider. */
+  privateJwk: JWK | undefined
   sealed: string
 }
 
@@ -34,6 +43,11 @@ export interface KeyRing {
   /** A published key by `kid`, or undefined for an unknown or retired one. */
   verificationKey(kid: string): Promise<webcrypto.CryptoKey | undefined>
   jwks(): Promise<{ keys: JWK[] }>
+  /**
+   * The published keys with their private parts, newest first, for the OpenID provider; and a
+   * version that changes whenever that set does, so the provider can be rebuilt on rotation.
+   */
+  privateJwks(): Promise<{ version: string; keys: JWK[] }>
   /** Adds a new signing key and drops keys whose tokens have all expired. */
   rotate(): Promise<string>
   /** Re-encrypts every private key under the current secret key; returns how many changed. */
@@ -54,6 +68,7 @@ export function createKeyRing(deps: {
   box: SecretBox
   clock: Clock
   random: Random
+  /** How long tokens signed by a key live: it stays published that long after it stops signing. */
   accessTtlSec: number
   log: KeyRingLogger
 }): KeyRing {
@@ -65,12 +80,15 @@ export function createKeyRing(deps: {
   async function toLoaded(row: SigningKeyRow, previous?: LoadedKey): Promise<LoadedKey> {
     if (previous && previous.sealed === row.private_key_sealed) return previous
     const publicJwk = JSON.parse(row.public_jwk) as JWK
+    const alg = row.alg as Alg
     return {
       kid: row.kid,
+      alg,
       createdAtMs: row.created_at,
       publicJwk,
-      publicKey: (await importJWK(publicJwk, ALG)) as webcrypto.CryptoKey,
-      privateKey: await openPrivateKey(row),
+      publicKey: (await importJWK(publicJwk, alg)) as webcrypto.CryptoKey,
+      privateKey: await openPrivateKey(row, alg),
+      privateJwk: undefined,
       sealed: row.private_key_sealed,
     }
   }
@@ -80,10 +98,13 @@ export function createKeyRing(deps: {
    * with another GATEHOUSE_SECRET_KEY once rotated one in) must not turn every login into a
    * 500 while an older key still signs: it is skipped, logged once, and /readyz says degraded.
    */
-  async function openPrivateKey(row: SigningKeyRow): Promise<webcrypto.CryptoKey | undefined> {
+  async function openPrivateKey(
+    row: SigningKeyRow,
+    alg: Alg,
+  ): Promise<webcrypto.CryptoKey | undefined> {
     try {
       const pkcs8 = box.open(row.private_key_sealed, aad(row.kid)).toString('utf8')
-      return await importPKCS8(pkcs8, ALG)
+      return await importPKCS8(pkcs8, alg)
     } catch (err) {
       deps.log.error(
         { kid: row.kid, err: err instanceof Error ? err.message : String(err) },
@@ -94,13 +115,16 @@ export function createKeyRing(deps: {
   }
 
   /**
-   * Keys whose tokens may still be alive: the signing key, keys newer than it, and keys it
-   * (or a newer usable key) replaced less than a TTL ago. A key that cannot be opened signs
-   * nothing, so it replaces nothing either.
+   * Keys whose tokens may still be alive: the newest usable key of each algorithm, keys newer
+   * than it, and keys a newer usable key of their algorithm replaced less than a TTL ago. A key
+   * that cannot be opened signs nothing, so it replaces nothing either.
    */
   function published(all: LoadedKey[], nowMs: number): LoadedKey[] {
-    return all.filter((key, i) => {
-      const successor = all.slice(0, i).findLast((k) => k.privateKey !== undefined) // newest first
+    return all.filter((key) => {
+      const newer = all.filter(
+        (k) => k.alg === key.alg && k.createdAtMs > key.createdAtMs && k.privateKey !== undefined,
+      )
+      const successor = newer[newer.length - 1] // newest first: the last newer is the next one
       return (
         successor === undefined ||
         successor.createdAtMs + deps.accessTtlSec * 1000 + PUBLISH_MARGIN_MS > nowMs
@@ -114,8 +138,9 @@ export function createKeyRing(deps: {
     loading ??= (async () => {
       try {
         let rows = await listSigningKeys(db)
-        if (rows.length === 0) {
-          await createKey()
+        const missing = ALGS.filter((alg) => !rows.some((r) => r.alg === alg))
+        if (missing.length > 0) {
+          for (const alg of missing) await createKey(alg)
           rows = await listSigningKeys(db)
         }
         const byKid = new Map(keys.map((k) => [k.kid, k]))
@@ -128,16 +153,16 @@ export function createKeyRing(deps: {
     await loading
   }
 
-  async function createKey(): Promise<string> {
-    const { publicKey, privateKey } = await generateKeyPair(ALG, {
-      crv: 'Ed25519',
-      extractable: true,
-    })
+  async function createKey(alg: Alg): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(
+      alg,
+      alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+    )
     const kid = newId(deps.random)
-    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: 'sig' }
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }
     await insertSigningKey(db, {
       kid,
-      alg: ALG,
+      alg,
       public_jwk: JSON.stringify(publicJwk),
       private_key_sealed: box.seal(await exportPKCS8(privateKey), aad(kid)),
       created_at: clock.now().getTime(),
@@ -145,10 +170,19 @@ export function createKeyRing(deps: {
     return kid
   }
 
+  async function openPrivateJwk(key: LoadedKey): Promise<JWK> {
+    if (!key.privateJwk) {
+      const pem = box.open(key.sealed, aad(key.kid)).toString('utf8')
+      const extractable = await importPKCS8(pem, key.alg, { extractable: true })
+      key.privateJwk = { ...(await exportJWK(extractable)), kid: key.kid, alg: key.alg, use: 'sig' }
+    }
+    return key.privateJwk
+  }
+
   return {
     async signingKey() {
       await load()
-      const signer = keys.find((k) => k.privateKey !== undefined)
+      const signer = keys.find((k) => k.alg === ACCESS_TOKEN_ALG && k.privateKey !== undefined)
       if (!signer?.privateKey) throw new Error('no signing key can be opened')
       return { kid: signer.kid, privateKey: signer.privateKey }
     },
@@ -166,12 +200,31 @@ export function createKeyRing(deps: {
 
     async jwks() {
       await load()
-      return { keys: published(keys, clock.now().getTime()).map((k) => k.publicJwk) }
+      const live = published(keys, clock.now().getTime())
+      // Gatehouse's own access-token keys first: a backend that takes the first key keeps working.
+      const ordered = [
+        ...live.filter((k) => k.alg === ACCESS_TOKEN_ALG),
+        ...live.filter((k) => k.alg !== ACCESS_TOKEN_ALG),
+      ]
+      return { keys: ordered.map((k) => k.publicJwk) }
+    },
+
+    async privateJwks() {
+      await load()
+      const live = published(keys, clock.now().getTime()).filter((k) => k.privateKey !== undefined)
+      return {
+        version: live.map((k) => k.kid).join(','),
+        keys: await Promise.all(live.map(openPrivateJwk)),
+      }
     },
 
     async rotate() {
       await load(true)
-      const kid = await createKey()
+      let kid = ''
+      for (const alg of ALGS) {
+        const created = await createKey(alg)
+        if (alg === ACCESS_TOKEN_ALG) kid = created
+      }
       const retired = keys.filter((k) => !published(keys, clock.now().getTime()).includes(k))
       await deleteSigningKeys(
         db,

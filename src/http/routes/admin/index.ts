@@ -4,6 +4,7 @@ import { requireAdmin } from '../../guards.js'
 import type { App } from '../types.js'
 import { adminApiKeyRoutes } from './api-keys.js'
 import { adminAuditRoutes } from './audit-log.js'
+import { adminOidcClientRoutes } from './oidc-clients.js'
 import { adminRoleRoutes } from './roles.js'
 import { adminUserRoutes } from './users.js'
 
@@ -16,5 +17,6 @@ export function adminRoutes(services: Services) {
     await app.register(adminRoleRoutes(services))
     await app.register(adminAuditRoutes(services))
     await app.register(adminApiKeyRoutes(services))
+    await app.register(adminOidcClientRoutes(services))
   }
 }

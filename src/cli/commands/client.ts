@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util'
+import { CliError, type Command } from '../context.js'
+
+const USAGE =
+  'usage: gatehouse client create <name> --redirect-uri URI... [--type public|confidential]\n' +
+  '       [--post-logout-redirect-uri URI]... [--scope S]... [--resource URI]... [--require-mfa]\n' +
+  '       [--id-token-alg RS256|EdDSA]'
+
+export const clientCreate: Command = {
+  name: 'client create',
+  usage:
+    'client create <name> --redirect-uri URI... [--type public|confidential] [--require-mfa]\n' +
+    '                             [--post-logout-redirect-uri URI]... [--scope S]... [--resource URI]...\n' +
+    '                             [--id-token-alg RS256|EdDSA]\n' +
+    '                             register an OpenID Connect client; a secret is printed once',
+  async run(ctx) {
+    const { values, positionals } = parseArgs({
+      args: ctx.args,
+      allowPositionals: true,
+      options: {
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        type: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        resource: { type: 'string', multiple: true },
+        'require-mfa': { type: 'boolean' },
+        'id-token-alg': { type: 'string' },
+      },
+    })
+    const [name, ...extra] = positionals
+    const redirectUris = values['redirect-uri'] ?? []
+    if (!name || extra.length > 0 || redirectUris.length === 0) throw new CliError(USAGE)
+    const type = values.type ?? 'confidential'
+    if (type !== 'public' && type !== 'confidential')
+      throw new CliError('--type must be public or confidential')
+    const alg = values['id-token-alg'] ?? 'RS256'
+    if (alg !== 'RS256' && alg !== 'EdDSA')
+      throw new CliError('--id-token-alg must be RS256 or EdDSA')
+    const { oidcClients } = await ctx.services()
+    const { client, clientSecret } = await oidcClients.create(
+      {
+        name,
+        type,
+        redirectUris,
+        postLogoutRedirectUris: values['post-logout-redirect-uri'],
+        requireMfa: values['require-mfa'] ?? false,
+        scopes: values.scope?.flatMap((s) => s.split(/[ ,]/)).filter(Boolean),
+        resources: values.resource,
+        idTokenSignedResponseAlg: alg,
+      },
+      { actorId: null },
+    )
+    ctx.out(`created ${client.type} client ${name}`)
+    ctx.out(`client_id: ${client.clientId}`)
+    if (clientSecret !== undefined) {
+      ctx.out('the secret is shown only now; store it safely:')
+      ctx.out(`client_secret: ${clientSecret}`)
+    }
+  },
+}
+
+export const clientList: Command = {
+  name: 'client list',
+  usage: 'client list                  list OpenID Connect clients',
+  async run(ctx) {
+    const { oidcClients } = await ctx.services()
+    ctx.out(['client_id', 'name', 'type', 'require_mfa', 'redirect_uris', 'created_at'].join('\t'))
+    let cursor: string | undefined
+    do {
+      const page = await oidcClients.list({ limit: 100, cursor })
+      for (const c of page.items) {
+        ctx.out(
+          [
+            c.clientId,
+            c.name,
+            c.type,
+            String(c.requireMfa),
+            c.redirectUris.join(','),
+            c.createdAt.toISOString(),
+          ].join('\t'),
+        )
+      }
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+  },
+}
+
+export const clientDelete: Command = {
+  name: 'client delete',
+  usage: 'client delete <client_id>    delete an OpenID Connect client',
+  async run(ctx) {
+    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
+    const [id, ...extra] = positionals
+    if (!id || extra.length > 0) throw new CliError('usage: gatehouse client delete <client_id>')
+    const { oidcClients } = await ctx.services()
+    await oidcClients.remove(id, { actorId: null })
+    ctx.out(`deleted client ${id}; its tokens are refused from now on`)
+  },
+}

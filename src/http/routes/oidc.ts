@@ -1,0 +1,210 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { Services } from '../../container.js'
+import type { OidcGrantView } from '../../services/oidc/interactions.js'
+import { OIDC_MOUNT } from '../../services/oidc/provider.js'
+import { principalOf, requireBearer } from '../auth.js'
+import { problems } from '../schemas/common.js'
+import type { App } from './types.js'
+
+const bearer = [{ bearerAuth: [] }]
+const UidParams = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) })
+const ClientIdParams = Type.Object({
+  client_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+})
+const Redirect = Type.Object({ redirect_to: Type.String() })
+
+/**
+ * The OpenID provider (SPEC §4.12), mounted under /oidc. The provider is a Koa app that reads
+ * its own request bodies, so this context parses none and hands the raw request over.
+ */
+export function oidcProviderRoutes(services: Services) {
+  return async (app: App) => {
+    const { oidc, keyRing } = services
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
+
+    async function handOver(request: FastifyRequest, reply: FastifyReply, path: string) {
+      reply.hijack()
+      try {
+        await oidc.handle(request.raw, reply.raw, path, request.ip)
+      } catch (err) {
+        request.log.error({ err }, 'the OpenID provider failed')
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(503, { 'content-type': 'application/problem+json' })
+          reply.raw.end(
+            JSON.stringify({
+              type: 'about:blank',
+              title: 'Service unavailable',
+              status: 503,
+              detail: 'the sign-in service is unavailable; try again shortly',
+              code: 'unavailable',
+            }),
+          )
+        }
+      }
+    }
+
+    // Issuer is PUBLIC_URL, so discovery lives at the root (OIDC Discovery §4).
+    app.get('/.well-known/openid-configuration', { schema: { tags: ['oidc'] } }, (request, reply) =>
+      handOver(request, reply, request.url),
+    )
+    // The provider's JWKS is the one key ring Gatehouse publishes (SPEC §4.3).
+    app.get(`${OIDC_MOUNT}/jwks`, { schema: { hide: true } }, async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=60')
+      return keyRing.jwks()
+    })
+    app.all(`${OIDC_MOUNT}/*`, { schema: { hide: true } }, (request, reply) =>
+      handOver(request, reply, request.url.slice(OIDC_MOUNT.length)),
+    )
+  }
+}
+
+const grantJson = (g: OidcGrantView) => ({
+  client_id: g.clientId,
+  name: g.name,
+  scopes: g.scopes,
+  created_at: g.createdAt.toISOString(),
+  updated_at: g.updatedAt.toISOString(),
+})
+
+/** What the web UI calls to run login and consent, and to manage remembered consents. */
+export function oidcInteractionRoutes(services: Services) {
+  return async (app: App) => {
+    const { oidcInteractions, sessions } = services
+    const tags = ['oidc']
+    const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store')
+
+    app.get(
+      '/api/oidc/interaction/:uid',
+      {
+        schema: {
+          tags,
+          params: UidParams,
+          response: {
+            200: Type.Object({
+              client: Type.Object({ client_id: Type.String(), name: Type.String() }),
+              scopes: Type.Array(Type.String()),
+              prompt: Type.Object({
+                name: Type.String(),
+                reasons: Type.Array(Type.String()),
+                details: Type.Object({}, { additionalProperties: true }),
+              }),
+            }),
+            ...problems(400, 404),
+          },
+        },
+      },
+      async (request, reply) => {
+        const view = await oidcInteractions.details(request.raw, reply.raw, request.params.uid)
+        noStore(reply)
+        return {
+          client: { client_id: view.client.clientId, name: view.client.name },
+          scopes: view.scopes,
+          prompt: view.prompt,
+        }
+      },
+    )
+
+    await app.register(async (authed: App) => {
+      authed.addHook('preHandler', requireBearer(sessions))
+
+      authed.post(
+        '/api/oidc/interaction/:uid/login',
+        {
+          schema: {
+            tags,
+            security: bearer,
+            params: UidParams,
+            response: { 200: Redirect, ...problems(400, 401, 403, 404, 409) },
+          },
+        },
+        async (request, reply) => {
+          const to = await oidcInteractions.login(
+            request.raw,
+            reply.raw,
+            request.params.uid,
+            principalOf(request),
+          )
+          noStore(reply)
+          return { redirect_to: to }
+        },
+      )
+
+      authed.post(
+        '/api/oidc/interaction/:uid/consent',
+        {
+          schema: {
+            tags,
+            security: bearer,
+            params: UidParams,
+            body: Type.Object({ allow: Type.Boolean() }),
+            response: { 200: Redirect, ...problems(400, 401, 403, 404, 409, 413, 415) },
+          },
+        },
+        async (request, reply) => {
+          const to = await oidcInteractions.consent(
+            request.raw,
+            reply.raw,
+            request.params.uid,
+            principalOf(request),
+            request.body.allow,
+          )
+          noStore(reply)
+          return { redirect_to: to }
+        },
+      )
+
+      const GrantSchema = Type.Object({
+        client_id: Type.String(),
+        name: Type.String(),
+        scopes: Type.Array(Type.String()),
+        created_at: Type.String({ format: 'date-time' }),
+        updated_at: Type.String({ format: 'date-time' }),
+      })
+
+      authed.get(
+        '/api/auth/oidc-grants',
+        {
+          schema: {
+            tags,
+            security: bearer,
+            response: {
+              200: Type.Object({ items: Type.Array(GrantSchema), next_cursor: Type.Null() }),
+              ...problems(401),
+            },
+          },
+        },
+        async (request) => {
+          const grants = await oidcInteractions.listGrants(principalOf(request).sub)
+          return { items: grants.map(grantJson), next_cursor: null }
+        },
+      )
+
+      authed.delete(
+        '/api/auth/oidc-grants',
+        { schema: { tags, security: bearer, response: { 204: Type.Null(), ...problems(401) } } },
+        async (request, reply) => {
+          await oidcInteractions.revokeGrants(principalOf(request).sub)
+          return reply.code(204).send(null)
+        },
+      )
+
+      authed.delete(
+        '/api/auth/oidc-grants/:client_id',
+        {
+          schema: {
+            tags,
+            security: bearer,
+            params: ClientIdParams,
+            response: { 204: Type.Null(), ...problems(400, 401, 404) },
+          },
+        },
+        async (request, reply) => {
+          await oidcInteractions.revokeGrants(principalOf(request).sub, request.params.client_id)
+          return reply.code(204).send(null)
+        },
+      )
+    })
+  }
+}

@@ -1,0 +1,287 @@
+import type { AdapterPayload } from 'oidc-provider'
+import { randomToken } from '../../crypto/random.js'
+import { sha256Hex } from '../../crypto/hashing.js'
+import type { Db } from '../../store/db.js'
+import {
+  deleteOidcClient,
+  findOidcClient,
+  insertOidcClient,
+  listOidcClients,
+  updateOidcClient,
+  type OidcClientRow,
+} from '../../store/repositories/oidc-clients.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
+import { newId } from '../ids.js'
+import { decodeCreatedAtCursor, pageOf, type CursorCodec, type Page } from '../pagination.js'
+import type { Clock, Random } from '../ports.js'
+
+/** The scopes of OpenID Connect itself (SPEC §4.12); a client may add API scopes for its resources. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'roles']
+export const ID_TOKEN_ALGS = ['RS256', 'EdDSA'] as const
+export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number]
+export type ClientType = 'public' | 'confidential'
+
+export interface OidcClient {
+  clientId: string
+  name: string
+  type: ClientType
+  redirectUris: string[]
+  postLogoutRedirectUris: string[]
+  requireMfa: boolean
+  scopes: string[]
+  resources: string[]
+  idTokenSignedResponseAlg: IdTokenAlg
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface OidcClientInput {
+  name: string
+  redirectUris: string[]
+  postLogoutRedirectUris?: string[]
+  type: ClientType
+  requireMfa?: boolean
+  scopes?: string[]
+  resources?: string[]
+  idTokenSignedResponseAlg?: IdTokenAlg
+}
+
+export type OidcClientChanges = Partial<Omit<OidcClientInput, 'type'>>
+
+interface StoredMetadata {
+  redirect_uris: string[]
+  post_logout_redirect_uris: string[]
+  require_mfa: boolean
+  scopes: string[]
+  resources: string[]
+  id_token_signed_response_alg: IdTokenAlg
+}
+
+/** Checks a metadata set the way the provider would, before it is stored. */
+export type MetadataValidator = (metadata: AdapterPayload) => Promise<void>
+
+const API_SCOPE = /^[A-Za-z][A-Za-z0-9:._-]{0,63}$/
+const SECRET_PREFIX = 'ghcs_'
+
+const invalid = (detail: string) => new GatehouseError('validation_error', { detail })
+const notFound = () => new GatehouseError('not_found', { detail: 'no such OIDC client' })
+
+function absoluteUrl(field: string, value: string, opts: { https?: boolean } = {}): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalid(`${field}: ${JSON.stringify(value)} is not an absolute URL`)
+  }
+  if (url.hash !== '' || value.includes('#'))
+    throw invalid(`${field}: a URL must not have a fragment`)
+  if (opts.https && url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalid(`${field}: must be an http or https URL`)
+  // Exact matching (SPEC §4.12) compares what was registered; keep it as given.
+  return value
+}
+
+function normalise(
+  input: OidcClientInput | (OidcClientChanges & { type: ClientType }),
+  base?: StoredMetadata,
+): StoredMetadata {
+  const redirectUris = input.redirectUris ?? base?.redirect_uris ?? []
+  if (redirectUris.length === 0) throw invalid('redirect_uris: at least one is needed')
+  const scopes = [...new Set(input.scopes ?? base?.scopes ?? OIDC_SCOPES)]
+  if (!scopes.includes('openid')) throw invalid('scopes: must include openid')
+  for (const scope of scopes) {
+    if (!OIDC_SCOPES.includes(scope) && !API_SCOPE.test(scope))
+      throw invalid(`scopes: ${JSON.stringify(scope)} is not a valid scope`)
+  }
+  return {
+    redirect_uris: [
+      ...new Set(redirectUris.map((u) => absoluteUrl('redirect_uris', u, { https: true }))),
+    ],
+    post_logout_redirect_uris: [
+      ...new Set(
+        (input.postLogoutRedirectUris ?? base?.post_logout_redirect_uris ?? []).map((u) =>
+          absoluteUrl('post_logout_redirect_uris', u, { https: true }),
+        ),
+      ),
+    ],
+    require_mfa: input.requireMfa ?? base?.require_mfa ?? false,
+    scopes,
+    resources: [
+      ...new Set(
+        (input.resources ?? base?.resources ?? []).map((u) => absoluteUrl('resources', u)),
+      ),
+    ],
+    id_token_signed_response_alg:
+      input.idTokenSignedResponseAlg ?? base?.id_token_signed_response_alg ?? 'RS256',
+  }
+}
+
+function toClient(row: OidcClientRow): OidcClient {
+  const m = JSON.parse(row.metadata) as StoredMetadata
+  return {
+    clientId: row.id,
+    name: row.name,
+    type: row.type as ClientType,
+    redirectUris: m.redirect_uris,
+    postLogoutRedirectUris: m.post_logout_redirect_uris,
+    requireMfa: m.require_mfa,
+    scopes: m.scopes,
+    resources: m.resources,
+    idTokenSignedResponseAlg: m.id_token_signed_response_alg,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  }
+}
+
+/**
+ * What oidc-provider sees of a client. A confidential client's `client_secret` here is the
+ * SHA-256 of the real secret: the provider's Client.prototype.compareClientSecret is replaced
+ * to hash what the client presents (see provider.ts), and the features that would need the
+ * secret in clear (HS* signatures, client_secret_jwt, symmetric encryption) are not enabled.
+ */
+export function providerMetadata(row: OidcClientRow): AdapterPayload {
+  const m = JSON.parse(row.metadata) as StoredMetadata
+  return {
+    client_id: row.id,
+    client_name: row.name,
+    redirect_uris: m.redirect_uris,
+    post_logout_redirect_uris: m.post_logout_redirect_uris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    // The provider knows only OpenID scopes; API scopes belong to the client's resources.
+    scope: m.scopes.filter((x) => OIDC_SCOPES.includes(x)).join(' '),
+    api_scopes: m.scopes.filter((x) => !OIDC_SCOPES.includes(x)),
+    id_token_signed_response_alg: m.id_token_signed_response_alg,
+    require_mfa: m.require_mfa,
+    resources: m.resources,
+    ...(row.type === 'confidential' && row.secret_hash
+      ? { token_endpoint_auth_method: 'client_secret_basic', client_secret: row.secret_hash }
+      : { token_endpoint_auth_method: 'none' }),
+  }
+}
+
+/** The hash a client secret is stored and compared as. */
+export const hashClientSecret = (secret: string) => sha256Hex(secret)
+
+export type OidcClients = ReturnType<typeof createOidcClients>
+
+/** OIDC clients (SPEC §4.12): registered by admins or the CLI, secrets shown once, audited. */
+export function createOidcClients(deps: {
+  db: Db
+  clock: Clock
+  random: Random
+  audit: AuditLog
+  cursors: CursorCodec
+  validate: MetadataValidator
+}) {
+  const { db, clock, random, audit, cursors } = deps
+
+  async function validated(row: OidcClientRow): Promise<void> {
+    try {
+      await deps.validate(providerMetadata(row))
+    } catch (err) {
+      // The provider's own metadata checks, in its words (e.g. "redirect_uris must …").
+      const described = (err as { error_description?: unknown }).error_description
+      const message =
+        typeof described === 'string' && described !== ''
+          ? described
+          : err instanceof Error && err.message !== ''
+            ? err.message
+            : 'the client metadata is not valid'
+      throw invalid(message)
+    }
+  }
+
+  return {
+    async create(
+      input: OidcClientInput,
+      by: { actorId: string | null; context?: RequestContext },
+    ): Promise<{ client: OidcClient; clientSecret: string | undefined }> {
+      const metadata = normalise(input)
+      const secret =
+        input.type === 'confidential' ? `${SECRET_PREFIX}${randomToken(random, 32)}` : undefined
+      const nowMs = clock.now().getTime()
+      const row: OidcClientRow = {
+        id: newId(random),
+        name: input.name,
+        type: input.type,
+        secret_hash: secret === undefined ? null : hashClientSecret(secret),
+        metadata: JSON.stringify(metadata),
+        created_by: by.actorId,
+        created_at: nowMs,
+        updated_at: nowMs,
+      }
+      await validated(row)
+      await insertOidcClient(db, row)
+      await audit.record({
+        event: 'oidc_client_created',
+        outcome: 'success',
+        actorId: by.actorId,
+        details: { client_id: row.id, name: row.name, type: row.type },
+        context: by.context,
+      })
+      return { client: toClient(row), clientSecret: secret }
+    },
+
+    async list(opts: { limit: number; cursor?: string }): Promise<Page<OidcClient>> {
+      const after = decodeCreatedAtCursor(cursors, opts.cursor)
+      const rows = await listOidcClients(db, { limit: opts.limit + 1, after })
+      return pageOf(cursors, rows, opts.limit, toClient)
+    },
+
+    async get(clientId: string): Promise<OidcClient> {
+      const row = await findOidcClient(db, clientId)
+      if (!row) throw notFound()
+      return toClient(row)
+    },
+
+    async update(clientId: string, changes: OidcClientChanges): Promise<OidcClient> {
+      const row = await findOidcClient(db, clientId)
+      if (!row) throw notFound()
+      const metadata = normalise(
+        { ...changes, type: row.type as ClientType },
+        JSON.parse(row.metadata) as StoredMetadata,
+      )
+      const next: OidcClientRow = {
+        ...row,
+        name: changes.name ?? row.name,
+        metadata: JSON.stringify(metadata),
+        updated_at: clock.now().getTime(),
+      }
+      await validated(next)
+      if (!(await updateOidcClient(db, clientId, next))) throw notFound()
+      return toClient(next)
+    },
+
+    async remove(
+      clientId: string,
+      by: { actorId: string | null; context?: RequestContext },
+    ): Promise<void> {
+      const row = await findOidcClient(db, clientId)
+      if (!row || !(await deleteOidcClient(db, clientId))) throw notFound()
+      await audit.record({
+        event: 'oidc_client_deleted',
+        outcome: 'success',
+        actorId: by.actorId,
+        details: { client_id: row.id, name: row.name },
+        context: by.context,
+      })
+    },
+
+    /** The provider-side metadata, for the storage adapter. */
+    async metadata(clientId: string): Promise<AdapterPayload | undefined> {
+      const row = await findOidcClient(db, clientId)
+      return row ? providerMetadata(row) : undefined
+    },
+
+    async names(clientIds: readonly string[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>()
+      for (const id of new Set(clientIds)) {
+        const row = await findOidcClient(db, id)
+        if (row) out.set(id, row.name)
+      }
+      return out
+    },
+  }
+}

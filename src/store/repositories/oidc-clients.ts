@@ -1,0 +1,38 @@
+import type { Db } from '../db.js'
+import { keysetPage, type KeysetPosition } from '../keyset.js'
+import type { OidcClientsTable } from '../tables.js'
+
+export type OidcClientRow = OidcClientsTable
+
+export async function insertOidcClient(db: Db, row: OidcClientRow): Promise<void> {
+  await db.insertInto('oidc_clients').values(row).execute()
+}
+
+export async function findOidcClient(db: Db, id: string): Promise<OidcClientRow | undefined> {
+  return db.selectFrom('oidc_clients').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export async function listOidcClients(
+  db: Db,
+  opts: { limit: number; after?: KeysetPosition },
+): Promise<OidcClientRow[]> {
+  return keysetPage(db.selectFrom('oidc_clients').selectAll(), opts)
+}
+
+export async function updateOidcClient(
+  db: Db,
+  id: string,
+  changes: { name: string; metadata: string; updated_at: number },
+): Promise<boolean> {
+  const res = await db
+    .updateTable('oidc_clients')
+    .set(changes)
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function deleteOidcClient(db: Db, id: string): Promise<boolean> {
+  const res = await db.deleteFrom('oidc_clients').where('id', '=', id).executeTakeFirst()
+  return Number(res.numDeletedRows) === 1
+}

@@ -1,0 +1,179 @@
+import type { Db } from '../db.js'
+import type { OidcPayloadsTable } from '../tables.js'
+
+export type OidcPayloadRow = OidcPayloadsTable
+
+/** Inserts or replaces one stored object (oidc-provider's `upsert`). */
+export async function upsertOidcPayload(db: Db, row: OidcPayloadRow): Promise<void> {
+  // Delete and insert in one transaction: the same statement on all three databases, where
+  // each has its own upsert syntax.
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .deleteFrom('oidc_payloads')
+      .where('model', '=', row.model)
+      .where('id', '=', row.id)
+      .execute()
+    await trx.insertInto('oidc_payloads').values(row).execute()
+  })
+}
+
+type Lookup = 'id' | 'uid' | 'user_code'
+
+/** The live row of a model by id, uid or user code; expired rows are never returned. */
+export async function findOidcPayload(
+  db: Db,
+  model: string,
+  by: Lookup,
+  value: string,
+  nowMs: number,
+): Promise<OidcPayloadRow | undefined> {
+  return db
+    .selectFrom('oidc_payloads')
+    .selectAll()
+    .where('model', '=', model)
+    .where(by, '=', value)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
+    .executeTakeFirst()
+}
+
+/**
+ * Marks a code or refresh token consumed if nobody did first: one conditional write, so two
+ * instances redeeming the same code at once cannot both succeed (SPEC §5 single use).
+ */
+export async function consumeOidcPayload(
+  db: Db,
+  model: string,
+  id: string,
+  nowMs: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('oidc_payloads')
+    .set({ consumed_at: nowMs })
+    .where('model', '=', model)
+    .where('id', '=', id)
+    .where('consumed_at', 'is', null)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function deleteOidcPayload(db: Db, model: string, id: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute()
+}
+
+/** Everything issued under one grant, whatever the model (oidc-provider's revokeByGrantId). */
+export async function deleteOidcPayloadsByGrant(db: Db, grantId: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute()
+}
+
+/** Provider sessions with these uids, and every code and token issued under them. */
+export async function deleteOidcPayloadsBySessionUids(
+  db: Db,
+  uids: readonly string[],
+): Promise<void> {
+  if (uids.length === 0) return
+  await db
+    .deleteFrom('oidc_payloads')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('model', '=', 'Session'), eb('uid', 'in', uids)]),
+        eb('session_uid', 'in', uids),
+      ]),
+    )
+    .execute()
+}
+
+/** The grants (remembered consents) of one person. */
+export async function listOidcGrantRows(db: Db, accountId: string, nowMs: number) {
+  return db
+    .selectFrom('oidc_payloads')
+    .select(['id', 'payload'])
+    .where('model', '=', 'Grant')
+    .where('account_id', '=', accountId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
+    .execute()
+}
+
+/** Rows past their expiry; returns how many were removed. */
+export async function sweepExpiredOidcPayloads(db: Db, nowMs: number): Promise<number> {
+  const res = await db
+    .deleteFrom('oidc_payloads')
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '<=', nowMs)
+    .executeTakeFirst()
+  return Number(res.numDeletedRows)
+}
+
+export async function linkOidcSession(
+  db: Db,
+  sessionUid: string,
+  gatehouseSessionId: string,
+  nowMs: number,
+): Promise<void> {
+  const exists = await db
+    .selectFrom('oidc_session_links')
+    .select('session_uid')
+    .where('session_uid', '=', sessionUid)
+    .where('gatehouse_session_id', '=', gatehouseSessionId)
+    .executeTakeFirst()
+  if (exists) return
+  try {
+    await db
+      .insertInto('oidc_session_links')
+      .values({
+        session_uid: sessionUid,
+        gatehouse_session_id: gatehouseSessionId,
+        created_at: nowMs,
+      })
+      .execute()
+  } catch (err) {
+    // A concurrent request wrote the same link: the row is there, which is all we want.
+    const again = await db
+      .selectFrom('oidc_session_links')
+      .select('session_uid')
+      .where('session_uid', '=', sessionUid)
+      .where('gatehouse_session_id', '=', gatehouseSessionId)
+      .executeTakeFirst()
+    if (!again) throw err
+  }
+}
+
+/** Removes the links of ended Gatehouse sessions and returns the provider sessions they named. */
+export async function takeOidcSessionLinks(
+  db: Db,
+  gatehouseSessionIds: readonly string[],
+): Promise<string[]> {
+  if (gatehouseSessionIds.length === 0) return []
+  const rows = await db
+    .selectFrom('oidc_session_links')
+    .select('session_uid')
+    .where('gatehouse_session_id', 'in', gatehouseSessionIds)
+    .execute()
+  await db
+    .deleteFrom('oidc_session_links')
+    .where('gatehouse_session_id', 'in', gatehouseSessionIds)
+    .execute()
+  return [...new Set(rows.map((r) => r.session_uid))]
+}
+
+/** Ends every grant (and what it issued) of one person for one client. */
+export async function deleteOidcGrantsOf(
+  db: Db,
+  accountId: string,
+  clientId: string,
+): Promise<void> {
+  const grants = await db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where('model', '=', 'Grant')
+    .where('account_id', '=', accountId)
+    .where('client_id', '=', clientId)
+    .execute()
+  const ids = grants.map((g) => g.id)
+  if (ids.length === 0) return
+  await db
+    .deleteFrom('oidc_payloads')
+    .where((eb) =>
+      eb.or([eb.and([eb('model', '=', 'Grant'), eb('id', 'in', ids)]), eb('grant_id', 'in', ids)]),
+    )
+    .execute()
+}

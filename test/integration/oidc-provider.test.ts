@@ -1,0 +1,561 @@
+import * as oidc from 'openid-client'
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { testDatabases } from '../support/databases.js'
+import { STRONG_PASSWORD } from '../support/http.js'
+import {
+  browser,
+  gatehouseLogin,
+  ISSUER,
+  location,
+  useOidcServer,
+  type Browser,
+  type OidcServer,
+} from '../support/oidc.js'
+import { adminWithMfa, mfaToken } from '../support/principals.js'
+import { clientOf } from '../support/http.js'
+
+const databases = await testDatabases()
+const APP = 'http://app.test'
+const CALLBACK = `${APP}/callback`
+const API = 'https://api.app.test'
+
+interface Registered {
+  client_id: string
+  client_secret?: string
+}
+
+async function registerClient(
+  server: OidcServer,
+  body: Record<string, unknown>,
+): Promise<Registered> {
+  const { t } = server
+  const { client, clientSecret } = await t.services.oidcClients.create(
+    {
+      name: (body.name as string | undefined) ?? 'Example app',
+      type: (body.type as 'public' | 'confidential') ?? 'public',
+      redirectUris: (body.redirect_uris as string[]) ?? [CALLBACK],
+      postLogoutRedirectUris: (body.post_logout_redirect_uris as string[]) ?? [`${APP}/bye`],
+      requireMfa: body.require_mfa as boolean | undefined,
+      scopes: body.scopes as string[] | undefined,
+      resources: body.resources as string[] | undefined,
+      idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'EdDSA' | undefined,
+    },
+    { actorId: null },
+  )
+  return { client_id: client.clientId, client_secret: clientSecret }
+}
+
+async function configFor(
+  server: OidcServer,
+  c: Registered,
+  metadata?: Partial<oidc.ClientMetadata>,
+): Promise<oidc.Configuration> {
+  return oidc.discovery(
+    new URL(ISSUER),
+    c.client_id,
+    metadata,
+    c.client_secret ? oidc.ClientSecretBasic(c.client_secret) : oidc.None(),
+    server.clientOptions,
+  )
+}
+
+interface Started {
+  url: URL
+  verifier: string
+  state: string
+  nonce: string
+}
+
+async function authorizationUrl(
+  config: oidc.Configuration,
+  extra: Record<string, string | undefined> = {},
+): Promise<Started> {
+  const verifier = oidc.randomPKCECodeVerifier()
+  const state = oidc.randomState()
+  const nonce = oidc.randomNonce()
+  const params: Record<string, string | undefined> = {
+    redirect_uri: CALLBACK,
+    // offline_access needs prompt=consent (OIDC Core §11)
+    scope: 'openid profile email roles offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    prompt: 'consent',
+    ...extra,
+  }
+  const url = oidc.buildAuthorizationUrl(
+    config,
+    Object.fromEntries(
+      Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+  )
+  return { url, verifier, state, nonce }
+}
+
+/** Drives login and consent through the interaction API, as the web UI does; returns the callback URL. */
+async function signIn(
+  b: Browser,
+  start: URL,
+  token: string,
+  opts: { allow?: boolean } = {},
+): Promise<URL> {
+  let res = await b.go(start.toString())
+  for (let step = 0; step < 4; step++) {
+    const to = location(res)
+    if (to.startsWith(APP)) return new URL(to)
+    const uid = /^\/oidc-interaction\/([A-Za-z0-9_-]+)$/.exec(to)?.[1]
+    if (!uid) throw new Error(`unexpected redirect ${to}`)
+    const details = await b.go(`/api/oidc/interaction/${uid}`)
+    expect(details.status).toBe(200)
+    const view = (await details.json()) as { prompt: { name: string } }
+    const action = view.prompt.name === 'login' ? 'login' : 'consent'
+    const answer = await b.go(`/api/oidc/interaction/${uid}/${action}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(action === 'consent' ? { allow: opts.allow ?? true } : {}),
+    })
+    const body = (await answer.json()) as { redirect_to?: string; code?: string }
+    if (answer.status !== 200)
+      throw new Error(`${action}: ${answer.status} ${JSON.stringify(body)}`)
+    res = await b.go(body.redirect_to!)
+  }
+  throw new Error('too many interaction steps')
+}
+
+describe.each(databases)('OpenID provider on $name', (database) => {
+  const srv = useOidcServer(database)
+  let n = 0
+  const newUser = async (email?: string) => {
+    const username = `oidc-user-${++n}`
+    const id = await srv.server.t.services.accounts.create({
+      username,
+      password: STRONG_PASSWORD,
+      roles: ['user'],
+      ...(email ? { email } : {}),
+    })
+    return { id, username, token: await gatehouseLogin(srv.server, username) }
+  }
+
+  it('discovery names the issuer, code flow with S256 only, and the one JWKS', async () => {
+    const res = await srv.server.fetch(`${ISSUER}/.well-known/openid-configuration`)
+    expect(res.status).toBe(200)
+    const doc = (await res.json()) as Record<string, unknown>
+    expect(doc.issuer).toBe(ISSUER)
+    expect(doc.authorization_endpoint).toBe(`${ISSUER}/oidc/auth`)
+    expect(doc.jwks_uri).toBe(`${ISSUER}/.well-known/jwks.json`)
+    expect(doc.response_types_supported).toEqual(['code'])
+    expect(doc.code_challenge_methods_supported).toEqual(['S256'])
+    expect(doc.grant_types_supported).not.toContain('password')
+    expect(doc.grant_types_supported).not.toContain('implicit')
+    expect(doc.end_session_endpoint).toBe(`${ISSUER}/oidc/session/end`)
+    expect(doc.revocation_endpoint).toBe(`${ISSUER}/oidc/token/revocation`)
+    expect(new Set(doc.id_token_signing_alg_values_supported as string[])).toEqual(
+      new Set(['RS256', 'EdDSA']),
+    )
+    const jwks = (await (
+      await srv.server.fetch(`${ISSUER}/.well-known/jwks.json`)
+    ).json()) as JSONWebKeySet
+    expect(new Set(jwks.keys.map((k) => k.alg))).toEqual(new Set(['EdDSA', 'RS256']))
+  })
+
+  it('a public client signs a person in with code + PKCE; ID token and userinfo follow the scopes', async () => {
+    const user = await newUser('person@example.test')
+    const registered = await registerClient(srv.server, { type: 'public' })
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config)
+    const callback = await signIn(browser(srv.server), start.url, user.token)
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    })
+    const claims = tokens.claims()!
+    expect(claims.sub).toBe(user.id)
+    expect(claims.iss).toBe(ISSUER)
+    expect(claims.amr).toEqual(['pwd'])
+    expect(claims.acr).toBe('pwd')
+    expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('RS256')
+    expect(tokens.refresh_token).toBeTruthy()
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, user.id)
+    expect(info).toMatchObject({
+      sub: user.id,
+      preferred_username: user.username,
+      email: 'person@example.test',
+      email_verified: false,
+      roles: ['user'],
+    })
+    expect(info.phone_number).toBeUndefined()
+  })
+
+  const signedIn = async (
+    opts: { type?: 'public' | 'confidential'; client?: Record<string, unknown> } = {},
+  ) => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {
+      type: opts.type ?? 'public',
+      ...opts.client,
+    })
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config)
+    const b = browser(srv.server)
+    const callback = await signIn(b, start.url, user.token)
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    })
+    return { user, registered, config, tokens, b, start, callback }
+  }
+
+  const oauthError = async (p: Promise<unknown>) => {
+    try {
+      await p
+    } catch (err) {
+      const e = err as { error?: string; cause?: { parameters?: { error?: string } }[] }
+      return e.error ?? e.cause?.[0]?.parameters?.error ?? String(err)
+    }
+    throw new Error('expected an OAuth error')
+  }
+
+  it('a confidential client authenticates with its secret (stored hashed) and gets EdDSA ID tokens on request', async () => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {
+      type: 'confidential',
+      id_token_signed_response_alg: 'EdDSA',
+    })
+    expect(registered.client_secret).toMatch(/^ghcs_/)
+    const row = await srv.server.t.services.db
+      .selectFrom('oidc_clients')
+      .selectAll()
+      .where('id', '=', registered.client_id)
+      .executeTakeFirstOrThrow()
+    expect(JSON.stringify(row)).not.toContain(registered.client_secret)
+    const config = await configFor(srv.server, registered, {
+      id_token_signed_response_alg: 'EdDSA',
+    })
+    const start = await authorizationUrl(config)
+    const callback = await signIn(browser(srv.server), start.url, user.token)
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    })
+    expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('EdDSA')
+    expect(tokens.claims()!.sub).toBe(user.id)
+
+    const wrongSecret = await configFor(srv.server, { ...registered, client_secret: 'ghcs_wrong' })
+    expect(await oauthError(oidc.refreshTokenGrant(wrongSecret, tokens.refresh_token!))).toBe(
+      'invalid_client',
+    )
+  })
+
+  it('rotates refresh tokens, and a reused one ends the grant', async () => {
+    const { config, tokens } = await signedIn()
+    const first = tokens.refresh_token!
+    const next = await oidc.refreshTokenGrant(config, first)
+    expect(next.refresh_token).toBeTruthy()
+    expect(next.refresh_token).not.toBe(first)
+    expect(await oauthError(oidc.refreshTokenGrant(config, first))).toBe('invalid_grant')
+    // Reuse means the token leaked: its successor dies with it.
+    expect(await oauthError(oidc.refreshTokenGrant(config, next.refresh_token!))).toBe(
+      'invalid_grant',
+    )
+  })
+
+  it('revokes tokens (RFC 7009) and audits it', async () => {
+    const { config, tokens, user } = await signedIn()
+    await oidc.tokenRevocation(config, tokens.refresh_token!)
+    expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toBe(
+      'invalid_grant',
+    )
+    const events = await srv.server.t.services.db
+      .selectFrom('audit_events')
+      .select(['event', 'user_id'])
+      .where('user_id', '=', user.id)
+      .execute()
+    expect(events.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['oidc_authorized', 'oidc_token_revoked']),
+    )
+  })
+
+  it('RP-initiated logout ends the provider session, and prompt=none then answers login_required', async () => {
+    const { config, tokens, b } = await signedIn()
+    const silent = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const before = new URL(location(await b.go(silent.url.toString())))
+    expect(before.searchParams.get('code')).toBeTruthy()
+
+    const end = oidc.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: `${APP}/bye`,
+      state: 'bye-state',
+    })
+    const page = await b.go(end.toString())
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1]
+    expect(xsrf).toBeTruthy()
+    const confirmed = await b.go('/oidc/session/end/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: xsrf!, logout: 'yes' }).toString(),
+    })
+    expect(location(confirmed)).toBe(`${APP}/bye?state=bye-state`)
+
+    const after = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const answer = new URL(location(await b.go(after.url.toString())))
+    expect(answer.searchParams.get('error')).toBe('login_required')
+  })
+
+  it('never redirects to an unregistered redirect URI', async () => {
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config, { redirect_uri: `${APP}/callback/../evil` })
+    const res = await browser(srv.server).go(start.url.toString())
+    expect(res.status).toBe(400)
+    expect(res.headers.get('location')).toBeNull()
+    const prefix = await authorizationUrl(config, { redirect_uri: `${CALLBACK}x` })
+    expect((await browser(srv.server).go(prefix.url.toString())).headers.get('location')).toBeNull()
+  })
+
+  it('refuses a wrong code_verifier, and a code used twice gives tokens once', async () => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config)
+    const callback = await signIn(browser(srv.server), start.url, user.token)
+    expect(
+      await oauthError(
+        oidc.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier: oidc.randomPKCECodeVerifier(),
+          expectedState: start.state,
+        }),
+      ),
+    ).toBe('invalid_grant')
+
+    const again = await authorizationUrl(config)
+    const second = await signIn(browser(srv.server), again.url, user.token)
+    const redeem = () =>
+      srv.server.fetch(`${ISSUER}/oidc/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: second.searchParams.get('code')!,
+          redirect_uri: CALLBACK,
+          code_verifier: again.verifier,
+          client_id: registered.client_id,
+        }).toString(),
+      })
+    const [a, b] = await Promise.all([redeem(), redeem()])
+    expect([a.status, b.status].sort()).toEqual([200, 400])
+    const third = await redeem()
+    expect(third.status).toBe(400)
+    expect(((await third.json()) as { error: string }).error).toBe('invalid_grant')
+  })
+
+  it('a denied consent returns access_denied to the client', async () => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config)
+    const callback = await signIn(browser(srv.server), start.url, user.token, { allow: false })
+    expect(callback.searchParams.get('error')).toBe('access_denied')
+    expect(callback.searchParams.get('state')).toBe(start.state)
+  })
+
+  it('remembers a consent per person and client; revoking it asks again', async () => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    const scope = { scope: 'openid profile', prompt: undefined }
+    await signIn(browser(srv.server), (await authorizationUrl(config, scope)).url, user.token)
+    const api = clientOf(() => srv.server.t.app)
+    const grants = await api.get<{ items: { client_id: string; scopes: string[] }[] }>(
+      '/api/auth/oidc-grants',
+      user.token,
+    )
+    expect(grants.body.items).toEqual([
+      expect.objectContaining({ client_id: registered.client_id, scopes: ['openid', 'profile'] }),
+    ])
+    // A new browser: login again, but no consent screen.
+    const b = browser(srv.server)
+    const first = await b.go((await authorizationUrl(config, scope)).url.toString())
+    const uid = location(first).split('/').pop()!
+    const login = await b.go(`/api/oidc/interaction/${uid}/login`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+    })
+    const resumed = await b.go(((await login.json()) as { redirect_to: string }).redirect_to)
+    expect(location(resumed)).toMatch(/^http:\/\/app\.test\/callback\?code=/)
+
+    expect(
+      (await api.delete(`/api/auth/oidc-grants/${registered.client_id}`, user.token)).status,
+    ).toBe(204)
+    expect(
+      (await api.delete(`/api/auth/oidc-grants/${registered.client_id}`, user.token)).status,
+    ).toBe(404)
+    const fresh = browser(srv.server)
+    const again = await fresh.go((await authorizationUrl(config, scope)).url.toString())
+    const uid2 = location(again).split('/').pop()!
+    const login2 = await fresh.go(`/api/oidc/interaction/${uid2}/login`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+    })
+    const next = await fresh.go(((await login2.json()) as { redirect_to: string }).redirect_to)
+    expect(location(next)).toMatch(/^\/oidc-interaction\//)
+  })
+
+  it('issues an RFC 9068 JWT for a registered resource, verifiable through the JWKS and refused by Gatehouse', async () => {
+    const user = await newUser()
+    const registered = await registerClient(srv.server, {
+      scopes: ['openid', 'api:read'],
+      resources: [API],
+    })
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config, { scope: 'openid api:read', resource: API })
+    const callback = await signIn(browser(srv.server), start.url, user.token)
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce },
+      { resource: API },
+    )
+    const jwks = (await (
+      await srv.server.fetch(`${ISSUER}/.well-known/jwks.json`)
+    ).json()) as JSONWebKeySet
+    const { payload, protectedHeader } = await jwtVerify(
+      tokens.access_token,
+      createLocalJWKSet(jwks),
+      { issuer: ISSUER, audience: API, typ: 'at+jwt' },
+    )
+    expect(payload.sub).toBe(user.id)
+    expect(payload.scope).toBe('api:read')
+    expect(protectedHeader.alg).toBe('RS256')
+    const me = await clientOf(() => srv.server.t.app).get('/api/auth/me', tokens.access_token)
+    expect(me.status).toBe(401)
+    expect(me.body.code).toBe('invalid_token')
+    // A resource the client is not registered for is refused.
+    const other = await authorizationUrl(config, {
+      scope: 'openid api:read',
+      resource: 'https://other.test',
+    })
+    const refused = new URL(location(await browser(srv.server).go(other.url.toString())))
+    expect(refused.searchParams.get('error')).toBe('invalid_target')
+  })
+
+  it('prompt=none without a session answers login_required', async () => {
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    const start = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const res = new URL(location(await browser(srv.server).go(start.url.toString())))
+    expect(res.searchParams.get('error')).toBe('login_required')
+    expect(res.searchParams.get('state')).toBe(start.state)
+  })
+
+  it('acr_values=mfa (or require_mfa) needs a token whose amr has mfa, and says so in acr/amr', async () => {
+    const user = await newUser()
+    for (const setup of [
+      { client: {}, extra: { acr_values: 'mfa' } },
+      { client: { require_mfa: true }, extra: {} },
+    ]) {
+      const registered = await registerClient(srv.server, setup.client)
+      const config = await configFor(srv.server, registered)
+      const start = await authorizationUrl(config, setup.extra)
+      const b = browser(srv.server)
+      const uid = location(await b.go(start.url.toString()))
+        .split('/')
+        .pop()!
+      const view = (await (await b.go(`/api/oidc/interaction/${uid}`)).json()) as {
+        prompt: { reasons: string[] }
+        client: { name: string }
+      }
+      expect(view.prompt.reasons).toContain('mfa_required')
+      expect(view.client.name).toBe('Example app')
+      const refused = await b.go(`/api/oidc/interaction/${uid}/login`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.token}` },
+      })
+      expect(refused.status).toBe(403)
+      expect(((await refused.json()) as { code: string }).code).toBe('mfa_required')
+
+      const strong = await mfaToken(srv.server.t, user.id)
+      const callback = await signIn(b, start.url, strong)
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: start.verifier,
+        expectedState: start.state,
+        expectedNonce: start.nonce,
+      })
+      expect(tokens.claims()).toMatchObject({ acr: 'mfa', amr: ['pwd', 'mfa', 'otp'] })
+    }
+  })
+
+  it('ending the Gatehouse session ends the OIDC session and its refresh tokens', async () => {
+    const { config, tokens, user, b } = await signedIn()
+    const logout = await srv.server.fetch(`${ISSUER}/api/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+    })
+    expect(logout.status).toBe(204)
+    expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toBe(
+      'invalid_grant',
+    )
+    expect(await oauthError(oidc.fetchUserInfo(config, tokens.access_token, user.id))).toBe(
+      'invalid_token',
+    )
+    const silent = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const answer = new URL(location(await b.go(silent.url.toString())))
+    expect(answer.searchParams.get('error')).toBe('login_required')
+  })
+
+  it('admins register, list, change and delete clients; secrets are shown once; audited', async () => {
+    const admin = await adminWithMfa(srv.server.t, `oidc-admin-${++n}`)
+    const api = clientOf(() => srv.server.t.app)
+    const created = await api.post<Record<string, unknown>>(
+      '/api/admin/oidc-clients',
+      { name: 'Wiki', redirect_uris: ['https://wiki.test/cb'], type: 'confidential' },
+      admin.token,
+    )
+    expect(created.status).toBe(201)
+    expect(created.body.client_secret).toMatch(/^ghcs_/)
+    expect(created.headers['cache-control']).toBe('no-store')
+    const id = created.body.client_id as string
+    const one = await api.get<Record<string, unknown>>(`/api/admin/oidc-clients/${id}`, admin.token)
+    expect(one.body).toMatchObject({ client_id: id, name: 'Wiki', type: 'confidential' })
+    expect(one.body).not.toHaveProperty('client_secret')
+    const list = await api.get<{ items: { client_id: string }[] }>(
+      '/api/admin/oidc-clients',
+      admin.token,
+    )
+    expect(list.body.items.map((c) => c.client_id)).toContain(id)
+    const patched = await api.call<Record<string, unknown>>(
+      'PATCH',
+      `/api/admin/oidc-clients/${id}`,
+      {
+        body: { require_mfa: true, redirect_uris: ['https://wiki.test/cb2'] },
+        token: admin.token,
+      },
+    )
+    expect(patched.body).toMatchObject({
+      require_mfa: true,
+      redirect_uris: ['https://wiki.test/cb2'],
+    })
+    const bad = await api.post<{ code: string; detail: string }>(
+      '/api/admin/oidc-clients',
+      { name: 'Bad', redirect_uris: ['not a url'], type: 'public' },
+      admin.token,
+    )
+    expect(bad.status).toBe(400)
+    expect(bad.body.code).toBe('validation_error')
+    expect((await api.delete(`/api/admin/oidc-clients/${id}`, admin.token)).status).toBe(204)
+    expect((await api.get(`/api/admin/oidc-clients/${id}`, admin.token)).status).toBe(404)
+    const events = await srv.server.t.services.db
+      .selectFrom('audit_events')
+      .select(['event', 'details'])
+      .where('actor_id', '=', admin.id)
+      .execute()
+    expect(events.map((e) => e.event)).toEqual(['oidc_client_created', 'oidc_client_deleted'])
+    expect(JSON.stringify(events)).not.toContain(created.body.client_secret as string)
+  })
+})
