@@ -35,8 +35,8 @@ const options: RedisOptions = {
 
 export function createRedisLink(url: string, prefix: string): RedisLink {
   const client = new Redis(url, { ...options, connectionName: 'gatehouse' })
-  // The subscriber keeps its queue (forever) so that a SUBSCRIBE issued while Redis is down,
-  // even at start-up, is sent once it is back.
+  // The subscriber keeps its queue (forever) so that a SUBSCRIBE in flight when the
+  // connection drops is resent rather than failed; channels are subscribed again on 'ready'.
   const subscriber = new Redis(url, {
     ...options,
     enableOfflineQueue: true,
@@ -100,13 +100,18 @@ export function createRedisLink(url: string, prefix: string): RedisLink {
     },
     async subscribe(channel, listener) {
       const full = key(channel)
-      let set = channels.get(full)
-      if (!set) {
-        set = new Set()
-        channels.set(full, set)
-        await subscriber.subscribe(full)
+      const set = channels.get(full)
+      if (set) {
+        set.add(listener)
+        return
       }
-      set.add(listener)
+      // The listener is registered before the SUBSCRIBE is sent, and whatever becomes of it:
+      // a SUBSCRIBE queued while Redis is away times out (commandTimeout), and if that left
+      // the listener out, the 'ready' handler would subscribe the channel once Redis is back
+      // and report 'ok' while every message was dropped here. While the connection is down,
+      // nothing is sent now: the 'ready' handler subscribes every known channel.
+      channels.set(full, new Set([listener]))
+      if (subscriber.status === 'ready') await subscriber.subscribe(full)
     },
     async close() {
       closing = true
