@@ -88,18 +88,16 @@ export function totpServiceRoutes(services: Services) {
         const { username, otp } = request.body
         const caller = callerOf(request)
         // Counted before the code is checked, so parallel guesses cannot exceed the limit.
-        const verdict = await services.routeLimits.checkKey(
-          'totp_service',
-          `${caller.owner}\u0000${username}`,
-        )
-        if (!verdict.ok) {
-          services.observability.security.rateLimited('totp_service')
-          throw new GatehouseError('rate_limited', {
-            detail: 'too many codes tried for this subject; try again later',
-            retryAfterSec: verdict.retryAfterSec,
-          })
-        }
-        await totpService.verify(username, otp.trim(), caller)
+        await totpService.verify(username, otp.trim(), caller, async (subjectId) => {
+          const verdict = await services.routeLimits.checkKey('totp_service', subjectId)
+          if (!verdict.ok) {
+            services.observability.security.rateLimited('totp_service')
+            throw new GatehouseError('rate_limited', {
+              detail: 'too many codes tried for this subject; try again later',
+              retryAfterSec: verdict.retryAfterSec,
+            })
+          }
+        })
         return { status: 'success' as const, username, message: 'the code is valid' }
       },
     )

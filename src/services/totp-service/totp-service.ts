@@ -108,12 +108,23 @@ export function createTotpService(deps: {
       return { ...toSubject(row), provisioningUri: uri, qrCode }
     },
 
-    async verify(username: string, code: string, caller: TotpCaller): Promise<void> {
+    /**
+     * `beforeCheck` runs with the subject's row id once the subject is found and before the
+     * code is looked at: the per-subject guess limit is keyed by that id, not by the string
+     * the caller sent, so no spelling of a name (case, trailing spaces) gets a fresh budget.
+     */
+    async verify(
+      username: string,
+      code: string,
+      caller: TotpCaller,
+      beforeCheck: (subjectId: string) => Promise<void> = () => Promise.resolve(),
+    ): Promise<void> {
       const row = await findTotpSubject(db, caller.owner, username)
       if (!row) {
         await record('totp_service_verified', 'failure', username, caller, 'unknown_subject')
         throw notFound()
       }
+      await beforeCheck(row.id)
       const nowMs = clock.now().getTime()
       const step = matchingStep(box.open(row.secret_sealed, aad(row.id)), code, nowMs)
       // A replayed code fails exactly like a wrong one: the conditional write decides.
