@@ -273,6 +273,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     sms,
     appName: config.appName,
     log,
+    counters,
   })
   const secondFactor = createSecondFactorCheck({ totp, backupCodes, codes, audit, profiles })
   const mfa = createMfaEnrolment({

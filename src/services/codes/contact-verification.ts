@@ -35,17 +35,24 @@ export function createContactVerification(deps: {
     new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
 
   return {
-    /** A code to each contact given at registration; the account exists whether or not it arrives. */
+    /**
+     * A code to each contact given at registration; the account exists whether or not it
+     * arrives. A refused or failed send to one contact does not stop the other's; the first
+     * error is thrown once both were tried.
+     */
     async sendForNewAccount(userId: string, contacts: { email?: string; phone?: string }) {
-      if (contacts.email)
-        await codes.send({
-          userId,
-          purpose: 'verify_contact',
-          channel: 'email',
-          to: contacts.email,
-        })
-      if (contacts.phone)
-        await codes.send({ userId, purpose: 'verify_contact', channel: 'sms', to: contacts.phone })
+      const sends: { channel: CodeChannel; to: string }[] = []
+      if (contacts.email) sends.push({ channel: 'email', to: contacts.email })
+      if (contacts.phone) sends.push({ channel: 'sms', to: contacts.phone })
+      const errors: unknown[] = []
+      for (const { channel, to } of sends) {
+        try {
+          await codes.send({ userId, purpose: 'verify_contact', channel, to })
+        } catch (err) {
+          errors.push(err)
+        }
+      }
+      if (errors.length > 0) throw errors[0]
     },
 
     /** A new code for the unverified contact; the previous code stops working. */

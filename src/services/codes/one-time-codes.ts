@@ -11,6 +11,8 @@ import {
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { Clock, Mailer, Random, SmsSender, WarningLog } from '../ports.js'
+import type { CounterFactory } from '../lockout/counters.js'
+import { createDestinationThrottle } from './destination-throttle.js'
 import { codeMessage } from './messages.js'
 import { createSendThrottle } from './send-throttle.js'
 
@@ -66,26 +68,32 @@ export function createOneTimeCodes(deps: {
   sms: SmsSender
   appName: string
   log: WarningLog
+  counters: CounterFactory
 }) {
   const { db, clock, random, hasher, mailer, sms, appName, log } = deps
   const throttle = createSendThrottle({ db, clock })
+  const destinations = createDestinationThrottle({ counters: deps.counters, clock })
   // Purpose, channel and user in the hash input: a code never matches another row's use.
   const context = (userId: string, purpose: string, channel: string) =>
     `${purpose}:${channel}:${userId}`
 
   /**
-   * Hands the code to the provider. When the provider refuses or fails, the send slot is
-   * given back (the user did not get a message, so it must not count), the provider's error
+   * Hands the code to the provider. When the provider refuses or fails, the send slots (the
+   * user's and the destination's) are given back (the user did not get a message, so it must not count), the provider's error
    * goes to the log for the operator, and the caller gets `503 delivery_failed`.
    */
-  async function deliver(req: CodeRequest, code: string, sentAtMs: number): Promise<void> {
+  async function deliver(
+    req: CodeRequest,
+    code: string,
+    release: () => Promise<void>,
+  ): Promise<void> {
     const message = codeMessage(appName, req.purpose, code, CODE_TTL_MS / 60_000)
     try {
       if (req.channel === 'email')
         await mailer.send({ to: req.to, subject: message.subject, text: message.text })
       else await sms.send({ to: req.to, text: message.sms })
     } catch (err) {
-      await throttle.release(sendKey(req), sentAtMs)
+      await release()
       log.warn(
         {
           userId: req.userId,
@@ -110,6 +118,20 @@ export function createOneTimeCodes(deps: {
   ): Promise<{ ok: true; deliver: () => Promise<void> } | { ok: false; retryAfterSec: number }> {
     const slot = await throttle.reserve(sendKey(req))
     if (!slot.ok) return slot
+    // Only a contact being verified is a destination the asker picked; the other purposes
+    // go to contacts already proven, which the per-user limit covers.
+    const destination =
+      req.purpose === 'verify_contact'
+        ? await destinations.reserve(req.channel, req.to)
+        : { ok: true as const, release: async () => {} }
+    if (!destination.ok) {
+      await throttle.release(sendKey(req), slot.sentAtMs)
+      return destination
+    }
+    const release = async () => {
+      await throttle.release(sendKey(req), slot.sentAtMs)
+      await destination.release()
+    }
     const nowMs = clock.now().getTime()
     const code = random.digits(CODE_DIGITS)
     await insertCodeRetiringOthers(
@@ -128,7 +150,7 @@ export function createOneTimeCodes(deps: {
       },
       nowMs - FORGET_AFTER_MS,
     )
-    return { ok: true, deliver: () => deliver(req, code, slot.sentAtMs) }
+    return { ok: true, deliver: () => deliver(req, code, release) }
   }
 
   return {

@@ -20,6 +20,7 @@ import {
 import type { SecurityMetrics } from '../metrics.js'
 import type { Clock, Random } from '../ports.js'
 import type { Counter, CounterFactory } from './counters.js'
+import { ipLimitKey } from './ip-key.js'
 
 export interface LoginLimitsConfig {
   loginMaxFailures: number
@@ -171,7 +172,11 @@ export function createLoginThrottle(deps: {
     if (state?.lockedUntil != null && state.lockedUntil > nowMs)
       return { refuse: 'locked_out', msLeft: state.lockedUntil - nowMs, userId }
 
-    const reservation: Reservation = { userKey: userKeyOf(a, state), ipKey: a.ip, userId }
+    const reservation: Reservation = {
+      userKey: userKeyOf(a, state),
+      ipKey: a.ip ? ipLimitKey(a.ip) : null,
+      userId,
+    }
     const user = await admit(perUser, reservation.userKey)
     if (!user.ok) return user.wait ? { wait: true } : { refuse: 'login_user', ...user, userId }
     if (reservation.ipKey) {

@@ -1,5 +1,6 @@
 import type { Clock } from '../ports.js'
 import type { CounterFactory } from './counters.js'
+import { ipLimitKey } from './ip-key.js'
 import { createSlidingWindow, type SlidingWindow, type Verdict } from './sliding-window.js'
 
 /** The limiters routes can name (SPEC §4.5); login has its own guard (login-guard.ts). */
@@ -10,7 +11,7 @@ interface Rule {
   windowSec: number
 }
 
-/** Per client IP, and per signed-in user (or API key holder) where the route has one. */
+/** Per client IP (per /64 for IPv6, see ip-key.ts), and per signed-in user (or API key holder) where the route has one. */
 export interface RouteLimitRule {
   perIp: Rule
   perUser?: Rule
@@ -84,7 +85,7 @@ export function createRouteLimits(deps: {
         const verdict = await windowFor(name, 'user', rule.perUser).hit(who.userId)
         if (!verdict.ok) return verdict
       }
-      return windowFor(name, 'ip', rule.perIp).hit(who.ip ?? 'unknown')
+      return windowFor(name, 'ip', rule.perIp).hit(who.ip ? ipLimitKey(who.ip) : 'unknown')
     },
 
     async checkKey(name, key) {
