@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
 import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+import { syncDateWith, useSyncedClock } from '../support/time.js'
 
 const databases = await testDatabases()
 
@@ -28,7 +30,10 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     await mail.close()
     await sms.close()
   })
+  // Date moves with the clock: the per-destination limit counts in rate-limiter-flexible.
+  const clock = useSyncedClock()
   const { t, api } = useTestApp(database, () => ({
+    clock,
     env: { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>', ...sms.env },
   }))
   /** Every code delivered in this suite: none may ever show up in a log line or response. */
@@ -451,7 +456,9 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
 
   it('sends SMS through a Twilio-shaped API with Basic auth and To/From/Body', async () => {
     const twilio = await startSmsCapture('twilio')
-    const t = await startApp(fresh.url, { env: twilio.env })
+    const clock = fakeClock()
+    const time = syncDateWith(clock)
+    const t = await startApp(fresh.url, { env: twilio.env, clock })
     try {
       const api = client(t.app)
       const reg = await api.post('/api/auth/register', {
@@ -485,7 +492,7 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
         .set({ phone_verified_at: null })
         .where('username', '=', 'twilio-user')
         .execute()
-      t.clock.advance('61s')
+      time.advance('61s')
       twilio.failNextRequests(1)
       const failed = await api.post(
         '/api/auth/verify-contact/send',
@@ -498,6 +505,7 @@ describe.each(databases)('Twilio SMS and the log transports on $name', (database
       const stored = await t.services.db.selectFrom('one_time_codes').select('code_hash').execute()
       expect(stored.length).toBeGreaterThan(0)
     } finally {
+      time.restore()
       await t.close()
       await twilio.close()
     }

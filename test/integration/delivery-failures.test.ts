@@ -4,6 +4,7 @@ import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
 import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+import { useSyncedClock } from '../support/time.js'
 
 /**
  * Regression: a failing SMTP server or SMS provider turned a code send into a bare 500 and
@@ -24,7 +25,10 @@ describe.each(databases)('failed code delivery on $name', (database) => {
     await mail.close()
     await sms.close()
   })
+  // Date moves with the clock: the per-destination limit counts in rate-limiter-flexible.
+  const clock = useSyncedClock()
   const { t, api } = useTestApp(database, () => ({
+    clock,
     env: { SMTP_URL: mail.url, EMAIL_FROM: 'auth@example.test', ...sms.env },
   }))
 

@@ -72,7 +72,7 @@ export function createOneTimeCodes(deps: {
 }) {
   const { db, clock, random, hasher, mailer, sms, appName, log } = deps
   const throttle = createSendThrottle({ db, clock })
-  const destinations = createDestinationThrottle({ counters: deps.counters, clock })
+  const destinations = createDestinationThrottle({ counters: deps.counters })
   // Purpose, channel and user in the hash input: a code never matches another row's use.
   const context = (userId: string, purpose: string, channel: string) =>
     `${purpose}:${channel}:${userId}`

@@ -3,14 +3,9 @@ import type { CounterFactory } from './counters.js'
 
 export type Verdict = { ok: true } | { ok: false; retryAfterSec: number }
 
-/** An admitted hit says when it counted, so it can be given back (`release`). */
-export type Hit = { ok: true; atMs: number } | { ok: false; retryAfterSec: number }
-
 export interface SlidingWindow {
   /** Counts one request for `key`; refused requests are not counted. */
-  hit(key: string): Promise<Hit>
-  /** Uncounts a hit admitted at `atMs` (what it was for did not happen). */
-  release(key: string, atMs: number): Promise<void>
+  hit(key: string): Promise<Verdict>
 }
 
 /**
@@ -33,14 +28,6 @@ export function createSlidingWindow(deps: {
   const counter = deps.counters(deps.name, { limit, windowSec: windowSec * 2 })
 
   return {
-    async release(key, atMs) {
-      const index = Math.floor(atMs / windowMs)
-      // Once that window's counter is gone, a give-back would start a new one below zero.
-      if (Math.floor(clock.now().getTime() / windowMs) > index + 1) return
-      const { count } = await counter.peek(`${key}@${index}`)
-      if (count > 0) await counter.giveBack(`${key}@${index}`)
-    },
-
     async hit(key) {
       const nowMs = clock.now().getTime()
       const index = Math.floor(nowMs / windowMs)
@@ -52,7 +39,7 @@ export function createSlidingWindow(deps: {
         counter.peek(`${key}@${index - 1}`),
       ])
       const overlap = 1 - elapsedMs / windowMs
-      if (previous.count * overlap + current.count <= limit) return { ok: true, atMs: nowMs }
+      if (previous.count * overlap + current.count <= limit) return { ok: true }
       await counter.giveBack(currentKey)
       return { ok: false, retryAfterSec: retryAfter(current.count - 1, previous.count) }
 
