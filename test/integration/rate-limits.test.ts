@@ -114,6 +114,31 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     expect((await register({ ip: '192.0.2.50', forwardedFor: '203.0.113.8' })).status).toBe(429)
   })
 
+  /**
+   * Regression (issue 9 item 8): per-IP limits were keyed by the full address, so a client
+   * holding an IPv6 /64 (the usual allocation) rotated through fresh budgets at will.
+   */
+  it('counts IPv6 clients per /64: addresses in one /64 share the register limit', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2' })
+    expect((await register({ ip: '2001:db8:1:2::1' })).status).toBe(201)
+    expect((await register({ ip: '2001:db8:1:2:aaaa:bbbb:cccc:dddd' })).status).toBe(201)
+    const third = await register({ ip: '2001:0db8:0001:0002:ffff::9' })
+    expect(third.status).toBe(429)
+    expect(Number(third.retryAfter)).toBeGreaterThan(0)
+    // The neighbouring /64 is another subscriber with its own budget.
+    expect((await register({ ip: '2001:db8:1:3::1' })).status).toBe(201)
+    // The audit log still records the full address.
+    expect(await lastRegisteredIp()).toBe('2001:db8:1:3::1')
+  })
+
+  it('counts an IPv4-mapped IPv6 address as the IPv4 client it names', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2' })
+    expect((await register({ ip: '198.51.100.7' })).status).toBe(201)
+    expect((await register({ ip: '::ffff:198.51.100.7' })).status).toBe(201)
+    expect((await register({ ip: '::ffff:c633:6407' })).status).toBe(429)
+    expect((await register({ ip: '::ffff:198.51.100.8' })).status).toBe(201)
+  })
+
   it('/api/auth/me is not rate limited', async () => {
     await start({ IP_REGISTER_PER_HOUR: '1' })
     const reg = await register()
