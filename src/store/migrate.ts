@@ -8,6 +8,7 @@ import * as hardening from './migrations/0005-hardening.js'
 import * as oidc from './migrations/0013-oidc.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
 import * as notifications from './migrations/0014-notifications.js'
+import * as exactCollation from './migrations/0015-exact-collation.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0013-oidc': oidc,
   '0014-audit-chain': auditChain,
   '0014-notifications': notifications,
+  '0015-exact-collation': exactCollation,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }
