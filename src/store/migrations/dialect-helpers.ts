@@ -56,6 +56,10 @@ export async function useExactCollation(db: Kysely<any>): Promise<void> {
   const collation = sql.raw(
     /mariadb/i.test(version[0]?.v ?? '') ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin',
   )
+  // New tables inherit the database's default: without this a table made by a later
+  // migration would get the old collation, and its foreign keys to the converted tables
+  // would be refused ("Foreign key constraint is incorrectly formed").
+  await sql`alter database character set utf8mb4 collate ${collation}`.execute(db)
   for (const { name } of tables) {
     await sql`alter table ${sql.id(name)} convert to character set utf8mb4 collate ${collation}`.execute(
       db,
