@@ -4,6 +4,7 @@ import * as foundation from './migrations/0001-foundation.js'
 import * as secondFactors from './migrations/0002-second-factors.js'
 import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
+import * as passkeys from './migrations/0005-passkeys.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0002-second-factors': secondFactors,
   '0003-abuse': abuse,
   '0004-admin': admin,
+  '0005-passkeys': passkeys,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

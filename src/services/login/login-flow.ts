@@ -1,3 +1,7 @@
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import type { AccountService } from '../accounts/accounts.js'
@@ -9,7 +13,9 @@ import type { SecurityMetrics } from '../metrics.js'
 import { hasSecondFactor, methodsOf, type MfaMethod } from '../mfa/factors.js'
 import type { MfaTokens } from '../mfa/mfa-tokens.js'
 import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second-factor.js'
+import type { PasskeyAssertions } from '../passkeys/assertions.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
+import { createLoginCompletion } from './complete-login.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { LoginAttempt, LoginGuard } from './login-guard.js'
 
@@ -38,28 +44,10 @@ export function createLoginFlow(deps: {
   mfaTokens: MfaTokens
   secondFactor: SecondFactorCheck
   codes: OneTimeCodes
+  passkeys: Pick<PasskeyAssertions, 'optionsForUser' | 'verifyForUser'>
 }) {
-  const { db, accounts, sessions, audit, guard, metrics, mfaSummary, mfaTokens } = deps
-
-  /** Both factors passed: only now does the guard reset its consecutive-failure count. */
-  async function complete(
-    attempt: LoginAttempt & { userId: string },
-    username: string,
-    amr: string[],
-    context: RequestContext,
-  ): Promise<IssuedTokens> {
-    await guard.recordSuccess(attempt)
-    const tokens = await sessions.start({ userId: attempt.userId, amr, context })
-    await audit.record({
-      event: 'login_succeeded',
-      outcome: 'success',
-      userId: attempt.userId,
-      username,
-      details: { amr, session_id: tokens.sessionId },
-      context,
-    })
-    return tokens
-  }
+  const { db, accounts, audit, guard, metrics, mfaSummary, mfaTokens } = deps
+  const complete = createLoginCompletion(deps)
 
   /** A wrong second factor counts like a wrong password (SPEC §4.5). */
   async function secondFactorFailed(
@@ -67,6 +55,7 @@ export function createLoginFlow(deps: {
     username: string,
     method: string,
     context: RequestContext,
+    reason?: string,
   ): Promise<never> {
     await guard.recordFailure(attempt)
     await audit.record({
@@ -74,7 +63,7 @@ export function createLoginFlow(deps: {
       outcome: 'failure',
       userId: attempt.userId,
       username,
-      details: { method },
+      details: reason === undefined ? { method } : { method, reason },
       context,
     })
     metrics.mfaVerification(method, 'failure')
@@ -96,6 +85,55 @@ export function createLoginFlow(deps: {
       context,
     })
     metrics.mfaVerification(method, 'success')
+  }
+
+  /**
+   * The second step for an `mfa_token`, whatever the factor: `check` looks at the factor only
+   * after the guard admitted the attempt and the token gave up one of its tries.
+   */
+  async function verifySecondFactor(
+    mfaToken: string,
+    method: MfaMethod,
+    context: RequestContext,
+    check: (user: { id: string; username: string }) => Promise<{ ok: boolean; reason?: string }>,
+  ): Promise<IssuedTokens> {
+    const row = await mfaTokens.findLive(mfaToken)
+    if (!row) throw deadMfaToken()
+    const attempt: LoginAttempt & { userId: string } = {
+      username: row.login_name,
+      userId: row.user_id,
+      ip: context.ip,
+      context,
+    }
+    await guard.beforeAttempt(attempt)
+    // Refusals that check no factor give the reserved attempt back.
+    const refuse = async (err: GatehouseError): Promise<never> => {
+      await guard.releaseAttempt(attempt)
+      throw err
+    }
+    // The try is taken before the factor is looked at, so parallel guesses stay within five.
+    if (!(await mfaTokens.takeAttempt(mfaToken))) return refuse(deadMfaToken())
+    const user = await findContactsById(db, row.user_id)
+    if (!user) return refuse(deadMfaToken())
+    if (user.disabled_at !== null)
+      return refuse(new GatehouseError('account_disabled', { detail: 'this account is disabled' }))
+    if (user.locked_at !== null)
+      return refuse(new GatehouseError('account_locked', { detail: 'this account is locked' }))
+
+    const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
+    let verdict: { ok: boolean; reason?: string } = { ok: false }
+    try {
+      if (enrolled) verdict = await check(user)
+    } catch (err) {
+      // Not a wrong factor (the database failed): the attempt is given back, not counted.
+      await guard.releaseAttempt(attempt)
+      throw err
+    }
+    if (!verdict.ok)
+      return secondFactorFailed(attempt, user.username, method, context, verdict.reason)
+    if (!(await mfaTokens.spend(mfaToken))) return refuse(deadMfaToken())
+    await secondFactorPassed(user.id, user.username, method, context)
+    return complete(attempt, user.username, amrAfter(method), context)
   }
 
   return {
@@ -159,53 +197,46 @@ export function createLoginFlow(deps: {
       return { kind: 'mfa_required', mfaToken: token, methods: methodsOf(summary), expiresIn }
     },
 
-    /** `login/verify`: the second factor for an `mfa_token`. */
-    async verify(input: {
+    /** `login/verify` with a code: the second factor for an `mfa_token`. */
+    verify(input: {
       mfaToken: string
       method: CodeMethod
       code: string
       context: RequestContext
     }): Promise<IssuedTokens> {
       const { method, context } = input
-      const row = await mfaTokens.findLive(input.mfaToken)
-      if (!row) throw deadMfaToken()
-      const attempt: LoginAttempt & { userId: string } = {
-        username: row.login_name,
-        userId: row.user_id,
-        ip: context.ip,
-        context,
-      }
-      await guard.beforeAttempt(attempt)
-      // Refusals that check no code give the reserved attempt back.
-      const refuse = async (err: GatehouseError): Promise<never> => {
-        await guard.releaseAttempt(attempt)
-        throw err
-      }
-      // The try is taken before the code is looked at, so parallel guesses stay within five.
-      if (!(await mfaTokens.takeAttempt(input.mfaToken))) return refuse(deadMfaToken())
-      const user = await findContactsById(db, row.user_id)
-      if (!user) return refuse(deadMfaToken())
-      if (user.disabled_at !== null)
-        return refuse(
-          new GatehouseError('account_disabled', { detail: 'this account is disabled' }),
-        )
-      if (user.locked_at !== null)
-        return refuse(new GatehouseError('account_locked', { detail: 'this account is locked' }))
-
-      const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
-      const ok =
-        enrolled &&
-        (await deps.secondFactor.verify({
+      return verifySecondFactor(input.mfaToken, method, context, async (user) => ({
+        ok: await deps.secondFactor.verify({
           userId: user.id,
           username: user.username,
           method,
           code: input.code,
           context,
-        }))
-      if (!ok) return secondFactorFailed(attempt, user.username, method, context)
-      if (!(await mfaTokens.spend(input.mfaToken))) return refuse(deadMfaToken())
-      await secondFactorPassed(user.id, user.username, method, context)
-      return complete(attempt, user.username, amrAfter(method), context)
+        }),
+      }))
+    },
+
+    /** `login/verify` with `method: "webauthn"`: a passkey's answer to `login/webauthn/options`. */
+    verifyPasskey(input: {
+      mfaToken: string
+      response: AuthenticationResponseJSON
+      context: RequestContext
+    }): Promise<IssuedTokens> {
+      return verifySecondFactor(input.mfaToken, 'webauthn', input.context, (user) =>
+        deps.passkeys.verifyForUser(user.id, input.response, input.context),
+      )
+    },
+
+    /** `login/webauthn/options`: what the user's passkeys are to sign for this `mfa_token`. */
+    async passkeyOptions(mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      const row = await mfaTokens.findLive(mfaToken)
+      if (!row) throw deadMfaToken()
+      if ((await mfaSummary(row.user_id)).webauthn === 0) {
+        throw new GatehouseError('validation_error', {
+          detail: "mfa_token: webauthn is not among this account's mfa_methods",
+        })
+      }
+      return deps.passkeys.optionsForUser(row.user_id)
     },
 
     /** `login/send-code`: an email or SMS code to the verified contact of an enrolled channel. */
