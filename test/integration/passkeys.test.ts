@@ -220,7 +220,7 @@ describe.each(databases)('passkeys on $name', (database) => {
     const renamed = await patch(passkey.id, { name: 'YubiKey 5' })
     expect(renamed.status).toBe(200)
     expect(renamed.body).toEqual({ ...passkey, name: 'YubiKey 5' })
-    for (const name of ['', '   ', 'x'.repeat(65), 'line\nbreak']) {
+    for (const name of ['', '   ', 'x'.repeat(65), 'line\nbreak', 'lone \ud800']) {
       const bad = await patch(passkey.id, { name })
       expect(bad.status, name).toBe(400)
       expect(bad.body.code).toBe('validation_error')

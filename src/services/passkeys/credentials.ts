@@ -29,13 +29,14 @@ export function toPasskey(row: CredentialRow): Passkey {
 }
 
 export const PASSKEY_NAME_MAX = 64
-// Control characters would forge lines wherever a name is shown or logged.
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/ // eslint-disable-line no-control-regex
+// Control characters would forge lines wherever a name is shown or logged; a lone UTF-16
+// surrogate is no character at all, and the drivers would store it as U+FFFD.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/u // eslint-disable-line no-control-regex
 
 /** A name as typed, trimmed; 1–64 characters without control characters. */
 export function passkeyName(name: string, field = 'name'): string {
   const trimmed = name.trim()
-  if (trimmed === '' || [...trimmed].length > PASSKEY_NAME_MAX || CONTROL_CHARS.test(trimmed)) {
+  if (trimmed === '' || [...trimmed].length > PASSKEY_NAME_MAX || UNPRINTABLE.test(trimmed)) {
     throw new GatehouseError('validation_error', {
       detail: `${field}: must be 1–${PASSKEY_NAME_MAX} characters, not only spaces, without control characters`,
     })
