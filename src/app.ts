@@ -21,6 +21,7 @@ import { contactRoutes } from './http/routes/contact.js'
 import { meRoutes } from './http/routes/me.js'
 import { mfaRoutes } from './http/routes/mfa.js'
 import { opsRoutes } from './http/routes/ops.js'
+import { passkeyRoutes } from './http/routes/passkeys.js'
 import { productRoutes } from './http/routes/products.js'
 import { totpServiceRoutes } from './http/routes/totp-service.js'
 import { passwordResetRoutes } from './http/routes/password-reset.js'
@@ -157,5 +158,6 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(contactRoutes(services))
   await app.register(passwordResetRoutes(services))
   await app.register(mfaRoutes(services))
+  await app.register(passkeyRoutes(services))
   return app
 }

@@ -5,6 +5,7 @@ import * as secondFactors from './migrations/0002-second-factors.js'
 import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 import * as hardening from './migrations/0005-hardening.js'
+import * as passkeys from './migrations/0012-passkeys.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0003-abuse': abuse,
   '0004-admin': admin,
   '0005-hardening': hardening,
+  '0012-passkeys': passkeys,
   '0014-audit-chain': auditChain,
 }
 

@@ -190,6 +190,33 @@ export interface AppSecretsTable {
   created_at: number
 }
 
+export interface WebauthnCredentialsTable {
+  id: string
+  user_id: string
+  /** The authenticator's credential id, base64url. */
+  credential_id: string
+  /** SHA-256 (hex) of credential_id: the indexed, exact lookup key. */
+  credential_id_hash: string
+  /** The COSE public key, base64url. */
+  public_key: string
+  /** The last signature counter seen (0 for authenticators that do not count). */
+  counter: number
+  transports: string // JSON array
+  name: string
+  created_at: number
+  last_used_at: number | null
+}
+
+export interface WebauthnChallengesTable {
+  id: string
+  purpose: 'register' | 'mfa' | 'passkey'
+  user_id: string | null
+  challenge: string // base64url, as sent in the options
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   roles: RolesTable
@@ -210,4 +237,6 @@ export interface Database {
   code_sends: CodeSendsTable
   mfa_tokens: MfaTokensTable
   app_secrets: AppSecretsTable
+  webauthn_credentials: WebauthnCredentialsTable
+  webauthn_challenges: WebauthnChallengesTable
 }

@@ -15,12 +15,16 @@ import {
   Phone,
   problems,
   TokenResponseSchema,
-  tokenJson,
   Username,
   UserSchema,
   userJson,
 } from '../schemas/common.js'
+import { AuthenticationResponseBody, authenticationResponse } from '../schemas/webauthn.js'
+import { tokenResponses } from '../token-response.js'
 import type { App } from './types.js'
+
+const missing = (field: string, when: string) =>
+  new GatehouseError('validation_error', { detail: `body.${field}: is required ${when}` })
 
 const MfaRequiredSchema = Type.Object({
   mfa_required: Type.Literal(true),
@@ -33,6 +37,7 @@ const MfaRequiredSchema = Type.Object({
 export function authRoutes(services: Services) {
   return async (app: App) => {
     const { accounts, profiles, sessions, loginFlow, audit, contacts } = services
+    const tokenResponse = tokenResponses(profiles)
 
     const profileOf = async (userId: string) => {
       const profile = await profiles.get(userId)
@@ -49,7 +54,7 @@ export function authRoutes(services: Services) {
             mfa_methods: result.methods,
             expires_in: result.expiresIn,
           }
-        : tokenJson(result.tokens, await profileOf(result.tokens.userId))
+        : tokenResponse(result.tokens)
 
     app.post(
       '/api/auth/register',
@@ -133,7 +138,7 @@ export function authRoutes(services: Services) {
         },
         async (request) => {
           const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
-          return tokenJson(tokens, await profileOf(tokens.userId))
+          return tokenResponse(tokens)
         },
       )
     })
@@ -145,29 +150,45 @@ export function authRoutes(services: Services) {
         config: { rateLimit: 'mfa' },
         schema: {
           tags: ['auth'],
-          body: Type.Object({
-            mfa_token: OpaqueToken,
-            code: Code,
-            method: Type.Optional(
-              Type.Union([
-                Type.Literal('totp'),
-                Type.Literal('backup_code'),
-                Type.Literal('email'),
-                Type.Literal('sms'),
-              ]),
-            ),
-          }),
+          body: Type.Object(
+            {
+              mfa_token: OpaqueToken,
+              code: Type.Optional(Code),
+              method: Type.Optional(
+                Type.Union([
+                  Type.Literal('totp'),
+                  Type.Literal('backup_code'),
+                  Type.Literal('email'),
+                  Type.Literal('sms'),
+                  Type.Literal('webauthn'),
+                ]),
+              ),
+              response: Type.Optional(AuthenticationResponseBody),
+            },
+            {
+              description:
+                "`code` for the code methods (default `totp`); `response` (the passkey's answer to login/webauthn/options) for `webauthn`",
+            },
+          ),
           response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
         },
       },
       async (request) => {
-        const tokens = await loginFlow.verify({
-          mfaToken: request.body.mfa_token,
-          method: request.body.method ?? 'totp',
-          code: request.body.code,
-          context: contextOf(request),
-        })
-        return tokenJson(tokens, await profileOf(tokens.userId))
+        const { mfa_token: mfaToken, code, method = 'totp', response } = request.body
+        const context = contextOf(request)
+        let tokens
+        if (method === 'webauthn') {
+          if (response === undefined) throw missing('response', 'with method "webauthn"')
+          tokens = await loginFlow.verifyPasskey({
+            mfaToken,
+            response: authenticationResponse(response),
+            context,
+          })
+        } else {
+          if (code === undefined) throw missing('code', `with method "${method}"`)
+          tokens = await loginFlow.verify({ mfaToken, method, code, context })
+        }
+        return tokenResponse(tokens)
       },
     )
 
