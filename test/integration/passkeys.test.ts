@@ -22,6 +22,37 @@ describe.each(databases)('passkeys on $name', (database) => {
       .where('user_id', '=', userId)
       .execute()
 
+  /**
+   * Merge of passkeys onto issue 9: `no-store` was set by the handler only on a passkey
+   * login's success, so its refusals and the challenge-bearing options routes went out
+   * without it; every route now takes it from the one `noStore` hook.
+   */
+  it('answers the passkey options and verify routes with no-store, refusals too', async () => {
+    const tokens = await registerAndLogin(api, 'no-store-pk')
+    const authenticator = new SoftAuthenticator('ES256')
+    const register = await pk.registrationOptions(tokens.access_token)
+    expect(register.headers['cache-control']).toBe('no-store')
+    await pk.register(tokens.access_token, authenticator)
+    const step = await pk.passwordStep('no-store-pk')
+    const mfaOptions = await api.post('/api/auth/login/webauthn/options', {
+      mfa_token: step.mfa_token,
+    })
+    expect(mfaOptions.headers['cache-control']).toBe('no-store')
+    const passkeyOptions = await api.post<Awaited<ReturnType<typeof pk.passkeyOptions>>>(
+      '/api/auth/passkey/options',
+      {},
+    )
+    expect(passkeyOptions.headers['cache-control']).toBe('no-store')
+    const good = authenticator.assert(passkeyOptions.body.options)
+    const junk = Buffer.from('junk').toString('base64url')
+    const refused = await pk.verifyPasskey(passkeyOptions.body.challenge_id, {
+      ...good,
+      response: { ...good.response, signature: junk },
+    })
+    expect(refused.status).toBe(401)
+    expect(refused.headers['cache-control']).toBe('no-store')
+  })
+
   it('offers registration options as SPEC §4.9 asks', async () => {
     const tokens = await registerAndLogin(api, 'opt-reader')
     const res = await pk.registrationOptions(tokens.access_token)
