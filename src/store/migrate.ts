@@ -5,6 +5,7 @@ import * as secondFactors from './migrations/0002-second-factors.js'
 import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 import * as hardening from './migrations/0005-hardening.js'
+import * as passkeys from './migrations/0012-passkeys.js'
 import * as oidc from './migrations/0013-oidc.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
 import * as notifications from './migrations/0014-notifications.js'
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0003-abuse': abuse,
   '0004-admin': admin,
   '0005-hardening': hardening,
+  '0012-passkeys': passkeys,
   '0013-oidc': oidc,
   '0014-audit-chain': auditChain,
   '0014-notifications': notifications,
