@@ -10,4 +10,3 @@ import { isMysql, useExactCollation } from './dialect-helpers.js'
 export async function up(db: Kysely<any>): Promise<void> {
   if (isMysql(db)) await useExactCollation(db)
 }
-
