@@ -23,6 +23,7 @@ import { mfaRoutes } from './http/routes/mfa.js'
 import { notMeRoutes } from './http/routes/not-me.js'
 import { oidcInteractionRoutes, oidcProviderRoutes } from './http/routes/oidc.js'
 import { opsRoutes } from './http/routes/ops.js'
+import { passkeyRoutes } from './http/routes/passkeys.js'
 import { productRoutes } from './http/routes/products.js'
 import { totpServiceRoutes } from './http/routes/totp-service.js'
 import { passwordResetRoutes } from './http/routes/password-reset.js'
@@ -171,6 +172,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(notMeRoutes(services))
   await app.register(oidcProviderRoutes(services))
   await app.register(oidcInteractionRoutes(services))
+  await app.register(passkeyRoutes(services))
 
   web.ui = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
   if (!web.ui)

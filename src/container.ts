@@ -51,7 +51,19 @@ import {
   defaultRouteLimits,
   type RouteLimits,
 } from './services/lockout/route-limits.js'
+import { createLoginCompletion } from './services/login/complete-login.js'
 import { createLoginFlow, type LoginFlow } from './services/login/login-flow.js'
+import { createPasskeyLogin, type PasskeyLogin } from './services/login/passkey-login.js'
+import { createPasskeyAssertions, type PasskeyAssertions } from './services/passkeys/assertions.js'
+import { createPasskeyChallenges } from './services/passkeys/challenges.js'
+import {
+  createPasskeyCredentials,
+  type PasskeyCredentials,
+} from './services/passkeys/credentials.js'
+import {
+  createPasskeyRegistration,
+  type PasskeyRegistration,
+} from './services/passkeys/registration.js'
 import { createPasswordRecheck } from './services/login/password-recheck.js'
 import { createCodeHashKeys } from './services/secrets/code-hash-key.js'
 import {
@@ -102,6 +114,13 @@ export interface Services {
   mfaSummary: MfaSummaryReader
   totp: TotpFactor
   mfa: MfaEnrolment
+  /** SPEC §4.9: adding and listing passkeys, and passwordless sign-in. */
+  passkeys: {
+    registration: PasskeyRegistration
+    credentials: PasskeyCredentials
+    assertions: PasskeyAssertions
+    login: PasskeyLogin
+  }
   codes: OneTimeCodes
   contacts: ContactVerification
   passwordReset: PasswordReset
@@ -224,7 +243,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     oldSecretKeys: config.secrets.oldKeys,
   })
   const codeHasher = createCodeHashes(() => codeHashKeys.keys())
-  // Passkeys (SPEC §4.9) hand their counter to createMfaSummaryReader({ passkeys }).
   const mfaSummary = createMfaSummaryReader({ db })
   const profiles = createProfileReader({
     db,
@@ -276,6 +294,20 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     counters,
   })
   const secondFactor = createSecondFactorCheck({ totp, backupCodes, codes, audit, profiles })
+  const passkeyCfg = {
+    rpId: config.webauthn.rpId,
+    rpName: config.appName,
+    origins: config.webauthn.origins,
+  }
+  const passkeyChallenges = createPasskeyChallenges({ db, clock, random })
+  const passkeyCredentials = createPasskeyCredentials({ db, audit, profiles })
+  const passkeyAssertions = createPasskeyAssertions({
+    db,
+    clock,
+    audit,
+    challenges: passkeyChallenges,
+    cfg: passkeyCfg,
+  })
   const mfa = createMfaEnrolment({
     db,
     clock,
@@ -286,6 +318,25 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaSummary,
     audit,
     profiles,
+    alsoRemove: [(userId) => passkeyCredentials.removeAll(userId)],
+  })
+  const passkeyRegistration = createPasskeyRegistration({
+    db,
+    clock,
+    random,
+    audit,
+    profiles,
+    challenges: passkeyChallenges,
+    assertMayEnrol: (who) => mfa.assertMayEnrol(who),
+    cfg: passkeyCfg,
+  })
+  const passkeyLogin = createPasskeyLogin({
+    db,
+    guard,
+    audit,
+    metrics: observability.security,
+    passkeys: passkeyAssertions,
+    complete: createLoginCompletion({ sessions, audit }),
   })
   const loginFlow = createLoginFlow({
     db,
@@ -298,6 +349,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaTokens: createMfaTokens({ db, clock, random }),
     secondFactor,
     codes,
+    passkeys: passkeyAssertions,
   })
   const contacts = createContactVerification({ db, clock, codes, audit, profiles })
   const passwordReset = createPasswordReset({
@@ -422,6 +474,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaSummary,
     totp,
     mfa,
+    passkeys: {
+      registration: passkeyRegistration,
+      credentials: passkeyCredentials,
+      assertions: passkeyAssertions,
+      login: passkeyLogin,
+    },
     codes,
     contacts,
     passwordReset,

@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import cookie from '@fastify/cookie'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * Cookie mode of SPEC §7. The web UI keeps its access token in memory and its refresh token in
@@ -44,11 +45,10 @@ export function webClientCookies(jar: CookieJar, opts: RefreshCookieOptions) {
 
     /**
      * Shapes a token response for the client that asked: a web client gets the refresh token
-     * as the cookie and never in the body. Every token response is `no-store` (RFC 6749 §5.1).
-     * Login, login/verify, refresh — and passkey/verify when it arrives — all answer through here.
+     * as the cookie and never in the body. Login, login/verify, refresh and passkey/verify all
+     * answer through here (their `no-store` comes from the routes' noStore hook).
      */
     tokenReply<T extends object>(request: FastifyRequest, reply: FastifyReply, json: T): T {
-      reply.header('cache-control', 'no-store')
       if (!isWebClient(request) || !('refresh_token' in json)) return json
       const { refresh_token: token, ...rest } = json
       if (typeof token !== 'string') return json
@@ -63,3 +63,15 @@ export function webClientCookies(jar: CookieJar, opts: RefreshCookieOptions) {
 }
 
 export type WebClientCookies = ReturnType<typeof webClientCookies>
+
+/**
+ * Registers the cookie parser in a route context (parsed only on demand: the refresh cookie is
+ * read solely for requests that opted in) and returns the cookie-mode helpers for it.
+ */
+export async function installWebClientCookies(
+  app: FastifyInstance,
+  opts: RefreshCookieOptions,
+): Promise<WebClientCookies> {
+  await app.register(cookie, { hook: false })
+  return webClientCookies(app, opts)
+}

@@ -5,9 +5,11 @@ import * as secondFactors from './migrations/0002-second-factors.js'
 import * as abuse from './migrations/0003-abuse.js'
 import * as admin from './migrations/0004-admin.js'
 import * as hardening from './migrations/0005-hardening.js'
+import * as passkeys from './migrations/0012-passkeys.js'
 import * as oidc from './migrations/0013-oidc.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
 import * as notifications from './migrations/0014-notifications.js'
+import * as exactCollation from './migrations/0015-exact-collation.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -17,9 +19,11 @@ const migrations: Record<string, Migration> = {
   '0003-abuse': abuse,
   '0004-admin': admin,
   '0005-hardening': hardening,
+  '0012-passkeys': passkeys,
   '0013-oidc': oidc,
   '0014-audit-chain': auditChain,
   '0014-notifications': notifications,
+  '0015-exact-collation': exactCollation,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -221,6 +221,33 @@ export interface NotMeTokensTable {
   used_at: number | null
 }
 
+export interface WebauthnCredentialsTable {
+  id: string
+  user_id: string
+  /** The authenticator's credential id, base64url. */
+  credential_id: string
+  /** SHA-256 (hex) of credential_id: the indexed, exact lookup key. */
+  credential_id_hash: string
+  /** The COSE public key, base64url. */
+  public_key: string
+  /** The last signature counter seen (0 for authenticators that do not count). */
+  counter: number
+  transports: string // JSON array
+  name: string
+  created_at: number
+  last_used_at: number | null
+}
+
+export interface WebauthnChallengesTable {
+  id: string
+  purpose: 'register' | 'mfa' | 'passkey'
+  user_id: string | null
+  challenge: string // base64url, as sent in the options
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
 export interface CompromisedAccountsTable {
   user_id: string
   reported_at: number
@@ -294,4 +321,6 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable
   oidc_session_links: OidcSessionLinksTable
   oidc_consents: OidcConsentsTable
+  webauthn_credentials: WebauthnCredentialsTable
+  webauthn_challenges: WebauthnChallengesTable
 }

@@ -69,6 +69,7 @@ describe.each(databases)('login guard calls around second factors on $name', (da
         profiles: s.profiles,
       }),
       codes: s.codes,
+      passkeys: s.passkeys.assertions,
     })
     const id = await s.accounts.create({ username: 'Guarded', password: STRONG_PASSWORD })
     secret = (await s.totp.enrolDirectly(id, 'Guarded')).secret

@@ -257,7 +257,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     await vi.waitFor(async () => {
       const [row] = await pending()
       expect(row).toMatchObject({ attempts: 1 })
-      expect(row!.last_error).toContain('451')
+      expect(row!.last_error).toContain('452')
     })
     expect(await t.services.notifier.deliverDue()).toBe(0) // not due yet
     t.clock.advance('31s')
@@ -344,7 +344,7 @@ describe('NOTIFY_EVENTS', () => {
       'account_locked',
     ])
     expect(() => load('new_device,logins')).toThrow(
-      /^NOTIFY_EVENTS: must be a comma-separated list of new_device, .* \(got unknown kind "logins"\)$/,
+      /^NOTIFY_EVENTS: must be a comma-separated list of new_device, .* \(got "new_device,logins"\)$/,
     )
   })
 })

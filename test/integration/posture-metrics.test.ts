@@ -20,7 +20,13 @@ describe.each(databases)('posture metrics on $name', (database) => {
   async function user(
     username: string,
     roles: string[],
-    factors: { totp?: boolean; email?: boolean; sms?: boolean; backupLeft?: number } = {},
+    factors: {
+      totp?: boolean
+      email?: boolean
+      sms?: boolean
+      webauthn?: boolean
+      backupLeft?: number
+    } = {},
   ): Promise<string> {
     const db = t.services.db
     const id = await t.services.accounts.create({ username, password: STRONG_PASSWORD, roles })
@@ -42,6 +48,22 @@ describe.each(databases)('posture metrics on $name', (database) => {
           .insertInto('mfa_channels')
           .values({ user_id: id, channel, created_at: now })
           .execute()
+    if (factors.webauthn)
+      await db
+        .insertInto('webauthn_credentials')
+        .values({
+          id: `${id}-pk`,
+          user_id: id,
+          credential_id: `${id}-cred`,
+          credential_id_hash: `${id}-hash`,
+          public_key: 'x',
+          counter: 0,
+          transports: '[]',
+          name: 'Passkey',
+          created_at: now,
+          last_used_at: null,
+        })
+        .execute()
     if (factors.backupLeft !== undefined)
       for (let i = 0; i < 10; i++)
         await db
@@ -68,6 +90,10 @@ describe.each(databases)('posture metrics on $name', (database) => {
     await user('pm-email-sms', ['user', 'doctor'], { email: true, sms: true })
     await user('pm-low', ['doctor'], { totp: true, backupLeft: 2 })
     await user('pm-doc', ['doctor'])
+    // Passkeys merged after posture metrics, which counted nobody's (webauthn was 0): a
+    // passkey is a second factor here as at login.
+    await user('pm-passkey', ['doctor'], { webauthn: true })
+    await user('pm-sms-passkey', ['user'], { sms: true, webauthn: true })
     const first = await t.services.sessions.start({ userId: admin, amr: ['pwd'], context })
     await t.services.sessions.start({ userId: admin, amr: ['pwd'], context })
     await t.services.sessions.endAll(admin, 'logout', { exceptSessionId: first.sessionId })
@@ -80,13 +106,13 @@ describe.each(databases)('posture metrics on $name', (database) => {
 
     const text = await scrape()
     expect(series(text, 'gatehouse_users', '{role="admin"}')).toBe(1)
-    expect(series(text, 'gatehouse_users', '{role="user"}')).toBe(4)
-    expect(series(text, 'gatehouse_users', '{role="doctor"}')).toBe(3)
+    expect(series(text, 'gatehouse_users', '{role="user"}')).toBe(5)
+    expect(series(text, 'gatehouse_users', '{role="doctor"}')).toBe(4)
     expect(series(text, 'gatehouse_users_with_mfa', '{method="totp"}')).toBe(2)
     expect(series(text, 'gatehouse_users_with_mfa', '{method="email"}')).toBe(1)
-    expect(series(text, 'gatehouse_users_with_mfa', '{method="sms"}')).toBe(2)
+    expect(series(text, 'gatehouse_users_with_mfa', '{method="sms"}')).toBe(3)
     expect(series(text, 'gatehouse_users_with_mfa', '{method="backup_code"}')).toBe(2)
-    expect(series(text, 'gatehouse_users_with_mfa', '{method="webauthn"}')).toBe(0)
+    expect(series(text, 'gatehouse_users_with_mfa', '{method="webauthn"}')).toBe(2)
     expect(series(text, 'gatehouse_users_without_mfa', '{role="admin"}')).toBe(0)
     expect(series(text, 'gatehouse_users_without_mfa', '{role="user"}')).toBe(1)
     expect(series(text, 'gatehouse_users_without_mfa', '{role="doctor"}')).toBe(1)
@@ -98,12 +124,12 @@ describe.each(databases)('posture metrics on $name', (database) => {
   it('asks the database again only after 60 s of the clock, however often it is scraped', async () => {
     await user('pm-later', ['user'])
     const before = await scrape()
-    expect(series(before, 'gatehouse_users', '{role="user"}')).toBe(4)
+    expect(series(before, 'gatehouse_users', '{role="user"}')).toBe(5)
     t.clock.advance('59s')
-    expect(series(await scrape(), 'gatehouse_users', '{role="user"}')).toBe(4)
+    expect(series(await scrape(), 'gatehouse_users', '{role="user"}')).toBe(5)
     t.clock.advance('1s')
     const after = await scrape()
-    expect(series(after, 'gatehouse_users', '{role="user"}')).toBe(5)
+    expect(series(after, 'gatehouse_users', '{role="user"}')).toBe(6)
     expect(series(after, 'gatehouse_users_without_mfa', '{role="user"}')).toBe(2)
   })
 

@@ -17,6 +17,7 @@ export type RouteName =
   | 'verify'
   | 'forgot'
   | 'reset'
+  | 'not-me'
   | 'profile'
   | 'totp'
   | 'channels'
@@ -69,6 +70,12 @@ const routes: NamedRoute[] = [
     name: 'reset',
     component: () => import('./pages/ResetPasswordPage.vue'),
     meta: { title: 'Choose a new password' },
+  },
+  {
+    path: '/not-me',
+    name: 'not-me',
+    component: () => import('./pages/NotMePage.vue'),
+    meta: { title: "This wasn't me" },
   },
   {
     path: '/profile',

@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie'
 import formBody from '@fastify/formbody'
 import { noStore } from '../no-store.js'
 import { Type } from 'typebox'
@@ -7,7 +6,7 @@ import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
-import { isWebClient, REFRESH_COOKIE, webClientCookies } from '../web-client.js'
+import { isWebClient, REFRESH_COOKIE, installWebClientCookies } from '../web-client.js'
 import type { LoginResult } from '../../services/login/login-flow.js'
 import {
   Channel,
@@ -18,12 +17,16 @@ import {
   Phone,
   problems,
   TokenResponseSchema,
-  tokenJson,
   Username,
   UserSchema,
   userJson,
 } from '../schemas/common.js'
+import { AuthenticationResponseBody, authenticationResponse } from '../schemas/webauthn.js'
+import { tokenResponses } from '../token-response.js'
 import type { App } from './types.js'
+
+const missing = (field: string, when: string) =>
+  new GatehouseError('validation_error', { detail: `body.${field}: is required ${when}` })
 
 const MfaRequiredSchema = Type.Object({
   mfa_required: Type.Literal(true),
@@ -36,10 +39,9 @@ const MfaRequiredSchema = Type.Object({
 export function authRoutes(services: Services) {
   return async (app: App) => {
     const { accounts, profiles, sessions, loginFlow, audit, contacts, config } = services
+    const tokenResponse = tokenResponses(profiles)
 
-    // Parsed only on demand: the refresh cookie is read solely for requests that opted in.
-    await app.register(cookie, { hook: false })
-    const web = webClientCookies(app, {
+    const web = await installWebClientCookies(app, {
       maxAgeSec: config.tokens.refreshTtlSec,
       secure: config.http.publicUrl.startsWith('https:'),
     })
@@ -59,7 +61,7 @@ export function authRoutes(services: Services) {
             mfa_methods: result.methods,
             expires_in: result.expiresIn,
           }
-        : tokenJson(result.tokens, await profileOf(result.tokens.userId))
+        : tokenResponse(result.tokens)
 
     // Not in SPEC §4.1: the password rules a registration form can check as the person types
     // (the common-password list stays on the server; its verdict comes back as validation_error).
@@ -174,7 +176,7 @@ export function authRoutes(services: Services) {
         async (request, reply) => {
           try {
             const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
-            return web.tokenReply(request, reply, tokenJson(tokens, await profileOf(tokens.userId)))
+            return web.tokenReply(request, reply, await tokenResponse(tokens))
           } catch (err) {
             // A dead cookie is useless to the browser; drop it so the app starts from login.
             if (isWebClient(request)) web.clearRefreshToken(reply)
@@ -191,29 +193,45 @@ export function authRoutes(services: Services) {
         config: { rateLimit: 'mfa' },
         schema: {
           tags: ['auth'],
-          body: Type.Object({
-            mfa_token: OpaqueToken,
-            code: Code,
-            method: Type.Optional(
-              Type.Union([
-                Type.Literal('totp'),
-                Type.Literal('backup_code'),
-                Type.Literal('email'),
-                Type.Literal('sms'),
-              ]),
-            ),
-          }),
+          body: Type.Object(
+            {
+              mfa_token: OpaqueToken,
+              code: Type.Optional(Code),
+              method: Type.Optional(
+                Type.Union([
+                  Type.Literal('totp'),
+                  Type.Literal('backup_code'),
+                  Type.Literal('email'),
+                  Type.Literal('sms'),
+                  Type.Literal('webauthn'),
+                ]),
+              ),
+              response: Type.Optional(AuthenticationResponseBody),
+            },
+            {
+              description:
+                "`code` for the code methods (default `totp`); `response` (the passkey's answer to login/webauthn/options) for `webauthn`",
+            },
+          ),
           response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
         },
       },
       async (request, reply) => {
-        const tokens = await loginFlow.verify({
-          mfaToken: request.body.mfa_token,
-          method: request.body.method ?? 'totp',
-          code: request.body.code,
-          context: contextOf(request),
-        })
-        return web.tokenReply(request, reply, tokenJson(tokens, await profileOf(tokens.userId)))
+        const { mfa_token: mfaToken, code, method = 'totp', response } = request.body
+        const context = contextOf(request)
+        let tokens
+        if (method === 'webauthn') {
+          if (response === undefined) throw missing('response', 'with method "webauthn"')
+          tokens = await loginFlow.verifyPasskey({
+            mfaToken,
+            response: authenticationResponse(response),
+            context,
+          })
+        } else {
+          if (code === undefined) throw missing('code', `with method "${method}"`)
+          tokens = await loginFlow.verify({ mfaToken, method, code, context })
+        }
+        return web.tokenReply(request, reply, await tokenResponse(tokens))
       },
     )
 

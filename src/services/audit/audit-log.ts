@@ -20,6 +20,7 @@ export type AuditEventName =
   | 'backup_codes_regenerated'
   | 'passkey_registered'
   | 'passkey_removed'
+  | 'passkey_counter_regressed'
   | 'session_ended'
   | 'refresh_token_reused'
   | 'role_created'

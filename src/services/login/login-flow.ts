@@ -1,3 +1,7 @@
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import type { AccountService } from '../accounts/accounts.js'
@@ -9,9 +13,11 @@ import type { SecurityMetrics } from '../metrics.js'
 import { hasSecondFactor, methodsOf, type MfaMethod } from '../mfa/factors.js'
 import type { MfaTokens } from '../mfa/mfa-tokens.js'
 import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second-factor.js'
+import type { PasskeyAssertions } from '../passkeys/assertions.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
+import { createLoginCompletion } from './complete-login.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
-import type { AttemptScope, LoginAttempt, LoginGuard } from './login-guard.js'
+import type { LoginAttempt, LoginGuard } from './login-guard.js'
 
 export type LoginResult =
   | { kind: 'tokens'; tokens: IssuedTokens }
@@ -38,29 +44,10 @@ export function createLoginFlow(deps: {
   mfaTokens: MfaTokens
   secondFactor: SecondFactorCheck
   codes: OneTimeCodes
+  passkeys: Pick<PasskeyAssertions, 'optionsForUser' | 'verifyForUser'>
 }) {
-  const { db, accounts, sessions, audit, guard, metrics, mfaSummary, mfaTokens } = deps
-
-  /** Both factors passed: only now does the guard reset its consecutive-failure count. */
-  async function complete(
-    scope: AttemptScope,
-    userId: string,
-    username: string,
-    amr: string[],
-    context: RequestContext,
-  ): Promise<IssuedTokens> {
-    scope.succeeded()
-    const tokens = await sessions.start({ userId, amr, context })
-    await audit.record({
-      event: 'login_succeeded',
-      outcome: 'success',
-      userId,
-      username,
-      details: { amr, session_id: tokens.sessionId },
-      context,
-    })
-    return tokens
-  }
+  const { db, accounts, audit, guard, metrics, mfaSummary, mfaTokens } = deps
+  const complete = createLoginCompletion(deps)
 
   /** A wrong second factor counts like a wrong password (SPEC §4.5): the guard sees invalid_code. */
   async function secondFactorFailed(
@@ -68,13 +55,14 @@ export function createLoginFlow(deps: {
     username: string,
     method: string,
     context: RequestContext,
+    reason?: string,
   ): Promise<never> {
     await audit.record({
       event: 'mfa_failed',
       outcome: 'failure',
       userId,
       username,
-      details: { method },
+      details: reason === undefined ? { method } : { method, reason },
       context,
     })
     metrics.mfaVerification(method, 'failure')
@@ -96,6 +84,46 @@ export function createLoginFlow(deps: {
       context,
     })
     metrics.mfaVerification(method, 'success')
+  }
+
+  /**
+   * The second step for an `mfa_token`, whatever the factor: `check` looks at the factor only
+   * after the guard admitted the attempt and the token gave up one of its tries. Refusals
+   * that check no factor throw something other than invalid_code, and the guard gives their
+   * attempt back.
+   */
+  async function verifySecondFactor(
+    mfaToken: string,
+    method: MfaMethod,
+    context: RequestContext,
+    check: (user: { id: string; username: string }) => Promise<{ ok: boolean; reason?: string }>,
+  ): Promise<IssuedTokens> {
+    const row = await mfaTokens.findLive(mfaToken)
+    if (!row) throw deadMfaToken()
+    const attempt: LoginAttempt = {
+      username: row.login_name,
+      userId: row.user_id,
+      ip: context.ip,
+      context,
+    }
+    return guard.withAttempt(attempt, async (scope) => {
+      // The try is taken before the factor is looked at, so parallel guesses stay within five.
+      if (!(await mfaTokens.takeAttempt(mfaToken))) throw deadMfaToken()
+      const user = await findContactsById(db, row.user_id)
+      if (!user) throw deadMfaToken()
+      if (user.disabled_at !== null)
+        throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
+      if (user.locked_at !== null)
+        throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+
+      const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
+      const verdict: { ok: boolean; reason?: string } = enrolled ? await check(user) : { ok: false }
+      if (!verdict.ok)
+        return secondFactorFailed(user.id, user.username, method, context, verdict.reason)
+      if (!(await mfaTokens.spend(mfaToken))) throw deadMfaToken()
+      await secondFactorPassed(user.id, user.username, method, context)
+      return complete(scope, user, amrAfter(method), context)
+    })
   }
 
   return {
@@ -128,9 +156,10 @@ export function createLoginFlow(deps: {
             metrics.login('failure')
           throw err
         }
+        const known = { id: user.id, username: identifier }
         const summary = await mfaSummary(user.id)
         if (!hasSecondFactor(summary)) {
-          const tokens = await complete(scope, user.id, identifier, ['pwd'], context)
+          const tokens = await complete(scope, known, ['pwd'], context)
           return { kind: 'tokens', tokens } as const
         }
 
@@ -146,7 +175,7 @@ export function createLoginFlow(deps: {
             }))
           if (!ok) return secondFactorFailed(user.id, identifier, 'totp', context)
           await secondFactorPassed(user.id, identifier, 'totp', context)
-          const tokens = await complete(scope, user.id, identifier, amrAfter('totp'), context)
+          const tokens = await complete(scope, known, amrAfter('totp'), context)
           return { kind: 'tokens', tokens } as const
         }
 
@@ -161,49 +190,46 @@ export function createLoginFlow(deps: {
       })
     },
 
-    /** `login/verify`: the second factor for an `mfa_token`. */
-    async verify(input: {
+    /** `login/verify` with a code: the second factor for an `mfa_token`. */
+    verify(input: {
       mfaToken: string
       method: CodeMethod
       code: string
       context: RequestContext
     }): Promise<IssuedTokens> {
       const { method, context } = input
-      const row = await mfaTokens.findLive(input.mfaToken)
-      if (!row) throw deadMfaToken()
-      const attempt: LoginAttempt = {
-        username: row.login_name,
-        userId: row.user_id,
-        ip: context.ip,
-        context,
-      }
-      // Refusals that check no code throw something other than invalid_code, and the guard
-      // gives their attempt back.
-      return guard.withAttempt(attempt, async (scope) => {
-        // The try is taken before the code is looked at, so parallel guesses stay within five.
-        if (!(await mfaTokens.takeAttempt(input.mfaToken))) throw deadMfaToken()
-        const user = await findContactsById(db, row.user_id)
-        if (!user) throw deadMfaToken()
-        if (user.disabled_at !== null)
-          throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
-        if (user.locked_at !== null)
-          throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+      return verifySecondFactor(input.mfaToken, method, context, async (user) => ({
+        ok: await deps.secondFactor.verify({
+          userId: user.id,
+          username: user.username,
+          method,
+          code: input.code,
+          context,
+        }),
+      }))
+    },
 
-        const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
-        const ok =
-          enrolled &&
-          (await deps.secondFactor.verify({
-            userId: user.id,
-            username: user.username,
-            method,
-            code: input.code,
-            context,
-          }))
-        if (!ok) return secondFactorFailed(user.id, user.username, method, context)
-        if (!(await mfaTokens.spend(input.mfaToken))) throw deadMfaToken()
-        await secondFactorPassed(user.id, user.username, method, context)
-        return complete(scope, user.id, user.username, amrAfter(method), context)
-      })
+    /** `login/verify` with `method: "webauthn"`: a passkey's answer to `login/webauthn/options`. */
+    verifyPasskey(input: {
+      mfaToken: string
+      response: AuthenticationResponseJSON
+      context: RequestContext
+    }): Promise<IssuedTokens> {
+      return verifySecondFactor(input.mfaToken, 'webauthn', input.context, (user) =>
+        deps.passkeys.verifyForUser(user.id, input.response, input.context),
+      )
+    },
+
+    /** `login/webauthn/options`: what the user's passkeys are to sign for this `mfa_token`. */
+    async passkeyOptions(mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      const row = await mfaTokens.findLive(mfaToken)
+      if (!row) throw deadMfaToken()
+      if ((await mfaSummary(row.user_id)).webauthn === 0) {
+        throw new GatehouseError('validation_error', {
+          detail: "mfa_token: webauthn is not among this account's mfa_methods",
+        })
+      }
+      return deps.passkeys.optionsForUser(row.user_id)
     },
 
     /** `login/send-code`: an email or SMS code to the verified contact of an enrolled channel. */

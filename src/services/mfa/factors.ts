@@ -3,13 +3,10 @@ import { mfaFactsOfUsers } from '../../store/repositories/mfa-facts.js'
 import { countUnusedBackupCodes } from '../../store/repositories/backup-codes.js'
 import { listChannels } from '../../store/repositories/mfa-channels.js'
 import { isTotpEnabled } from '../../store/repositories/totp-secrets.js'
+import { countCredentials } from '../../store/repositories/webauthn-credentials.js'
 import type { MfaSummary } from '../accounts/user-profile.js'
 
 export type MfaMethod = 'totp' | 'webauthn' | 'backup_code' | 'email' | 'sms'
-
-/** Counts a user's passkeys; passkeys (SPEC §4.9) plug in here, until then there are none. */
-export type PasskeyCounter = (userId: string) => Promise<number>
-export const noPasskeys: PasskeyCounter = () => Promise.resolve(0)
 
 /** True when the user must pass a second factor at login. Backup codes alone do not count. */
 export function hasSecondFactor(s: MfaSummary): boolean {
@@ -28,14 +25,13 @@ export function methodsOf(s: MfaSummary): MfaMethod[] {
 }
 
 /** `me.mfa`: what second factors a user has, read fresh from the database. */
-export function createMfaSummaryReader(deps: { db: Db; passkeys?: PasskeyCounter }) {
-  const passkeys = deps.passkeys ?? noPasskeys
+export function createMfaSummaryReader(deps: { db: Db }) {
   return async (userId: string): Promise<MfaSummary> => {
     const [totp, channels, backupCodesRemaining, webauthn] = await Promise.all([
       isTotpEnabled(deps.db, userId),
       listChannels(deps.db, userId),
       countUnusedBackupCodes(deps.db, userId),
-      passkeys(userId),
+      countCredentials(deps.db, userId),
     ])
     return {
       totp,
@@ -48,19 +44,17 @@ export function createMfaSummaryReader(deps: { db: Db; passkeys?: PasskeyCounter
 }
 
 /** `mfa` of many users at once (admin user lists), without a query per user. */
-export function createMfaSummariesReader(deps: { db: Db; passkeys?: PasskeyCounter }) {
-  const passkeys = deps.passkeys ?? noPasskeys
+export function createMfaSummariesReader(deps: { db: Db }) {
   return async (userIds: readonly string[]): Promise<Map<string, MfaSummary>> => {
     const facts = await mfaFactsOfUsers(deps.db, userIds)
-    const counts = await Promise.all(userIds.map((id) => passkeys(id)))
     return new Map(
-      userIds.map((id, i) => {
+      userIds.map((id) => {
         const f = facts.get(id)!
         return [
           id,
           {
             totp: f.totp,
-            webauthn: counts[i] ?? 0,
+            webauthn: f.passkeys,
             email: f.channels.includes('email'),
             sms: f.channels.includes('sms'),
             backupCodesRemaining: f.backupCodesRemaining,

@@ -8,8 +8,9 @@ import type { TotpFactor } from './totp-factor.js'
 /** The second factors that are checked by a code (passkeys answer a challenge instead). */
 export type CodeMethod = Exclude<MfaMethod, 'webauthn'>
 
-/** RFC 8176 `amr` after a password and this factor (SPEC §4.3). */
-export function amrAfter(method: CodeMethod): string[] {
+/** RFC 8176 `amr` after a password and this factor (SPEC §4.3, §4.9). */
+export function amrAfter(method: MfaMethod): string[] {
+  if (method === 'webauthn') return ['pwd', 'mfa', 'hwk']
   return ['pwd', 'mfa', method === 'sms' ? 'sms' : 'otp']
 }
 

@@ -3,8 +3,7 @@ import type { Db } from '../db.js'
 
 /**
  * One row per user with 0/1 flags for each second factor and the backup codes left: the
- * derived table every posture query aggregates over. Passkeys (SPEC §4.9) add their
- * `exists` here. `case … then 1 else 0` rather than a boolean, so sums work on all three.
+ * derived table every posture query aggregates over. `case … then 1 else 0` rather than a boolean, so sums work on all three.
  */
 const factorFlags = sql`(
   select u.id as user_id,
@@ -14,6 +13,8 @@ const factorFlags = sql`(
       where c.user_id = u.id and c.channel = 'email') then 1 else 0 end as email,
     case when exists (select 1 from mfa_channels c
       where c.user_id = u.id and c.channel = 'sms') then 1 else 0 end as sms,
+    case when exists (select 1 from webauthn_credentials w
+      where w.user_id = u.id) then 1 else 0 end as webauthn,
     (select count(*) from backup_codes b
       where b.user_id = u.id and b.used_at is null) as backup_left,
     case when exists (select 1 from backup_codes b
@@ -21,7 +22,7 @@ const factorFlags = sql`(
   from users u
 )`
 
-const noFactor = sql`f.totp = 0 and f.email = 0 and f.sms = 0`
+const noFactor = sql`f.totp = 0 and f.email = 0 and f.sms = 0 and f.webauthn = 0`
 
 const n = (value: unknown) => Number(value ?? 0)
 
@@ -34,14 +35,15 @@ export async function countUsersByRole(db: Db): Promise<Map<string, number>> {
 
 export async function countUsersWithFactor(db: Db): Promise<Record<string, number>> {
   const { rows } = await sql<Record<string, unknown>>`
-    select sum(f.totp) as totp, sum(f.email) as email, sum(f.sms) as sms,
+    select sum(f.totp) as totp, sum(f.webauthn) as webauthn, sum(f.email) as email,
+      sum(f.sms) as sms,
       sum(case when f.backup_left > 0 then 1 else 0 end) as backup_code
     from ${factorFlags} f
   `.execute(db)
   const row = rows[0] ?? {}
   return {
     totp: n(row.totp),
-    webauthn: 0,
+    webauthn: n(row.webauthn),
     email: n(row.email),
     sms: n(row.sms),
     backup_code: n(row.backup_code),
@@ -69,6 +71,7 @@ export async function countUsersLowOnBackupCodes(db: Db, below: number): Promise
 export async function countUsersSmsOnly(db: Db): Promise<number> {
   const { rows } = await sql<{ n: unknown }>`
     select count(*) as n from ${factorFlags} f where f.sms = 1 and f.totp = 0 and f.email = 0
+      and f.webauthn = 0
   `.execute(db)
   return n(rows[0]?.n)
 }

@@ -1,0 +1,35 @@
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
+import type { AttemptScope } from './login-guard.js'
+
+export type CompleteLogin = ReturnType<typeof createLoginCompletion>
+
+/** The end of every login (password, second factor, passkey): a session and its audit. */
+export function createLoginCompletion(deps: {
+  sessions: Pick<SessionService, 'start'>
+  audit: AuditLog
+}) {
+  const { sessions, audit } = deps
+  /**
+   * Every factor passed: only now does the guard reset its consecutive-failure count, so
+   * it runs inside the attempt's `withAttempt` scope.
+   */
+  return async function complete(
+    scope: AttemptScope,
+    user: { id: string; username: string },
+    amr: string[],
+    context: RequestContext,
+  ): Promise<IssuedTokens> {
+    scope.succeeded()
+    const tokens = await sessions.start({ userId: user.id, amr, context })
+    await audit.record({
+      event: 'login_succeeded',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      details: { amr, session_id: tokens.sessionId },
+      context,
+    })
+    return tokens
+  }
+}
