@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ALL_NOTIFICATIONS } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { codeIn } from '../support/mail.js'
 import { checkScreen, startRig, type BrowserRig } from './support.js'
@@ -21,7 +22,7 @@ describe('the web UI, "this wasn\'t me" from a security mail', { timeout: 180_00
     })
 
   beforeAll(async () => {
-    rig = await startRig()
+    rig = await startRig({ NOTIFY_EVENTS: ALL_NOTIFICATIONS })
     page = await (await rig.newContext()).newPage()
   }, 180_000)
   afterAll(async () => {

@@ -193,9 +193,12 @@ describe.each(databases)('a signing key that cannot be opened, on $name', (datab
     expect(decodeProtectedHeader(login.body.access_token).kid).toBe(goodKid)
     const me = await api.get('/api/auth/me', login.body.access_token)
     expect(me.status).toBe(200)
-    const errors = t.logs.filter((l) => l.includes('signing key cannot be opened'))
+    // `keys rotate` adds one key per algorithm (EdDSA for access tokens, RS256 for the OpenID
+    // provider); each unopenable key is reported once.
+    const errors = t.logs.filter(
+      (l) => l.includes('signing key cannot be opened') && l.includes(badKid),
+    )
     expect(errors).toHaveLength(1)
-    expect(errors[0]).toContain(badKid)
     expect(errors[0]).toContain('"level":"error"')
 
     const ready = await api.get('/readyz')

@@ -65,7 +65,7 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
    */
   it('answers 415 to every other body content type on every route of the OpenAPI document', async () => {
     const doc = await api.get<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json')
-    const formRoutes = new Set(['/api/auth/login', '/api/oauth/introspect'])
+    const formRoutes = new Set(['/api/auth/login', '/api/auth/refresh', '/api/oauth/introspect'])
     const routes = Object.entries(doc.body.paths).flatMap(([path, ops]) =>
       Object.keys(ops)
         .filter((m) => ['post', 'put', 'patch', 'delete'].includes(m))

@@ -134,7 +134,7 @@ describe.each(databases)('token introspection on $name', (database) => {
     expect(res.body).toMatchObject({
       issuer: 'https://auth.example.com',
       jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
-      token_endpoint: 'https://auth.example.com/api/auth/refresh',
+      token_endpoint: 'https://auth.example.com/oidc/token',
       introspection_endpoint: 'https://auth.example.com/api/oauth/introspect',
     })
   })

@@ -6,6 +6,7 @@ import {
   TEST_SECRET_KEY,
   useFreshDatabase,
   useTestApp,
+  ALL_NOTIFICATIONS,
   type TestApp,
 } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
@@ -35,6 +36,7 @@ describe.each(databases)('security notifications on $name', (database) => {
       LOCKOUT_THRESHOLD: '2',
       LOGIN_MAX_FAILURES: '10',
       REFRESH_REUSE_GRACE: '0',
+      NOTIFY_EVENTS: ALL_NOTIFICATIONS,
       ...sms.env,
     },
   }))
@@ -279,7 +281,11 @@ describe.each(servers)('two instances delivering one outbox on $name', (database
   let b: TestApp
   beforeAll(async () => {
     mail = await startMailCapture()
-    const env = { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>' }
+    const env = {
+      SMTP_URL: mail.url,
+      EMAIL_FROM: 'Gatehouse <auth@example.test>',
+      NOTIFY_EVENTS: ALL_NOTIFICATIONS,
+    }
     a = await startApp(db.url, { env })
     b = await startApp(db.url, { env })
   })

@@ -60,7 +60,7 @@ describe.each(databases)('access tokens on $name', (database) => {
     expect(res.body).toMatchObject({
       issuer: 'http://localhost:3000',
       jwks_uri: 'http://localhost:3000/.well-known/jwks.json',
-      token_endpoint: 'http://localhost:3000/api/auth/refresh',
+      token_endpoint: 'http://localhost:3000/oidc/token',
       introspection_endpoint: 'http://localhost:3000/api/oauth/introspect',
     })
   })

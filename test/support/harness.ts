@@ -10,6 +10,10 @@ import { fakeClock, type FakeClock } from './clock.js'
 import type { TestDatabase } from './databases.js'
 import { clientOf, type Client } from './http.js'
 
+/** NOTIFY_EVENTS with every kind, for the suites that test notifications. */
+export const ALL_NOTIFICATIONS =
+  'new_device,factor_changed,mfa_disabled,backup_code_used,account_locked,password_changed,refresh_token_reused'
+
 export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64')
 
 /** Cheap argon2id parameters: tests are about behaviour, not hash cost (hashing.test covers that). */
@@ -23,6 +27,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     PASSWORD_MIN_LENGTH: '12',
     // Suites register many users from one injected address; the limit has its own tests.
     IP_REGISTER_PER_HOUR: '10000',
+    // Security notifications (SPEC §4.13) would put "a factor was added" mails between the
+    // codes that other suites read; the suites about notifications turn them on.
+    NOTIFY_EVENTS: '',
     ...env,
   })
 }
