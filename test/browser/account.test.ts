@@ -3,6 +3,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { client, STRONG_PASSWORD } from '../support/http.js'
 import { codeIn } from '../support/mail.js'
+import { syncDateWith } from '../support/time.js'
 import { appCode } from '../support/totp.js'
 import {
   checkScreen,
@@ -86,10 +87,18 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
       .poll(() => page.getByRole('alert').textContent())
       .toMatch(/Too many attempts\. Please try again in \d+ (second|minute)s?\./)
 
-    rig.clock.advance('61s')
-    await page.getByRole('button', { name: 'Send a new code' }).click()
-    await page.getByText('A new code is on its way').waitFor()
-    const second = codeIn((await rig.mail.next(email)).text)
+    // The per-destination limit (issue 9, SMS pumping) counts on rate-limiter-flexible's own
+    // `Date`, so the minute passes for it too; Date is put back before the next step.
+    const time = syncDateWith(rig.clock)
+    let second: string
+    try {
+      time.advance('61s')
+      await page.getByRole('button', { name: 'Send a new code' }).click()
+      await page.getByText('A new code is on its way').waitFor()
+      second = codeIn((await rig.mail.next(email)).text)
+    } finally {
+      time.restore()
+    }
 
     if (first !== second) {
       await page.getByLabel('Verification code').fill(first)
