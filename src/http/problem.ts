@@ -112,7 +112,7 @@ export function installProblemHandlers(
     const mapped = mapFastifyError(error)
     if (mapped) return sendProblem(reply, mapped.code, mapped.detail)
     // Anything else is our bug: log it with the request id, answer without details.
-    request.log.error({ err: error }, 'unhandled error')
+    request.log.error({ err: loggable(error) }, 'unhandled error')
     return reply.code(500).type('application/problem+json').send({
       type: 'about:blank',
       title: 'Internal Server Error',
@@ -141,4 +141,13 @@ export function installProblemHandlers(
       `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`,
     )
   })
+}
+
+/**
+ * What of an unexpected error goes to the log: its kind, code, message and stack. Not the
+ * rest of its own properties: mysql2 attaches the failed statement with its values inlined
+ * (`sql`), and pg the offending row (`detail`, `where`), which can hold hashes and secrets.
+ */
+function loggable(error: FastifyError): Record<string, unknown> {
+  return { type: error.name, code: error.code, message: error.message, stack: error.stack }
 }
