@@ -3,21 +3,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import * as argon2 from 'argon2'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, WHERE_LINE } from '../support/cli.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
-
-// Each test runs the real binary several times in a row; on a loaded 2-core machine one run
-// (a fresh Node process loading dist/ and the native addons) takes seconds, so eight of them
-// passed the 30 s default. The tests wait on the processes, never on time.
-vi.setConfig({ testTimeout: 180_000 })
 
 /**
  * Runs the real `gatehouse` binary (dist/, built by the global setup when src/ is newer) on a
  * temporary SQLite database, and checks what its changes mean to HTTP clients.
  */
-// Each call spawns node and loads the whole service: seconds apiece on a loaded two-core machine.
+// Each test runs the real binary several times in a row, and each run (a fresh Node process
+// loading dist/ and the native addons) takes seconds on a loaded two-core machine: eight of them
+// passed the 30 s default. The tests wait on the processes, never on time.
 describe('the gatehouse CLI', { timeout: 180_000 }, () => {
   let dir: string
   let databaseUrl: string

@@ -1,20 +1,17 @@
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runCli, WHERE_LINE } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
 
-// Each test runs the real binary several times in a row; on a loaded 2-core machine one run
-// (a fresh Node process loading dist/ and the native addons) takes seconds, so eight of them
-// passed the 30 s default. The tests wait on the processes, never on time.
-vi.setConfig({ testTimeout: 180_000 })
-
 const databases = await testDatabases()
 
-// Each call spawns node and loads the whole service: seconds apiece on a loaded two-core machine.
+// Each test runs the real binary several times in a row, and each run (a fresh Node process
+// loading dist/ and the native addons) takes seconds on a loaded two-core machine: eight of them
+// passed the 30 s default. The tests wait on the processes, never on time.
 describe.each(databases)(
   'gatehouse CLI (migrate, users, keys, secrets) on $name',
-  { timeout: 120_000 },
+  { timeout: 180_000 },
   (database) => {
     const fresh = useFreshDatabase(database)
 
