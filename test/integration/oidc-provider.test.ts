@@ -4,126 +4,24 @@ import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import {
+  API,
+  APP,
+  authorizationUrl,
   browser,
+  CALLBACK,
+  configFor,
   gatehouseLogin,
   ISSUER,
   location,
+  oauthError,
+  registerClient,
+  signIn,
   useOidcServer,
-  type Browser,
-  type OidcServer,
 } from '../support/oidc.js'
 import { adminWithMfa, mfaToken } from '../support/principals.js'
 import { clientOf } from '../support/http.js'
 
 const databases = await testDatabases()
-const APP = 'http://app.test'
-const CALLBACK = `${APP}/callback`
-const API = 'https://api.app.test'
-
-interface Registered {
-  client_id: string
-  client_secret?: string
-}
-
-async function registerClient(
-  server: OidcServer,
-  body: Record<string, unknown>,
-): Promise<Registered> {
-  const { t } = server
-  const { client, clientSecret } = await t.services.oidcClients.create(
-    {
-      name: (body.name as string | undefined) ?? 'Example app',
-      type: (body.type as 'public' | 'confidential') ?? 'public',
-      redirectUris: (body.redirect_uris as string[]) ?? [CALLBACK],
-      postLogoutRedirectUris: (body.post_logout_redirect_uris as string[]) ?? [`${APP}/bye`],
-      requireMfa: body.require_mfa as boolean | undefined,
-      scopes: body.scopes as string[] | undefined,
-      resources: body.resources as string[] | undefined,
-      idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'EdDSA' | undefined,
-    },
-    { actorId: null },
-  )
-  return { client_id: client.clientId, client_secret: clientSecret }
-}
-
-async function configFor(
-  server: OidcServer,
-  c: Registered,
-  metadata?: Partial<oidc.ClientMetadata>,
-): Promise<oidc.Configuration> {
-  return oidc.discovery(
-    new URL(ISSUER),
-    c.client_id,
-    metadata,
-    c.client_secret ? oidc.ClientSecretBasic(c.client_secret) : oidc.None(),
-    server.clientOptions,
-  )
-}
-
-interface Started {
-  url: URL
-  verifier: string
-  state: string
-  nonce: string
-}
-
-async function authorizationUrl(
-  config: oidc.Configuration,
-  extra: Record<string, string | undefined> = {},
-): Promise<Started> {
-  const verifier = oidc.randomPKCECodeVerifier()
-  const state = oidc.randomState()
-  const nonce = oidc.randomNonce()
-  const params: Record<string, string | undefined> = {
-    redirect_uri: CALLBACK,
-    // offline_access needs prompt=consent (OIDC Core §11)
-    scope: 'openid profile email roles offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    prompt: 'consent',
-    ...extra,
-  }
-  const url = oidc.buildAuthorizationUrl(
-    config,
-    Object.fromEntries(
-      Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
-    ),
-  )
-  return { url, verifier, state, nonce }
-}
-
-/** Drives login and consent through the interaction API, as the web UI does; returns the callback URL. */
-async function signIn(
-  b: Browser,
-  start: URL,
-  token: string,
-  opts: { allow?: boolean } = {},
-): Promise<URL> {
-  let res = await b.go(start.toString())
-  for (let step = 0; step < 4; step++) {
-    const to = location(res)
-    if (to.startsWith(APP)) return new URL(to)
-    const uid = /^\/oidc-interaction\/([A-Za-z0-9_-]+)$/.exec(to)?.[1]
-    if (!uid) throw new Error(`unexpected redirect ${to}`)
-    const details = await b.go(`/api/oidc/interaction/${uid}`)
-    expect(details.status).toBe(200)
-    const view = (await details.json()) as { prompt: { name: string } }
-    const action = view.prompt.name === 'login' ? 'login' : 'consent'
-    const answer = await b.go(`/api/oidc/interaction/${uid}/${action}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(action === 'consent' ? { allow: opts.allow ?? true } : {}),
-    })
-    const body = (await answer.json()) as { redirect_to?: string; code?: string }
-    if (answer.status !== 200)
-      throw new Error(`${action}: ${answer.status} ${JSON.stringify(body)}`)
-    res = await b.go(body.redirect_to!)
-  }
-  throw new Error('too many interaction steps')
-}
-
 describe.each(databases)('OpenID provider on $name', (database) => {
   const srv = useOidcServer(database)
   let n = 0
@@ -207,16 +105,6 @@ describe.each(databases)('OpenID provider on $name', (database) => {
       expectedNonce: start.nonce,
     })
     return { user, registered, config, tokens, b, start, callback }
-  }
-
-  const oauthError = async (p: Promise<unknown>) => {
-    try {
-      await p
-    } catch (err) {
-      const e = err as { error?: string; cause?: { parameters?: { error?: string } }[] }
-      return e.error ?? e.cause?.[0]?.parameters?.error ?? String(err)
-    }
-    throw new Error('expected an OAuth error')
   }
 
   it('a confidential client authenticates with its secret (stored hashed) and gets EdDSA ID tokens on request', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import type { AddressInfo } from 'node:net'
 import * as oidcClient from 'openid-client'
 import { fakeClock } from './clock.js'
@@ -28,27 +28,7 @@ export function useOidcServer(
   const db = useFreshDatabase(database)
   let started: OidcServer | undefined
   beforeAll(async () => {
-    // The provider reads the real time (token iat/exp, auth_time): start the fake clock there.
-    const t = await startApp(db.url, {
-      env: { PUBLIC_URL: ISSUER, ...env },
-      clock: fakeClock(new Date()),
-    })
-    await t.app.listen({ port: 0, host: '127.0.0.1' })
-    const origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
-    const routed: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : input.toString()
-      const target = url.startsWith(ISSUER) ? origin + url.slice(ISSUER.length) : url
-      if (input instanceof Request) return fetch(new Request(target, input), { redirect: 'manual' })
-      return fetch(target, { ...init, redirect: 'manual' })
-    }
-    started = {
-      t,
-      fetch: routed,
-      clientOptions: {
-        execute: [oidcClient.allowInsecureRequests],
-        [oidcClient.customFetch]: (url, options) => routed(url, options),
-      },
-    }
+    started = await serveOidc(db.url, env)
   })
   afterAll(async () => {
     await started?.t.close()
@@ -57,6 +37,34 @@ export function useOidcServer(
     get server() {
       if (!started) throw new Error('the server starts in beforeAll')
       return started
+    },
+  }
+}
+
+/** Starts one Gatehouse on a real port as the issuer; several on one database act as one. */
+export async function serveOidc(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<OidcServer> {
+  // The provider reads the real time (token iat/exp, auth_time): start the fake clock there.
+  const t = await startApp(databaseUrl, {
+    env: { PUBLIC_URL: ISSUER, ...env },
+    clock: fakeClock(new Date()),
+  })
+  await t.app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
+  const routed: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : input.toString()
+    const target = url.startsWith(ISSUER) ? origin + url.slice(ISSUER.length) : url
+    if (input instanceof Request) return fetch(new Request(target, input), { redirect: 'manual' })
+    return fetch(target, { ...init, redirect: 'manual' })
+  }
+  return {
+    t,
+    fetch: routed,
+    clientOptions: {
+      execute: [oidcClient.allowInsecureRequests],
+      [oidcClient.customFetch]: (url, options) => routed(url, options),
     },
   }
 }
@@ -105,4 +113,123 @@ export function location(res: Response): string {
   const to = res.headers.get('location')
   if (!to) throw new Error(`expected a redirect, got ${res.status}: no location`)
   return to
+}
+
+export const APP = 'http://app.test'
+export const CALLBACK = `${APP}/callback`
+export const API = 'https://api.app.test'
+
+export interface Registered {
+  client_id: string
+  client_secret?: string
+}
+
+export async function registerClient(
+  server: OidcServer,
+  body: Record<string, unknown>,
+): Promise<Registered> {
+  const { t } = server
+  const { client, clientSecret } = await t.services.oidcClients.create(
+    {
+      name: (body.name as string | undefined) ?? 'Example app',
+      type: (body.type as 'public' | 'confidential') ?? 'public',
+      redirectUris: (body.redirect_uris as string[]) ?? [CALLBACK],
+      postLogoutRedirectUris: (body.post_logout_redirect_uris as string[]) ?? [`${APP}/bye`],
+      requireMfa: body.require_mfa as boolean | undefined,
+      scopes: body.scopes as string[] | undefined,
+      resources: body.resources as string[] | undefined,
+      idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'EdDSA' | undefined,
+    },
+    { actorId: null },
+  )
+  return { client_id: client.clientId, client_secret: clientSecret }
+}
+
+export async function configFor(
+  server: OidcServer,
+  c: Registered,
+  metadata?: Partial<oidcClient.ClientMetadata>,
+): Promise<oidcClient.Configuration> {
+  return oidcClient.discovery(
+    new URL(ISSUER),
+    c.client_id,
+    metadata,
+    c.client_secret ? oidcClient.ClientSecretBasic(c.client_secret) : oidcClient.None(),
+    server.clientOptions,
+  )
+}
+
+export interface Started {
+  url: URL
+  verifier: string
+  state: string
+  nonce: string
+}
+
+export async function authorizationUrl(
+  config: oidcClient.Configuration,
+  extra: Record<string, string | undefined> = {},
+): Promise<Started> {
+  const verifier = oidcClient.randomPKCECodeVerifier()
+  const state = oidcClient.randomState()
+  const nonce = oidcClient.randomNonce()
+  const params: Record<string, string | undefined> = {
+    redirect_uri: CALLBACK,
+    // offline_access needs prompt=consent (OIDC Core §11)
+    scope: 'openid profile email roles offline_access',
+    code_challenge: await oidcClient.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    prompt: 'consent',
+    ...extra,
+  }
+  const url = oidcClient.buildAuthorizationUrl(
+    config,
+    Object.fromEntries(
+      Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+  )
+  return { url, verifier, state, nonce }
+}
+
+/** Drives login and consent through the interaction API, as the web UI does; returns the callback URL. */
+export async function signIn(
+  b: Browser,
+  start: URL,
+  token: string,
+  opts: { allow?: boolean } = {},
+): Promise<URL> {
+  let res = await b.go(start.toString())
+  for (let step = 0; step < 4; step++) {
+    const to = location(res)
+    if (to.startsWith(APP)) return new URL(to)
+    const uid = /^\/oidc-interaction\/([A-Za-z0-9_-]+)$/.exec(to)?.[1]
+    if (!uid) throw new Error(`unexpected redirect ${to}`)
+    const details = await b.go(`/api/oidc/interaction/${uid}`)
+    expect(details.status).toBe(200)
+    const view = (await details.json()) as { prompt: { name: string } }
+    const action = view.prompt.name === 'login' ? 'login' : 'consent'
+    const answer = await b.go(`/api/oidc/interaction/${uid}/${action}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(action === 'consent' ? { allow: opts.allow ?? true } : {}),
+    })
+    const body = (await answer.json()) as { redirect_to?: string; code?: string }
+    if (answer.status !== 200)
+      throw new Error(`${action}: ${answer.status} ${JSON.stringify(body)}`)
+    res = await b.go(body.redirect_to!)
+  }
+  throw new Error('too many interaction steps')
+}
+
+/** The OAuth error code a failed openid-client call carries. */
+export async function oauthError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (err) {
+    const e = err as { error?: string; cause?: { parameters?: { error?: string } }[] }
+    return e.error ?? e.cause?.[0]?.parameters?.error ?? String(err)
+  }
+  throw new Error('expected an OAuth error')
 }
