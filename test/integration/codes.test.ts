@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
+import { useCaptures } from '../support/captures.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
-import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
-import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+import { codeIn } from '../support/mail.js'
+import { startSmsCapture } from '../support/sms.js'
 import { syncDateWith, useSyncedClock } from '../support/time.js'
 
 const databases = await testDatabases()
@@ -19,28 +20,18 @@ const amrOf = (accessToken: string): string[] =>
   JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')).amr
 
 describe.each(databases)('email and SMS codes on $name', (database) => {
-  let mail: MailCapture
-  let sms: SmsCapture
-  // Registered before the app's hooks: the captures start before it and close after it.
-  beforeAll(async () => {
-    mail = await startMailCapture()
-    sms = await startSmsCapture('webhook')
-  })
-  afterAll(async () => {
-    await mail.close()
-    await sms.close()
-  })
+  const captures = useCaptures()
   // Date moves with the clock: the per-destination limit counts in rate-limiter-flexible.
   const clock = useSyncedClock()
   const { t, api } = useTestApp(database, () => ({
     clock,
-    env: { SMTP_URL: mail.url, EMAIL_FROM: 'Gatehouse <auth@example.test>', ...sms.env },
+    env: captures.env('Gatehouse <auth@example.test>'),
   }))
   /** Every code delivered in this suite: none may ever show up in a log line or response. */
   const delivered: string[] = []
 
   async function emailCode(to: string): Promise<string> {
-    const message = await mail.next(to)
+    const message = await captures.mail.next(to)
     expect(message.subject).toMatch(/^Gatehouse: /)
     expect(message.from).toBe('auth@example.test')
     const code = codeIn(message.text)
@@ -49,7 +40,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
   }
 
   async function smsCode(to: string): Promise<string> {
-    const message = await sms.next(to)
+    const message = await captures.sms.next(to)
     expect(message.text).toMatch(/^Gatehouse /)
     expect(message.text.length).toBeLessThanOrEqual(160)
     const code = codeIn(message.text)
@@ -383,7 +374,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     const code = await emailCode('forgetful@example.com')
     await t.services.passwordReset.idle()
     // The second request came within the minute: throttled, nothing sent.
-    expect(mail.inbox.filter((m) => m.to === 'forgetful@example.com')).toHaveLength(0)
+    expect(captures.mail.inbox.filter((m) => m.to === 'forgetful@example.com')).toHaveLength(0)
 
     const weak = await api.post('/api/auth/password/reset', {
       username: 'forgetful',
@@ -431,7 +422,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     const res = await api.post('/api/auth/password/forgot', { username: 'unverified' })
     expect(res.status).toBe(202)
     await t.services.passwordReset.idle()
-    expect(mail.inbox.filter((m) => m.to === 'unverified@example.com')).toHaveLength(0)
+    expect(captures.mail.inbox.filter((m) => m.to === 'unverified@example.com')).toHaveLength(0)
   })
 
   it('never writes a delivered code to a log, a response of another call, or the audit log', async () => {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
+import { useCaptures } from '../support/captures.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
-import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
-import { startSmsCapture, type SmsCapture } from '../support/sms.js'
+import { codeIn } from '../support/mail.js'
 import { useSyncedClock } from '../support/time.js'
 
 /**
@@ -15,21 +15,12 @@ import { useSyncedClock } from '../support/time.js'
 const databases = await testDatabases()
 
 describe.each(databases)('failed code delivery on $name', (database) => {
-  let mail: MailCapture
-  let sms: SmsCapture
-  beforeAll(async () => {
-    mail = await startMailCapture()
-    sms = await startSmsCapture('webhook')
-  })
-  afterAll(async () => {
-    await mail.close()
-    await sms.close()
-  })
+  const captures = useCaptures()
   // Date moves with the clock: the per-destination limit counts in rate-limiter-flexible.
   const clock = useSyncedClock()
   const { t, api } = useTestApp(database, () => ({
     clock,
-    env: { SMTP_URL: mail.url, EMAIL_FROM: 'auth@example.test', ...sms.env },
+    env: captures.env(),
   }))
 
   const standalone = (code: string) => new RegExp(`(?<![0-9])${code}(?![0-9])`)
@@ -41,8 +32,8 @@ describe.each(databases)('failed code delivery on $name', (database) => {
       ...contact,
     })
     expect(reg.status).toBe(201)
-    if (contact.email) await mail.next(contact.email)
-    if (contact.phone) await sms.next(contact.phone)
+    if (contact.email) await captures.mail.next(contact.email)
+    if (contact.phone) await captures.sms.next(contact.phone)
     const login = await api.post<Tokens>('/api/auth/login', { username, password: STRONG_PASSWORD })
     // Past the one-code-a-minute limit of the registration's own code.
     t.clock.advance('61s')
@@ -54,12 +45,12 @@ describe.each(databases)('failed code delivery on $name', (database) => {
 
   it('answers 503 delivery_failed when the SMTP server refuses, and gives the slot back', async () => {
     const token = await signedUp('mail-fails', { email: 'mail-fails@example.com' })
-    mail.rejectNextMessages(1)
+    captures.mail.rejectNextMessages(1)
     const failed = await send(token, 'email')
     expect(failed.status).toBe(503)
     expect(String(failed.headers['content-type'])).toContain('application/problem+json')
     expect(failed.body).toMatchObject({ status: 503, code: 'delivery_failed' })
-    const lost = codeIn(mail.refused.at(-1)!.text)
+    const lost = codeIn(captures.mail.refused.at(-1)!.text)
     expect(JSON.stringify(failed.body)).not.toMatch(standalone(lost))
 
     const logged = t.logs.filter((l) => l.includes('provider failed'))
@@ -71,7 +62,7 @@ describe.each(databases)('failed code delivery on $name', (database) => {
     // The server is back: asking again right away works (no 429), and the code verifies.
     const again = await send(token, 'email')
     expect(again.status).toBe(202)
-    const code = codeIn((await mail.next('mail-fails@example.com')).text)
+    const code = codeIn((await captures.mail.next('mail-fails@example.com')).text)
     // The limit itself still holds for messages that did leave.
     expect((await send(token, 'email')).status).toBe(429)
     const verified = await api.post('/api/auth/verify-contact', {
@@ -85,17 +76,17 @@ describe.each(databases)('failed code delivery on $name', (database) => {
 
   it('answers 503 delivery_failed when the SMS provider fails, and gives the slot back', async () => {
     const token = await signedUp('sms-fails', { phone: '+14155550150' })
-    sms.failNextRequests(1)
+    captures.sms.failNextRequests(1)
     const failed = await send(token, 'sms')
     expect(failed.status).toBe(503)
     expect(failed.body).toMatchObject({ status: 503, code: 'delivery_failed' })
-    const lost = codeIn(JSON.parse(sms.failedBodies.at(-1)!).text as string)
+    const lost = codeIn(JSON.parse(captures.sms.failedBodies.at(-1)!).text as string)
     expect(t.logs.join('\n')).not.toMatch(standalone(lost))
     expect(t.logs.some((l) => l.includes('provider failed') && l.includes('HTTP 503'))).toBe(true)
 
     const again = await send(token, 'sms')
     expect(again.status).toBe(202)
-    const code = codeIn((await sms.next('+14155550150')).text)
+    const code = codeIn((await captures.sms.next('+14155550150')).text)
     const verified = await api.post('/api/auth/verify-contact', {
       username: 'sms-fails',
       channel: 'sms',
@@ -105,7 +96,7 @@ describe.each(databases)('failed code delivery on $name', (database) => {
   })
 
   it('still creates the account when the code at registration cannot be sent', async () => {
-    mail.rejectNextMessages(1)
+    captures.mail.rejectNextMessages(1)
     const reg = await api.post('/api/auth/register', {
       username: 'reg-mail-fails',
       password: STRONG_PASSWORD,
@@ -118,6 +109,6 @@ describe.each(databases)('failed code delivery on $name', (database) => {
     })
     // No minute to wait: the failed send did not count.
     expect((await send(login.body.access_token, 'email')).status).toBe(202)
-    await mail.next('reg-mail-fails@example.com')
+    await captures.mail.next('reg-mail-fails@example.com')
   })
 })

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { testDatabases } from '../support/databases.js'
+import { useCaptures } from '../support/captures.js'
 import {
   startApp,
   TEST_SECRET_KEY,
@@ -11,33 +12,21 @@ import {
 } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
-import { startSmsCapture, type SmsCapture } from '../support/sms.js'
 
 const databases = await testDatabases()
 const NEW_PASSWORD = 'a brand new passphrase'
 const tokenIn = (text: string) => /\/not-me\?token=([A-Za-z0-9_-]+)/.exec(text)![1]!
 
 describe.each(databases)('security notifications on $name', (database) => {
-  let mail: MailCapture
-  let sms: SmsCapture
-  beforeAll(async () => {
-    mail = await startMailCapture()
-    sms = await startSmsCapture('webhook')
-  })
-  afterAll(async () => {
-    await mail.close()
-    await sms.close()
-  })
+  const captures = useCaptures()
   const { t } = useTestApp(database, () => ({
     env: {
-      SMTP_URL: mail.url,
-      EMAIL_FROM: 'Gatehouse <auth@example.test>',
+      ...captures.env('Gatehouse <auth@example.test>'),
       PUBLIC_URL: 'https://auth.example.test',
       LOCKOUT_THRESHOLD: '2',
       LOGIN_MAX_FAILURES: '10',
       REFRESH_REUSE_GRACE: '0',
       NOTIFY_EVENTS: ALL_NOTIFICATIONS,
-      ...sms.env,
     },
   }))
 
@@ -69,7 +58,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(
       (await call('/api/auth/register', { username, password: STRONG_PASSWORD, email })).status,
     ).toBe(201)
-    const code = codeIn((await mail.next(email)).text)
+    const code = codeIn((await captures.mail.next(email)).text)
     expect(
       (await call('/api/auth/verify-contact', { username, channel: 'email', code })).status,
     ).toBe(200)
@@ -82,7 +71,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect((await login('nina', STRONG_PASSWORD, 'Laptop/1.0', '198.51.100.99')).status).toBe(200) // same /24
     t.clock.advance('1h')
     expect((await login('nina', STRONG_PASSWORD, 'Phone/7.1', '203.0.113.5')).status).toBe(200)
-    const notice = await mail.next(email)
+    const notice = await captures.mail.next(email)
     expect(notice.subject).toBe('Gatehouse: New sign-in')
     expect(notice.text).toContain('signed in to from a new device')
     expect(notice.text).toContain('2026-01-01 01:00:00 UTC')
@@ -93,7 +82,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(notice.html).toContain(
       `href="https://auth.example.test/not-me?token=${tokenIn(notice.text)}"`,
     )
-    expect(mail.inbox.filter((m) => m.to === email)).toEqual([])
+    expect(captures.mail.inbox.filter((m) => m.to === email)).toEqual([])
     const stored = await t.services.db.selectFrom('not_me_tokens').select('token_hash').execute()
     expect(JSON.stringify(stored)).not.toContain(tokenIn(notice.text))
   })
@@ -104,7 +93,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(
       (await call('/api/auth/2fa/email/enable', {}, { token: session.access_token })).status,
     ).toBe(204)
-    expect((await mail.next(email)).text).toContain(
+    expect((await captures.mail.next(email)).text).toContain(
       'A second factor was added to your account: email codes.',
     )
 
@@ -123,7 +112,7 @@ describe.each(databases)('security notifications on $name', (database) => {
       details: { remaining: 2 },
       context,
     })
-    const used = await mail.next(email)
+    const used = await captures.mail.next(email)
     expect(used.subject).toBe('Gatehouse: Backup code used')
     expect(used.text).toContain('2 backup codes are left.')
     await t.services.audit.record({
@@ -132,7 +121,9 @@ describe.each(databases)('security notifications on $name', (database) => {
       userId: ninaId,
       context,
     })
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Two-step verification turned off')
+    expect((await captures.mail.next(email)).subject).toBe(
+      'Gatehouse: Two-step verification turned off',
+    )
     await t.services.db.deleteFrom('mfa_channels').where('user_id', '=', ninaId).execute()
 
     const fresh = (await login('nina', STRONG_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
@@ -142,7 +133,7 @@ describe.each(databases)('security notifications on $name', (database) => {
       { token: fresh.access_token },
     )
     expect(changed.status).toBe(204)
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Password changed')
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password changed')
 
     const tokens = (await login('nina', NEW_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
     expect((await call('/api/auth/refresh', { refresh_token: tokens.refresh_token })).status).toBe(
@@ -151,10 +142,12 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect((await call('/api/auth/refresh', { refresh_token: tokens.refresh_token })).status).toBe(
       401,
     )
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Session ended after token reuse')
+    expect((await captures.mail.next(email)).subject).toBe(
+      'Gatehouse: Session ended after token reuse',
+    )
 
     for (let i = 0; i < 2; i++) await login('nina', 'wrong password!!', 'Phone/7.1', '203.0.113.5')
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Account locked')
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Account locked')
     await t.services.accountLocks.unlock(ninaId, { via: 'cli' })
   })
 
@@ -163,7 +156,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     await login('otto')
     const session = (await login('otto', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66'))
       .body as unknown as Tokens
-    const token = tokenIn((await mail.next(email)).text)
+    const token = tokenIn((await captures.mail.next(email)).text)
 
     const [first, second] = await Promise.all([
       call('/api/auth/not-me', { token }),
@@ -195,7 +188,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(JSON.stringify(audit)).not.toContain(token)
 
     expect((await call('/api/auth/password/forgot', { username: 'otto' })).status).toBe(202)
-    const code = codeIn((await mail.next(email)).text)
+    const code = codeIn((await captures.mail.next(email)).text)
     expect(
       (
         await call('/api/auth/password/reset', {
@@ -205,14 +198,14 @@ describe.each(databases)('security notifications on $name', (database) => {
         })
       ).status,
     ).toBe(204)
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Password reset')
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
     expect((await login('otto', NEW_PASSWORD)).status).toBe(200)
   })
 
   it('an expired link no longer works', async () => {
     const email = 'otto@example.test'
     await login('otto', NEW_PASSWORD, 'Other/2.0', '192.0.2.9')
-    const token = tokenIn((await mail.next(email)).text)
+    const token = tokenIn((await captures.mail.next(email)).text)
     t.clock.advance('7d')
     t.clock.advance('1s')
     expect((await call('/api/auth/not-me', { token })).body.code).toBe('invalid_token')
@@ -224,7 +217,7 @@ describe.each(databases)('security notifications on $name', (database) => {
       (await call('/api/auth/register', { username: 'petra', password: STRONG_PASSWORD, phone }))
         .status,
     ).toBe(201)
-    const code = codeIn((await sms.next(phone)).text)
+    const code = codeIn((await captures.sms.next(phone)).text)
     expect(
       (await call('/api/auth/verify-contact', { username: 'petra', channel: 'sms', code })).status,
     ).toBe(200)
@@ -234,14 +227,14 @@ describe.each(databases)('security notifications on $name', (database) => {
       { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
       { token: session.access_token },
     )
-    const text = (await sms.next(phone)).text
+    const text = (await captures.sms.next(phone)).text
     expect(text).toContain('The password of your account was changed.')
     expect(text).toContain('https://auth.example.test/not-me?token=')
   })
 
   it('retries after the SMTP server refused, without failing or delaying the request', async () => {
     const email = 'nina@example.test'
-    mail.rejectNextMessages(1)
+    captures.mail.rejectNextMessages(1)
     const session = (await login('nina', NEW_PASSWORD, 'Phone/7.1', '203.0.113.5')).body
     const changed = await call(
       '/api/auth/password/change',
@@ -264,7 +257,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(await t.services.notifier.deliverDue()).toBe(0) // not due yet
     t.clock.advance('31s')
     expect(await t.services.notifier.deliverDue()).toBe(1)
-    expect((await mail.next(email)).subject).toBe('Gatehouse: Password changed')
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password changed')
     expect(await pending()).toEqual([])
     expect(t.logs.join('\n')).toContain('will retry')
   })

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
+import { useCaptures } from '../support/captures.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
-import { startMailCapture, type MailCapture } from '../support/mail.js'
-import { startSmsCapture, type SmsCapture } from '../support/sms.js'
 import { useSyncedClock } from '../support/time.js'
 
 /**
@@ -16,21 +15,12 @@ import { useSyncedClock } from '../support/time.js'
 const databases = await testDatabases()
 
 describe.each(databases)('verification codes per destination on $name', (database) => {
-  let mail: MailCapture
-  let sms: SmsCapture
-  beforeAll(async () => {
-    mail = await startMailCapture()
-    sms = await startSmsCapture('webhook')
-  })
-  afterAll(async () => {
-    await mail.close()
-    await sms.close()
-  })
+  const captures = useCaptures()
   // Date moves with the clock: the per-destination limit counts in rate-limiter-flexible.
   const clock = useSyncedClock()
   const { t, api } = useTestApp(database, () => ({
     clock,
-    env: { SMTP_URL: mail.url, EMAIL_FROM: 'auth@example.test', ...sms.env },
+    env: captures.env(),
   }))
   let n = 0
 
@@ -45,9 +35,9 @@ describe.each(databases)('verification codes per destination on $name', (databas
     return username
   }
   // Each send is finished (delivered or refused) before its request answers.
-  const textsTo = (phone: string) => sms.inbox.filter((m) => m.to === phone).length
+  const textsTo = (phone: string) => captures.sms.inbox.filter((m) => m.to === phone).length
   const mailsTo = (email: string) =>
-    mail.inbox.filter((m) => m.to.toLowerCase() === email.toLowerCase()).length
+    captures.mail.inbox.filter((m) => m.to.toLowerCase() === email.toLowerCase()).length
   const tokenOf = async (username: string) =>
     (await api.post<Tokens>('/api/auth/login', { username, password: STRONG_PASSWORD })).body
       .access_token
@@ -101,7 +91,7 @@ describe.each(databases)('verification codes per destination on $name', (databas
 
   it('gives the destination slot back when the provider fails', async () => {
     const phone = '+14155550303'
-    sms.failNextRequests(1)
+    captures.sms.failNextRequests(1)
     await register({ phone })
     expect(textsTo(phone)).toBe(0)
     // Nothing left: the next account's code to the same number goes out at once.
