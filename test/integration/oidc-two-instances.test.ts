@@ -46,7 +46,10 @@ describe.each(databases)('the OpenID provider on two instances on $name', (datab
     await drop()
   })
 
-  /** A person signed in at A, whose code is redeemed (and whose tokens are used) at B. */
+  /**
+   * A person signed in through both: the authorization starts at A, and each request after
+   * it goes to the other instance, as a load balancer may send them, with one cookie jar.
+   */
   async function signedInAtA() {
     const username = `two-instance-user-${++n}`
     const id = await a.t.services.accounts.create({
@@ -59,7 +62,12 @@ describe.each(databases)('the OpenID provider on two instances on $name', (datab
     const atA = await configFor(a, registered)
     const atB = await configFor(b, registered)
     const start = await authorizationUrl(atA)
-    const callback = await signIn(browser(a), start.url, token)
+    let turn = 0
+    const balanced = browser({
+      ...a,
+      fetch: (input, init) => (turn++ % 2 ? b : a).fetch(input, init),
+    })
+    const callback = await signIn(balanced, start.url, token)
     return { id, token, atA, atB, start, callback }
   }
 
