@@ -47,10 +47,9 @@ export const oidcApi = {
       { body: {}, recover: false },
     ),
   consent: (uid: string, allow: boolean) =>
-    api.post<{ redirect_to: string }>(
-      `/api/oidc/interaction/${encodeURIComponent(uid)}/consent`,
-      { allow },
-    ),
+    api.post<{ redirect_to: string }>(`/api/oidc/interaction/${encodeURIComponent(uid)}/consent`, {
+      allow,
+    }),
   grants: () => api.get<{ items: OidcGrant[] }>('/api/auth/oidc-grants'),
   revokeGrant: (clientId: string) =>
     api.delete(`/api/auth/oidc-grants/${encodeURIComponent(clientId)}`),
