@@ -5,7 +5,8 @@ export interface Interaction {
   client: { client_id: string; name: string }
   scopes: string[]
   prompt: {
-    name: 'login' | 'consent' | string
+    /** 'login' or 'consent' */
+    name: string
     reasons: string[]
     details: {
       max_age?: number
