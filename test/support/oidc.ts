@@ -21,6 +21,34 @@ export interface OidcServer {
   clientOptions: oidcClient.DiscoveryRequestOptions
 }
 
+/** One Gatehouse on a real port whose PUBLIC_URL is ISSUER (several may share a database). */
+export async function startOidcServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<OidcServer> {
+  // The provider reads the real time (token iat/exp, auth_time): start the fake clock there.
+  const t = await startApp(databaseUrl, {
+    env: { PUBLIC_URL: ISSUER, ...env },
+    clock: fakeClock(new Date()),
+  })
+  await t.app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
+  const routed: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : input.toString()
+    const target = url.startsWith(ISSUER) ? origin + url.slice(ISSUER.length) : url
+    if (input instanceof Request) return fetch(new Request(target, input), { redirect: 'manual' })
+    return fetch(target, { ...init, redirect: 'manual' })
+  }
+  return {
+    t,
+    fetch: routed,
+    clientOptions: {
+      execute: [oidcClient.allowInsecureRequests],
+      [oidcClient.customFetch]: (url, options) => routed(url, options),
+    },
+  }
+}
+
 export function useOidcServer(
   database: TestDatabase,
   env: Record<string, string> = {},
@@ -28,27 +56,7 @@ export function useOidcServer(
   const db = useFreshDatabase(database)
   let started: OidcServer | undefined
   beforeAll(async () => {
-    // The provider reads the real time (token iat/exp, auth_time): start the fake clock there.
-    const t = await startApp(db.url, {
-      env: { PUBLIC_URL: ISSUER, ...env },
-      clock: fakeClock(new Date()),
-    })
-    await t.app.listen({ port: 0, host: '127.0.0.1' })
-    const origin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
-    const routed: typeof fetch = (input, init) => {
-      const url = input instanceof Request ? input.url : input.toString()
-      const target = url.startsWith(ISSUER) ? origin + url.slice(ISSUER.length) : url
-      if (input instanceof Request) return fetch(new Request(target, input), { redirect: 'manual' })
-      return fetch(target, { ...init, redirect: 'manual' })
-    }
-    started = {
-      t,
-      fetch: routed,
-      clientOptions: {
-        execute: [oidcClient.allowInsecureRequests],
-        [oidcClient.customFetch]: (url, options) => routed(url, options),
-      },
-    }
+    started = await startOidcServer(db.url, env)
   })
   afterAll(async () => {
     await started?.t.close()
