@@ -139,7 +139,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
         'Know which Gatehouse account is yours',
         'See your username',
         'See your email address and whether it is verified',
-        'Stay signed in to it while you are away, until you revoke its access',
+        'Keep this access while you are away, until you revoke it',
       ])
     await page.getByText('You are signed in as alice.').waitFor()
     await checkScreen(page, 'oidc-consent')
