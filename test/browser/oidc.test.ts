@@ -163,6 +163,12 @@ describe('signing in to another application through the web UI', { timeout: 180_
     // Already signed in: straight to the consent screen, nothing retyped.
     await page.goto(auth.url)
     await heading(page, 'Allow Photo album to use your account?').waitFor()
+    await page.emulateMedia({ colorScheme: 'dark' })
+    try {
+      await checkScreen(page, 'oidc-consent-dark')
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' })
+    }
     await page.getByRole('button', { name: 'Deny' }).click()
     const callback = await landed(page)
     expect(callback.searchParams.get('error')).toBe('access_denied')
