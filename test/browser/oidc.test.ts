@@ -4,6 +4,7 @@ import * as oidc from 'openid-client'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
+import { syncDateWith } from '../support/time.js'
 import { appCode } from '../support/totp.js'
 import { checkScreen, startRig, type BrowserRig } from './support.js'
 
@@ -224,6 +225,36 @@ describe('signing in to another application through the web UI', { timeout: 180_
     await heading(page, 'Allow Team wiki to use your account?').waitFor()
     await page.getByRole('button', { name: 'Allow' }).click()
     expect((await landed(page)).searchParams.get('code')).toBeTruthy()
+  })
+
+  it('prompt=login asks someone already signed in to sign in again, and says why', async () => {
+    // The provider dates the request with Date; the session with the app's clock. Both move
+    // together here, so "a session older than the request" is what the test makes it.
+    const time = syncDateWith(rig.clock)
+    try {
+      time.advance('10m')
+      const auth = await start(wiki, { prompt: 'login' })
+      await page.goto(auth.url)
+      await heading(page, 'Sign in').waitFor()
+      await page.getByText('Team wiki asks you to sign in again.').waitFor()
+      await signIn(page, 'alice')
+      await heading(page, 'Second step').waitFor()
+      time.advance('30s')
+      await page.getByRole('textbox', { name: 'Code' }).fill(appCode(secret, rig.clock))
+      await page.getByRole('button', { name: 'Verify' }).click()
+      // The consent given before is remembered: straight back to the application.
+      const callback = await landed(page)
+      const tokens = await oidc.authorizationCodeGrant(wiki, callback, {
+        pkceCodeVerifier: auth.verifier,
+        expectedState: auth.state,
+        expectedNonce: auth.nonce,
+      })
+      const claims = tokens.claims()!
+      expect(claims.amr).toEqual(['pwd', 'mfa', 'otp'])
+      expect(claims.auth_time! * 1000).toBeGreaterThanOrEqual(rig.clock.now().getTime() - 31_000)
+    } finally {
+      time.restore()
+    }
   })
 
   it('an expired or unknown interaction says so plainly', async () => {
