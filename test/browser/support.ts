@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,13 +36,20 @@ export interface BrowserRig {
  * A real Gatehouse on a real port (SQLite, mail and SMS to capture servers, a fake clock that starts at
  * the real time so TOTP steps move only when a test says so) and one Chromium for the file.
  */
-export async function startRig(env: Record<string, string> = {}): Promise<BrowserRig> {
+export async function startRig(
+  env: Record<string, string> = {},
+  opts: {
+    /** PUBLIC_URL is the address Chromium uses, as the OpenID provider's issuer must be. */
+    publicUrlIsBaseUrl?: boolean
+  } = {},
+): Promise<BrowserRig> {
   if (!existsSync(join(webRoot, 'index.html')))
     throw new Error('web/dist is not built: run `npm run build` first')
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
   const mail = await startMailCapture()
   const sms = await startSmsCapture('webhook')
   const clock = fakeClock(new Date())
+  const chosenPort = opts.publicUrlIsBaseUrl ? await freePort() : 0
   const t = await startApp(`sqlite:${join(dir, 'browser.db')}`, {
     clock,
     webRoot,
@@ -52,10 +59,11 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
       LOGIN_MAX_FAILURES: '1000',
       LOCKOUT_THRESHOLD: '1000',
       ...sms.env,
+      ...(opts.publicUrlIsBaseUrl ? { PUBLIC_URL: `http://127.0.0.1:${chosenPort}` } : {}),
       ...env,
     },
   })
-  await t.app.listen({ port: 0, host: '127.0.0.1' })
+  await t.app.listen({ port: chosenPort, host: '127.0.0.1' })
   const { port } = t.app.server.address() as AddressInfo
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -95,6 +103,17 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => done(port))
+    })
+  })
 }
 
 /**

@@ -44,6 +44,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     expect(doc.authorization_endpoint).toBe(`${ISSUER}/oidc/auth`)
     expect(doc.jwks_uri).toBe(`${ISSUER}/.well-known/jwks.json`)
     expect(doc.response_types_supported).toEqual(['code'])
+    expect(doc.response_modes_supported).toEqual(['query'])
     expect(doc.code_challenge_methods_supported).toEqual(['S256'])
     expect(doc.grant_types_supported).not.toContain('password')
     expect(doc.grant_types_supported).not.toContain('implicit')
@@ -205,6 +206,18 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     expect(res.headers.get('location')).toBeNull()
     const prefix = await authorizationUrl(config, { redirect_uri: `${CALLBACK}x` })
     expect((await browser(srv.server).go(prefix.url.toString())).headers.get('location')).toBeNull()
+  })
+
+  it('answers in the query only: fragment and form_post response modes are refused', async () => {
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    for (const mode of ['fragment', 'form_post']) {
+      const start = await authorizationUrl(config, { response_mode: mode })
+      const res = await browser(srv.server).go(start.url.toString())
+      const text = `${res.headers.get('location') ?? ''} ${await res.text()}`
+      expect(text, mode).toContain('invalid_request')
+      expect(res.headers.get('location') ?? '', mode).not.toMatch(/^\/oidc-interaction\//)
+    }
   })
 
   it('refuses a wrong code_verifier, and a code used twice gives tokens once', async () => {

@@ -18,6 +18,7 @@ export type RouteName =
   | 'forgot'
   | 'reset'
   | 'not-me'
+  | 'oidc-interaction'
   | 'profile'
   | 'totp'
   | 'channels'
@@ -76,6 +77,12 @@ const routes: NamedRoute[] = [
     name: 'not-me',
     component: () => import('./pages/NotMePage.vue'),
     meta: { title: "This wasn't me" },
+  },
+  {
+    path: '/oidc-interaction/:uid',
+    name: 'oidc-interaction',
+    component: () => import('./pages/OidcInteractionPage.vue'),
+    meta: { title: 'Sign in to an application' },
   },
   {
     path: '/profile',

@@ -149,6 +149,9 @@ export function providerMetadata(row: OidcClientRow): AdapterPayload {
     post_logout_redirect_uris: m.post_logout_redirect_uris,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
+    // SPEC §4.12: response_mode query only. The library serves fragment and form_post to any
+    // client that does not list its modes; this list makes it refuse them (invalid_request).
+    response_modes: ['query'],
     // The provider knows only OpenID scopes; API scopes belong to the client's resources.
     scope: m.scopes.filter((x) => OIDC_SCOPES.includes(x)).join(' '),
     api_scopes: m.scopes.filter((x) => !OIDC_SCOPES.includes(x)),

@@ -326,6 +326,9 @@ export function createOidcProvider(deps: {
       if (oidc.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
         // One JWKS for everything Gatehouse signs (SPEC §4.3).
         ;(ctx.body as Record<string, unknown>).jwks_uri = `${cfg.issuer}/.well-known/jwks.json`
+        // Every client is registered for query alone (clients.ts); the library's document
+        // lists the modes it could serve, so it would advertise fragment and form_post too.
+        ;(ctx.body as Record<string, unknown>).response_modes_supported = ['query']
       }
       if (oidc.route === 'resume') {
         // Tie the provider session to the Gatehouse session the person signed in with, so

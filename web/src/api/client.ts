@@ -44,6 +44,12 @@ export interface RequestOptions {
   /** Sends the Bearer token and retries once after a cookie refresh on 401. Default true. */
   auth?: boolean
   query?: Record<string, string | number | undefined>
+  /**
+   * On a 401, refresh through the cookie and retry once, and treat a second 401 as the end of
+   * the session. Default true; false hands every 401 to the caller, for answers where a 401
+   * means "sign in again" rather than "the session is gone".
+   */
+  recover?: boolean
 }
 
 const sessionCodes = new Set(['token_expired', 'invalid_token', 'unauthorized'])
@@ -97,7 +103,8 @@ export async function request<T>(
   opts: RequestOptions = {},
 ): Promise<T> {
   let res = await send(method, path, opts)
-  const withAuth = opts.auth !== false && hooks?.accessToken() !== undefined
+  const withAuth =
+    opts.auth !== false && opts.recover !== false && hooks?.accessToken() !== undefined
   if (res.status === 401 && withAuth) {
     const err = await problemOf(res.clone())
     if (sessionCodes.has(err.code)) {
