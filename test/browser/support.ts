@@ -32,11 +32,24 @@ export interface BrowserRig {
   close(): Promise<void>
 }
 
+export interface RigOptions {
+  /**
+   * The browser reaches the app as http://localhost, with WEBAUTHN_RP_ID=localhost and that
+   * origin: browsers allow passkeys only in a secure context, and plain http counts as one on
+   * localhost alone. Chromium's host resolver sends localhost to the real port, so the origin
+   * is known before the port is and the app's configuration need not wait for `listen`.
+   */
+  localhost?: boolean
+}
+
 /**
  * A real Gatehouse on a real port (SQLite, mail and SMS to capture servers, a fake clock that starts at
  * the real time so TOTP steps move only when a test says so) and one Chromium for the file.
  */
-export async function startRig(env: Record<string, string> = {}): Promise<BrowserRig> {
+export async function startRig(
+  env: Record<string, string> = {},
+  opts: RigOptions = {},
+): Promise<BrowserRig> {
   if (!existsSync(join(webRoot, 'index.html')))
     throw new Error('web/dist is not built: run `npm run build` first')
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'))
@@ -52,6 +65,13 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
       LOGIN_MAX_FAILURES: '1000',
       LOCKOUT_THRESHOLD: '1000',
       ...sms.env,
+      ...(opts.localhost
+        ? {
+            PUBLIC_URL: 'http://localhost',
+            WEBAUTHN_RP_ID: 'localhost',
+            WEBAUTHN_ORIGINS: 'http://localhost',
+          }
+        : {}),
       ...env,
     },
   })
@@ -67,10 +87,11 @@ export async function startRig(env: Record<string, string> = {}): Promise<Browse
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...(opts.localhost ? [`--host-resolver-rules=MAP localhost 127.0.0.1:${port}`] : []),
     ],
   })
   mkdirSync(screenshots, { recursive: true })
-  const baseUrl = `http://127.0.0.1:${port}`
+  const baseUrl = opts.localhost ? 'http://localhost' : `http://127.0.0.1:${port}`
   return {
     t,
     mail,
