@@ -3,13 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { checkScreen, refreshCookie, startRig, type BrowserRig } from './support.js'
 
-interface VirtualCredential {
-  credentialId: string
-  isResidentCredential: boolean
-  rpId: string
-  signCount: number
-}
-
 /**
  * Passkeys in the web UI (issue 12, SPEC §4.9), with Chromium's virtual authenticator standing
  * in for a phone or laptop with a fingerprint reader: add one from the profile, use it as the
@@ -29,11 +22,8 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
       .getByRole('row')
       .filter({ hasNot: page.locator('th') })
 
-  async function credentials(): Promise<VirtualCredential[]> {
-    const result = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })) as {
-      credentials: VirtualCredential[]
-    }
-    return result.credentials
+  async function credentials() {
+    return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials
   }
 
   /**
@@ -56,7 +46,7 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
     page = await context.newPage()
     cdp = await context.newCDPSession(page)
     await cdp.send('WebAuthn.enable')
-    const added = (await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    const added = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: {
         protocol: 'ctap2',
         transport: 'internal',
@@ -65,7 +55,7 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
         isUserVerified: true,
         automaticPresenceSimulation: true,
       },
-    })) as { authenticatorId: string }
+    })
     authenticatorId = added.authenticatorId
   }, 180_000)
   afterAll(async () => {
