@@ -137,11 +137,18 @@ export const useSessionStore = defineStore('session', () => {
   /** A passkey as the second step; false when the prompt was ended by another ceremony. */
   async function verifyWithPasskey(): Promise<boolean> {
     if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
-    const options = await api.post<PublicKeyCredentialRequestOptionsJSON>(
-      '/api/auth/login/webauthn/options',
-      { mfa_token: challenge.value.mfaToken },
-      { auth: false },
-    )
+    let options: PublicKeyCredentialRequestOptionsJSON
+    try {
+      options = await api.post<PublicKeyCredentialRequestOptionsJSON>(
+        '/api/auth/login/webauthn/options',
+        { mfa_token: challenge.value.mfaToken },
+        { auth: false },
+      )
+    } catch (err) {
+      // As in finishSecondFactor: a dead mfa_token means starting over from the password.
+      if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
+      throw err
+    }
     const response = await getPasskey(options)
     if (!response) return false
     await answerWithPasskey(() => finishSecondFactor({ method: 'webauthn', response }))
