@@ -1,6 +1,7 @@
 import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STRONG_PASSWORD } from '../support/http.js'
+import { appCode } from '../support/totp.js'
 import { checkScreen, refreshCookie, startRig, type BrowserRig } from './support.js'
 
 /**
@@ -22,31 +23,23 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
       .getByRole('row')
       .filter({ hasNot: page.locator('th') })
 
-  async function credentials() {
-    return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials
-  }
-
   /**
-   * Whether the authenticator answers by itself. Chromium's virtual authenticator answers even
-   * the login page's autofill request (conditional mediation) at once, which would sign in
-   * before a test could use the password or the button; off, it leaves requests waiting.
+   * A browser with Chromium's virtual platform authenticator (resident keys, user
+   * verification, answering without a prompt). It would answer the login page's autofill
+   * request (conditional mediation) the moment the page opens, before a test could use the
+   * password or the button; `autofill: false` makes it a browser without passkey autofill.
    */
-  async function presence(enabled: boolean) {
-    await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled })
-  }
-
-  async function signOut() {
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
-    await heading(page, 'Sign in').waitFor()
-  }
-
-  beforeAll(async () => {
-    rig = await startRig({}, { localhost: true })
-    context = await rig.newContext()
-    page = await context.newPage()
-    cdp = await context.newCDPSession(page)
+  async function newDevice(opts: { autofill: boolean }) {
+    const context = await rig.newContext()
+    if (!opts.autofill) {
+      await context.addInitScript({
+        content: 'PublicKeyCredential.isConditionalMediationAvailable = async () => false',
+      })
+    }
+    const page = await context.newPage()
+    const cdp = await context.newCDPSession(page)
     await cdp.send('WebAuthn.enable')
-    const added = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: {
         protocol: 'ctap2',
         transport: 'internal',
@@ -56,7 +49,31 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
         automaticPresenceSimulation: true,
       },
     })
-    authenticatorId = added.authenticatorId
+    return { context, page, cdp, authenticatorId }
+  }
+
+  async function credentials() {
+    return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials
+  }
+
+  async function signOut(p = page) {
+    await p.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await heading(p, 'Sign in').waitFor()
+  }
+
+  async function signIn(p: Page, username: string) {
+    await p.getByLabel('Username or email').fill(username)
+    await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click()
+  }
+
+  beforeAll(async () => {
+    rig = await startRig({}, { localhost: true })
+    const device = await newDevice({ autofill: false })
+    context = device.context
+    page = device.page
+    cdp = device.cdp
+    authenticatorId = device.authenticatorId
   }, 180_000)
   afterAll(async () => {
     await rig?.close()
@@ -93,18 +110,14 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
   })
 
   it('signs in with the password and the passkey as the second step', async () => {
-    await presence(false)
     await signOut()
     expect(await refreshCookie(context)).toBeUndefined()
-    await page.getByLabel('Username or email').fill('pat')
-    await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await signIn(page, 'pat')
     await heading(page, 'Second step').waitFor()
     // A passkey is the only factor: no code form to fill.
     expect(await page.getByLabel('Code', { exact: true }).count()).toBe(0)
     await checkScreen(page, 'passkeys-second-factor')
 
-    await presence(true)
     await page.getByRole('button', { name: 'Use a passkey' }).click()
     await heading(page, 'Your account').waitFor()
     expect(await refreshCookie(context)).toBeDefined()
@@ -114,17 +127,14 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
   })
 
   it('signs in without a password, with "Sign in with a passkey"', async () => {
-    await presence(false)
     await signOut()
     expect(await refreshCookie(context)).toBeUndefined()
-    // Conditional mediation: the username field offers passkeys among its suggestions.
+    // Where the browser has autofill for passkeys, the username field offers them.
     expect(await page.getByLabel('Username or email').getAttribute('autocomplete')).toBe(
       'username webauthn',
     )
     await checkScreen(page, 'passkeys-login')
 
-    // The button's ceremony ends the waiting autofill one and runs in its place.
-    await presence(true)
     const asked = page.waitForRequest((r) => r.url().endsWith('/api/auth/passkey/options'))
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
     await asked
@@ -136,12 +146,23 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
   })
 
   it('signs in by picking the passkey from the username field (conditional mediation)', async () => {
-    // With presence on, the virtual authenticator picks the suggestion as soon as it is offered.
-    const verified = page.waitForResponse((r) => r.url().endsWith('/api/auth/passkey/verify'))
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    // The same passkey, synced to a browser with autofill for passkeys.
+    const synced = await newDevice({ autofill: true })
+    for (const credential of await credentials()) {
+      await synced.cdp.send('WebAuthn.addCredential', {
+        authenticatorId: synced.authenticatorId,
+        credential,
+      })
+    }
+    // The virtual authenticator picks the suggestion as soon as the login page offers it.
+    const verified = synced.page.waitForResponse((r) =>
+      r.url().endsWith('/api/auth/passkey/verify'),
+    )
+    await synced.page.goto('/login')
     expect((await verified).status()).toBe(200)
-    await heading(page, 'Your account').waitFor()
-    expect(await refreshCookie(context)).toBeDefined()
+    await heading(synced.page, 'Your account').waitFor()
+    expect(await refreshCookie(synced.context)).toBeDefined()
+    await synced.context.close()
   })
 
   it('renames the passkey, refusing an empty name beside the field', async () => {
@@ -178,10 +199,8 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
   })
 
   it('shows a refused passkey as a problem, and a prompt with no passkey calmly', async () => {
-    await presence(false)
     await signOut()
     // The authenticator still holds the passkey the server no longer knows.
-    await presence(true)
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
     await expect
       .poll(() => page.getByRole('alert').textContent())
@@ -201,21 +220,50 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
   it('is accessible in dark mode too', async () => {
     await page.emulateMedia({ colorScheme: 'dark' })
     await checkScreen(page, 'passkeys-login-dark')
-    await page.getByLabel('Username or email').fill('pat')
-    await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await signIn(page, 'pat')
     await heading(page, 'Your account').waitFor()
     await page.getByRole('region', { name: 'Passkeys' }).getByLabel('Passkey name').fill('Key')
     await page.getByRole('button', { name: 'Add a passkey' }).click()
     await page.getByText('The passkey "Key" is added.').waitFor()
     await checkScreen(page, 'passkeys-profile-dark')
-    await presence(false)
     await signOut()
-    await page.getByLabel('Username or email').fill('pat')
-    await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await signIn(page, 'pat')
     await heading(page, 'Second step').waitFor()
     await checkScreen(page, 'passkeys-second-factor-dark')
     await page.emulateMedia({ colorScheme: 'light' })
+  })
+
+  it('offers the passkey beside the codes when the account has both', async () => {
+    const { context: own, page: p } = await newDevice({ autofill: false })
+    await p.goto('/register')
+    await p.getByLabel('Username', { exact: true }).fill('quinn')
+    await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
+    await p.getByRole('button', { name: 'Create account' }).click()
+    await heading(p, 'Your account').waitFor()
+    await p.getByRole('button', { name: 'Add a passkey' }).click()
+    await p.getByText('The passkey "Passkey 1" is added.').waitFor()
+
+    // A further factor needs a sign-in that proved one: the passkey's.
+    await signOut(p)
+    await p.getByRole('button', { name: 'Sign in with a passkey' }).click()
+    await heading(p, 'Your account').waitFor()
+    await p.getByRole('link', { name: 'Set up an authenticator app' }).click()
+    const secret = ((await p.getByTestId('totp-secret').textContent()) ?? '').replaceAll(' ', '')
+    await p.getByLabel('Code from the app').fill(appCode(secret, rig.clock))
+    await p.getByRole('button', { name: 'Turn on' }).click()
+    await p.getByRole('list', { name: 'Backup codes' }).waitFor()
+
+    await p.goto('/profile')
+    await signOut(p)
+    await signIn(p, 'quinn')
+    await heading(p, 'Second step').waitFor()
+    await p.getByRole('button', { name: 'Use a passkey' }).waitFor()
+    await p.getByRole('radio', { name: 'Authenticator app' }).waitFor()
+    await checkScreen(p, 'passkeys-second-factor-with-codes')
+    rig.clock.advance('30s')
+    await p.getByLabel('Code', { exact: true }).fill(appCode(secret, rig.clock))
+    await p.getByRole('button', { name: 'Verify' }).click()
+    await heading(p, 'Your account').waitFor()
+    await own.close()
   })
 })
