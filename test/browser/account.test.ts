@@ -33,7 +33,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
   async function signIn(p: Page, username: string, pass: string) {
     await p.getByLabel('Username or email').fill(username)
     await p.getByLabel('Password', { exact: true }).fill(pass)
-    await p.getByRole('button', { name: 'Sign in' }).click()
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click()
   }
 
   /** The next TOTP step, so a code is never refused as a replay of the last one. */

@@ -21,7 +21,7 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     await p.goto('/login')
     await p.getByLabel('Username or email').fill(username)
     await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await p.getByRole('button', { name: 'Sign in' }).click()
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click()
     if (totpSecret) {
       await heading(p, 'Second step').waitFor()
       rig.clock.advance('30s')
@@ -288,7 +288,7 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     await p.goto('/login')
     await p.getByLabel('Username or email').fill('member-13')
     await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await p.getByRole('button', { name: 'Sign in' }).click()
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click()
     await p.getByText('This account is disabled. Contact an administrator.').waitFor()
     await other.close()
   })

@@ -45,7 +45,7 @@ describe('the web UI, "this wasn\'t me" from a security mail', { timeout: 180_00
     await page.goto('/login')
     await page.getByLabel('Username or email').fill('olga')
     await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await heading('Your account').waitFor()
 
     // Someone else signs in with her password from another device: she gets the notice.

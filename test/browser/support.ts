@@ -32,16 +32,25 @@ export interface BrowserRig {
   close(): Promise<void>
 }
 
+export interface RigOptions {
+  /**
+   * The browser reaches the app as http://localhost, with WEBAUTHN_RP_ID=localhost and that
+   * origin: browsers allow passkeys only in a secure context, and plain http counts as one on
+   * localhost alone. Chromium's host resolver sends localhost to the real port, so the origin
+   * is known before the port is and the app's configuration need not wait for `listen`.
+   */
+  localhost?: boolean
+  /** PUBLIC_URL is the address Chromium uses, as the OpenID provider's issuer must be. */
+  publicUrlIsBaseUrl?: boolean
+}
+
 /**
  * A real Gatehouse on a real port (SQLite, mail and SMS to capture servers, a fake clock that starts at
  * the real time so TOTP steps move only when a test says so) and one Chromium for the file.
  */
 export async function startRig(
   env: Record<string, string> = {},
-  opts: {
-    /** PUBLIC_URL is the address Chromium uses, as the OpenID provider's issuer must be. */
-    publicUrlIsBaseUrl?: boolean
-  } = {},
+  opts: RigOptions = {},
 ): Promise<BrowserRig> {
   if (!existsSync(join(webRoot, 'index.html')))
     throw new Error('web/dist is not built: run `npm run build` first')
@@ -60,6 +69,13 @@ export async function startRig(
       LOCKOUT_THRESHOLD: '1000',
       ...sms.env,
       ...(opts.publicUrlIsBaseUrl ? { PUBLIC_URL: `http://127.0.0.1:${chosenPort}` } : {}),
+      ...(opts.localhost
+        ? {
+            PUBLIC_URL: 'http://localhost',
+            WEBAUTHN_RP_ID: 'localhost',
+            WEBAUTHN_ORIGINS: 'http://localhost',
+          }
+        : {}),
       ...env,
     },
   })
@@ -75,10 +91,11 @@ export async function startRig(
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...(opts.localhost ? [`--host-resolver-rules=MAP localhost 127.0.0.1:${port}`] : []),
     ],
   })
   mkdirSync(screenshots, { recursive: true })
-  const baseUrl = `http://127.0.0.1:${port}`
+  const baseUrl = opts.localhost ? 'http://localhost' : `http://127.0.0.1:${port}`
   return {
     t,
     mail,

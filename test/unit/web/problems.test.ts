@@ -135,3 +135,20 @@ describe('fieldOf', () => {
     expect(fieldOf(detail, field === undefined ? ['name'] : [field])).toBe(field)
   })
 })
+
+describe('messageFor: passkey ceremonies in the browser', () => {
+  it.each([
+    [
+      'passkey_cancelled',
+      'No passkey was used: the request was cancelled or timed out. Try again when you are ready.',
+    ],
+    ['passkey_refused', 'That passkey was not accepted. Try again, or choose another way.'],
+    ['passkey_exists', 'This device already holds a passkey for your account.'],
+    ['passkey_unsupported', 'This browser cannot use passkeys.'],
+  ])(
+    'the browser side of a passkey (%s) reads as a sentence, not a network failure',
+    (code, message) => {
+      expect(messageFor({ status: 0, code })).toEqual({ message })
+    },
+  )
+})

@@ -36,6 +36,12 @@ const byCode: Record<string, string> = {
   malformed_request: 'The request could not be understood. Reload the page and try again.',
   unsupported_media_type: 'The request could not be understood. Reload the page and try again.',
   network: 'Could not reach the server. Check your connection and try again.',
+  passkey_cancelled:
+    'No passkey was used: the request was cancelled or timed out. Try again when you are ready.',
+  passkey_exists: 'This device already holds a passkey for your account.',
+  passkey_unsupported: 'This browser cannot use passkeys.',
+  passkey_refused: 'That passkey was not accepted. Try again, or choose another way.',
+  passkey_failed: 'The passkey could not be used here. Try again, or choose another way.',
 }
 
 /** "in 1 minute", "in 45 seconds", "in 2 hours" — from a Retry-After in seconds. */

@@ -83,3 +83,10 @@ export interface ApiKey {
   created_at: string
   last_used_at: string | null
 }
+
+export interface Passkey {
+  id: string
+  name: string
+  created_at: string
+  last_used_at: string | null
+}

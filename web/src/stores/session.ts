@@ -3,6 +3,11 @@ import { computed, ref } from 'vue'
 import { api, ApiError, installClientHooks } from '../api/client'
 import { claimsOf } from '../api/jwt'
 import { createRefreshTimer } from '../api/refresh-timer'
+import {
+  answerWithPasskey,
+  getPasskey,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '../api/passkeys'
 import type { MfaChallenge, TokenResponse, User } from '../api/types'
 
 export type SecondFactor = 'totp' | 'backup_code' | 'email' | 'sms'
@@ -107,12 +112,13 @@ export const useSessionStore = defineStore('session', () => {
     return 'done'
   }
 
-  async function verifySecondFactor(method: SecondFactor, code: string): Promise<void> {
+  /** The second step's answer: a code, or a passkey's assertion. */
+  async function finishSecondFactor(answer: Record<string, unknown>): Promise<void> {
     if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
     try {
       const tokens = await api.post<TokenResponse>(
         '/api/auth/login/verify',
-        { mfa_token: challenge.value.mfaToken, method, code },
+        { mfa_token: challenge.value.mfaToken, ...answer },
         { auth: false },
       )
       challenge.value = undefined
@@ -122,6 +128,59 @@ export const useSessionStore = defineStore('session', () => {
       if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
       throw err
     }
+  }
+
+  async function verifySecondFactor(method: SecondFactor, code: string): Promise<void> {
+    await finishSecondFactor({ method, code })
+  }
+
+  /** A passkey as the second step; false when the prompt was ended by another ceremony. */
+  async function verifyWithPasskey(): Promise<boolean> {
+    if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
+    let options: PublicKeyCredentialRequestOptionsJSON
+    try {
+      options = await api.post<PublicKeyCredentialRequestOptionsJSON>(
+        '/api/auth/login/webauthn/options',
+        { mfa_token: challenge.value.mfaToken },
+        { auth: false },
+      )
+    } catch (err) {
+      // As in finishSecondFactor: a dead mfa_token means starting over from the password.
+      if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
+      throw err
+    }
+    const response = await getPasskey(options)
+    if (!response) return false
+    await answerWithPasskey(() => finishSecondFactor({ method: 'webauthn', response }))
+    return true
+  }
+
+  /**
+   * Passwordless sign-in with a discoverable passkey. `autofill` waits for the person to pick
+   * one from the username field's suggestions (conditional mediation); `wanted` is asked once
+   * the options are in, so a prompt nobody wants any more (the page was left, another ceremony
+   * began) does not start. False when no prompt ran or another ceremony ended it.
+   */
+  async function loginWithPasskey(
+    opts: { autofill?: boolean; wanted?: () => boolean } = {},
+  ): Promise<boolean> {
+    const { challenge_id, options } = await api.post<{
+      challenge_id: string
+      options: PublicKeyCredentialRequestOptionsJSON
+    }>('/api/auth/passkey/options', {}, { auth: false })
+    if (opts.wanted && !opts.wanted()) return false
+    const response = await getPasskey(options, opts.autofill)
+    if (!response) return false
+    const tokens = await answerWithPasskey(() =>
+      api.post<TokenResponse>(
+        '/api/auth/passkey/verify',
+        { challenge_id, response },
+        { auth: false },
+      ),
+    )
+    challenge.value = undefined
+    await accept(tokens)
+    return true
   }
 
   async function sendLoginCode(channel: 'email' | 'sms'): Promise<void> {
@@ -164,6 +223,8 @@ export const useSessionStore = defineStore('session', () => {
     restore,
     login,
     verifySecondFactor,
+    verifyWithPasskey,
+    loginWithPasskey,
     sendLoginCode,
     logout,
     reloadUser,
