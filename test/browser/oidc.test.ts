@@ -70,7 +70,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
   async function signIn(p: Page, username: string) {
     await p.getByLabel('Username or email').fill(username)
     await p.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD)
-    await p.getByRole('button', { name: 'Sign in' }).click()
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click()
   }
 
   beforeAll(async () => {
