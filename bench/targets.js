@@ -63,7 +63,9 @@ export async function startGatehouse(extraEnv = {}, { database = 'sqlite', regis
     const server = {
       origin,
       accessToken: undefined,
-      redisStatus: services.redisStatus(),
+      get redisStatus() {
+        return services.redisStatus()
+      },
       completed: () => completed,
       /** Registers the bench user and logs in once for an access token. */
       async prepare() {
