@@ -1,17 +1,19 @@
 import { createPasswordHasher } from '../dist/crypto/hashing.js'
-import { slice } from './stats.js'
+import { processCpuMs, slice } from './stats.js'
 
 /**
  * Argon2id verifications of this process with the production parameters, through the hasher
  * login uses, `concurrency` at a time (argon2 runs on libuv's threadpool, as it does for logins
  * arriving on that many connections). One verification is one full argon2id hash.
- * Resolves with a function measuring one slice of `durationSec`.
+ * Resolves with a function measuring one slice of `durationSec`, with the process's CPU time
+ * (the main thread's share of a verification included).
  */
 export async function hashRate({ concurrency, password }) {
   const hasher = createPasswordHasher()
   const stored = await hasher.hash(password)
   return async (durationSec) => {
     const latencies = []
+    const cpu0 = processCpuMs()
     const start = performance.now()
     const end = start + durationSec * 1000
     const lane = async () => {
@@ -24,6 +26,11 @@ export async function hashRate({ concurrency, password }) {
     }
     await Promise.all(Array.from({ length: concurrency }, lane))
     const seconds = (performance.now() - start) / 1000
-    return slice({ ok: latencies.length, seconds, latencies: Float64Array.from(latencies) })
+    return slice({
+      ok: latencies.length,
+      seconds,
+      latencies: Float64Array.from(latencies),
+      cpuMs: processCpuMs() - cpu0,
+    })
   }
 }

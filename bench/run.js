@@ -1,25 +1,37 @@
-// `npm run bench`: issue 3's speed report. Measures, in one run on this machine,
-//   POST /api/auth/login throughput / raw argon2id rate of this process   (target ≥ 0.85)
-//   GET /api/auth/me throughput / a bare Fastify JSON route               (target ≥ 0.5)
-// with p50/p99 latencies, and what each variant scenario (e.g. with Redis) costs relative to
-// its baseline. A report, not a test: exits 0 whether targets are met or missed.
+// `npm run bench`: issues 3 and 15's speed and memory report. Measures, in one run on this
+// machine, each figure a ratio of two measurements taken in the same run:
+//   POST /api/auth/login throughput / raw argon2id verifications of this process (≥ 0.9)
+//   CPU per login beyond the hash (process CPU per login - per verification)    (≤ 3 ms)
+//   GET /api/auth/me throughput / a bare Fastify JSON route                      (≥ 0.5)
+//   idle RSS / a bare Fastify process's idle RSS                                 (≤ 1.5)
+//   RSS under login load / a bare Fastify process's idle RSS                     (≤ 3)
+// with p50/p99 latencies, what each variant scenario (e.g. with Redis) costs relative to
+// its baseline, and the machine's busy and steal shares. A report, not a test: exits 0
+// whether targets are met or not.
 //
-// Servers run in this process; the load generator (autocannon) runs in a child process, so it
-// has its own event loop but shares the machine's cores with the server. Each ratio's two
-// sides are measured interleaved (A B B A, see stats.js) so load from other processes on the
+// Servers run in this process, except for the memory figures (each server in a process of
+// its own, memory.js); the load generator (autocannon) runs in a child process, so it has
+// its own event loop but shares the machine's cores with the server. Each ratio's two sides
+// are measured interleaved (A B B A, see stats.js) so load from other processes on the
 // machine hits both alike.
 //
 // Knobs (environment): BENCH_DURATION (measured seconds per figure, default 8),
-// BENCH_ROUNDS (A B B A rounds per pair, default 2), BENCH_WARMUP (seconds, default 2), BENCH_LOGIN_CONNECTIONS (default 4, also the argon2
-// concurrency), BENCH_CONNECTIONS (for /me and /bare, default 10), BENCH_REDIS_URL (default
-// redis://127.0.0.1:6379; "off" skips the Redis scenarios).
+// BENCH_ROUNDS (A B B A rounds per pair, default 2), BENCH_WARMUP (seconds, default 2),
+// BENCH_LOGIN_CONNECTIONS (default: the cores, also the argon2 concurrency), BENCH_CONNECTIONS
+// (for /me and /bare, default 10), BENCH_REDIS_URL (default redis://127.0.0.1:6379; "off"
+// skips the Redis scenarios), BENCH_DB (postgres, mysql or both, comma-separated: the same
+// figures on those databases too; see databases.js for BENCH_POSTGRES_URL / BENCH_MYSQL_URL),
+// BENCH_MEMORY_CONNECTIONS (logins in flight for the RSS under load, default 4 = libuv's
+// threadpool), BENCH_MEMORY_SECONDS (default 6), BENCH_MEMORY=off to skip the memory figures.
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { cpuAccounting } from './cpu-share.js'
 import { hashRate } from './hash-rate.js'
 import { runLoad, stopLoadGenerator } from './loadgen.js'
+import { memoryFigures } from './memory.js'
 import { cleanupRedisPrefix, redisReachable } from './redis.js'
 import { printReport } from './report.js'
-import { interleaved } from './stats.js'
+import { interleaved, processCpuMs } from './stats.js'
 import { BENCH_USER, startBare, startGatehouse } from './targets.js'
 
 const num = (name, fallback) => {
@@ -29,10 +41,22 @@ const num = (name, fallback) => {
 const settings = {
   durationSec: num('BENCH_DURATION', 8),
   warmupSec: num('BENCH_WARMUP', 2),
-  loginConnections: num('BENCH_LOGIN_CONNECTIONS', 4),
+  loginConnections: num('BENCH_LOGIN_CONNECTIONS', availableParallelism()),
   connections: num('BENCH_CONNECTIONS', 10),
   rounds: Math.round(num('BENCH_ROUNDS', 2)),
   redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  databases: [
+    ...new Set(
+      (process.env.BENCH_DB ?? '')
+        .split(',')
+        .map((d) => d.trim().toLowerCase())
+        .flatMap((d) => (d === 'all' ? ['postgres', 'mysql'] : d === 'mariadb' ? ['mysql'] : [d]))
+        .filter((d) => d !== '' && d !== 'sqlite'),
+    ),
+  ],
+  memory: process.env.BENCH_MEMORY !== 'off',
+  memoryConnections: num('BENCH_MEMORY_CONNECTIONS', 4),
+  memorySec: num('BENCH_MEMORY_SECONDS', 6),
 }
 
 /**
@@ -42,7 +66,7 @@ const settings = {
  * 5's "cost the limiter adds with Redis as a fraction of the run without it".
  */
 const scenarios = [
-  { name: 'sqlite', env: () => ({}) },
+  { name: 'sqlite', database: 'sqlite', env: () => ({}) },
   {
     name: 'sqlite+redis',
     requires: 'redis',
@@ -52,21 +76,24 @@ const scenarios = [
       REDIS_PREFIX: `gh-bench-${randomBytes(6).toString('hex')}:`,
     }),
   },
+  // BENCH_DB: the same figures against the yardsticks, on a server database.
+  ...settings.databases.map((database) => ({ name: database, database, env: () => ({}) })),
 ]
 
 // Everything here is bounded, but a hung server must not keep `npm run bench` alive.
+const watchdogSec = 240 + 120 * settings.databases.length + (settings.memory ? 60 : 0)
 const watchdog = setTimeout(() => {
-  console.error('bench: gave up after 240 s')
+  console.error(`bench: gave up after ${watchdogSec} s`)
   process.exit(1)
-}, 240_000)
+}, watchdogSec * 1000)
 watchdog.unref()
 
-const loginJob = (origin) => ({
+const loginJob = (origin, connections = settings.loginConnections) => ({
   url: `${origin}/api/auth/login`,
   method: 'POST',
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(BENCH_USER),
-  connections: settings.loginConnections,
+  connections,
   settleSec: 0.5,
 })
 
@@ -78,22 +105,31 @@ const getJob = (url, accessToken) => ({
   settleSec: 0.1,
 })
 
-/** A slice-measuring function for one HTTP job; the first call is preceded by a warm-up. */
-function target(job) {
+/**
+ * A slice-measuring function for one HTTP job; the first call is preceded by a warm-up. For a
+ * server in this process (`server.completed`), the slice also carries the process's CPU time
+ * and the responses the server finished, both up to the end of the settle pause, so requests
+ * the load generator abandoned at the end are counted with the CPU they used.
+ */
+function target(job, server) {
   let warm = settings.warmupSec <= 0
   return async (durationSec) => {
     if (!warm) {
       await runLoad({ ...job, durationSec: settings.warmupSec })
       warm = true
     }
-    return runLoad({ ...job, durationSec })
+    const cpu0 = processCpuMs()
+    const done0 = server?.completed()
+    const s = await runLoad({ ...job, durationSec })
+    if (!server) return s
+    return { ...s, cpuMs: processCpuMs() - cpu0, ops: server.completed() - done0 }
   }
 }
 
 function targetsOf(server) {
   return {
-    login: target(loginJob(server.origin)),
-    me: target(getJob(`${server.origin}/api/auth/me`, server.accessToken)),
+    login: target(loginJob(server.origin), server),
+    me: target(getJob(`${server.origin}/api/auth/me`, server.accessToken), server),
   }
 }
 
@@ -101,6 +137,13 @@ async function main() {
   const started = performance.now()
   const cpu = cpuAccounting()
   const redisOk = settings.redisUrl !== 'off' && (await redisReachable(settings.redisUrl))
+  const memory = settings.memory
+    ? await memoryFigures({
+        settleSec: 2,
+        loadSec: settings.memorySec,
+        loginJob: (origin) => loginJob(origin, settings.memoryConnections),
+      }).catch((err) => ({ error: String(err?.message ?? err) }))
+    : { error: 'skipped (BENCH_MEMORY=off)' }
   const argon2 = await hashRate({
     concurrency: settings.loginConnections,
     password: BENCH_USER.password,
@@ -119,7 +162,18 @@ async function main() {
         continue
       }
       const env = scenario.env()
-      const server = await startGatehouse(env)
+      let server
+      try {
+        server = await startGatehouse(env, { database: scenario.database })
+      } catch (err) {
+        // A server database that is not there skips its scenario, not the whole report.
+        if (!scenario.database || scenario.database === 'sqlite') throw err
+        results.push({
+          scenario,
+          skipped: `could not start on ${scenario.database}: ${err.message}`,
+        })
+        continue
+      }
       opened.push({
         close: async () => {
           await server.close()
@@ -144,6 +198,7 @@ async function main() {
   printReport({
     settings,
     results,
+    memory,
     elapsedSec: (performance.now() - started) / 1000,
     cpu: cpu.stop(),
   })

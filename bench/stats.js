@@ -1,9 +1,16 @@
 /**
  * A measurement slice: `ok` successful operations in `seconds`, their latencies in ms, and
- * what failed. Slices of one measurement are merged by `combine`.
+ * what failed; `cpuMs` is the CPU time the measured process spent on the `ops` operations it
+ * completed (undefined where not measured). Slices of one measurement are merged by `combine`.
  */
-export function slice({ ok, seconds, latencies, failed = 0, statusCodes = {} }) {
-  return { ok, seconds, latencies, failed, statusCodes }
+export function slice({ ok, seconds, latencies, failed = 0, statusCodes = {}, cpuMs, ops }) {
+  return { ok, seconds, latencies, failed, statusCodes, cpuMs, ops: ops ?? ok }
+}
+
+/** This process's CPU time so far in ms, every thread (argon2 runs on libuv's pool). */
+export function processCpuMs() {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
 }
 
 function percentile(sorted, p) {
@@ -27,9 +34,12 @@ export function combine(slices) {
   all.sort()
   const ok = slices.reduce((sum, s) => sum + s.ok, 0)
   const seconds = slices.reduce((sum, s) => sum + s.seconds, 0)
+  const cpuMs = slices.reduce((sum, s) => sum + (s.cpuMs ?? NaN), 0)
+  const ops = slices.reduce((sum, s) => sum + s.ops, 0)
   return {
     ok,
     rps: ok / seconds,
+    cpuPerOpMs: cpuMs / ops,
     p50: percentile(all, 50),
     p99: percentile(all, 99),
     failed: slices.reduce((sum, s) => sum + s.failed, 0),

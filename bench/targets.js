@@ -1,13 +1,12 @@
 // The servers under load, all built from dist/ (the code `npm start` runs) and all listening
 // on 127.0.0.1 in this process.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import fastify from 'fastify'
 import { buildApp } from '../dist/app.js'
 import { loadConfig } from '../dist/config/index.js'
 import { createContainer } from '../dist/container.js'
 import { migrateToLatest } from '../dist/store/migrate.js'
+import { freshDatabase } from './databases.js'
+
+export { startBare } from './bare.js'
 
 // Fixed so runs are comparable; it only seals this run's throwaway signing keys.
 const BENCH_SECRET_KEY = Buffer.alloc(32, 42).toString('base64')
@@ -41,46 +40,51 @@ async function post(url, body, headers = {}) {
 }
 
 /**
- * Gatehouse on a fresh SQLite file in a temporary folder, with one registered user (through
- * the API, so the stored hash has the production parameters) and an access token for it.
+ * Gatehouse on a fresh database (`database`: sqlite, postgres or mysql, see databases.js),
+ * with one registered user (through the API, so the stored hash has the production
+ * parameters) and an access token for it. `completed()` counts the HTTP responses the server
+ * has finished, so CPU time can be divided by the requests it really served (including those
+ * the load generator abandoned at the end of a slice).
  */
-export async function startGatehouse(extraEnv = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'))
+export async function startGatehouse(extraEnv = {}, { database = 'sqlite', register = true } = {}) {
+  const store = await freshDatabase(database)
   let services
   let app
   try {
-    const config = loadConfig(benchEnv(`sqlite:${join(dir, 'bench.db')}`, extraEnv))
+    const config = loadConfig(benchEnv(store.url, extraEnv))
     services = createContainer(config)
     await migrateToLatest(services.db)
     app = await buildApp(services, { logger: false })
     await app.listen({ host: '127.0.0.1', port: 0 })
+    let completed = 0
+    app.server.on('request', (_req, res) => res.on('finish', () => completed++))
     const { port } = app.server.address()
     const origin = `http://127.0.0.1:${port}`
-    await post(`${origin}/api/auth/register`, BENCH_USER)
-    const tokens = await post(`${origin}/api/auth/login`, BENCH_USER)
-    return {
+    const server = {
       origin,
-      accessToken: tokens.access_token,
-      redisStatus: services.redisStatus(),
+      accessToken: undefined,
+      get redisStatus() {
+        return services.redisStatus()
+      },
+      completed: () => completed,
+      /** Registers the bench user and logs in once for an access token. */
+      async prepare() {
+        await post(`${origin}/api/auth/register`, BENCH_USER)
+        const tokens = await post(`${origin}/api/auth/login`, BENCH_USER)
+        server.accessToken = tokens.access_token
+      },
       async close() {
         await app.close()
         await services.close()
-        await rm(dir, { recursive: true, force: true })
+        await store.drop()
       },
     }
+    if (register) await server.prepare()
+    return server
   } catch (err) {
     await app?.close()
     await services?.close()
-    await rm(dir, { recursive: true, force: true })
+    await store.drop()
     throw err
   }
-}
-
-/** The yardstick for /me: Fastify with one JSON route and nothing else. */
-export async function startBare() {
-  const app = fastify({ logger: false })
-  app.get('/bare', async () => ({ id: 'usr_bench', username: 'bench-user', roles: ['user'] }))
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address()
-  return { origin: `http://127.0.0.1:${port}`, close: () => app.close() }
 }

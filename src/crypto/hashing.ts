@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import * as argon2 from 'argon2'
 import bcrypt from 'bcryptjs'
 
@@ -6,6 +7,32 @@ export interface PasswordHasherOptions {
   memoryKiB?: number
   timeCost?: number
   parallelism?: number
+  /** How many argon2 computations run at once; the rest wait their turn (default: the cores). */
+  concurrency?: number
+}
+
+/**
+ * Runs at most `limit` tasks at once, the others in arrival order. Each argon2id computation
+ * holds its 19 MiB while it runs on libuv's pool (four threads by default), and on a machine
+ * with fewer cores than that, the extra ones in flight add memory but no throughput: they
+ * only share the same cores.
+ */
+export function createWorkQueue(limit: number) {
+  let running = 0
+  const waiting: (() => void)[] = []
+  return async function run<T>(task: () => Promise<T>): Promise<T> {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+    else running++
+    try {
+      return await task()
+    } finally {
+      // The slot passes straight to the next waiter, so `running` never dips and a
+      // newcomer cannot overtake it.
+      const next = waiting.shift()
+      if (next) next()
+      else running--
+    }
+  }
 }
 
 export interface VerifyResult {
@@ -40,10 +67,13 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     timeCost: opts.timeCost ?? 2,
     parallelism: opts.parallelism ?? 1,
   }
+  const queue = createWorkQueue(Math.max(1, opts.concurrency ?? availableParallelism()))
 
   async function hash(pw: string): Promise<string> {
     const salt = randomBytes(16)
-    const digest = await argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true })
+    const digest = await queue(() =>
+      argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true }),
+    )
     // Serialised here because argon2 0.45 writes `m=…,p=…,t=…` (ranisalt/node-argon2#559), and
     // libargon2 (PHP, Python, Go ports) only parses the PHC order `m=…,t=…,p=…`; keeping the
     // standard order keeps the hashes portable if users are ever exported.
@@ -57,7 +87,7 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     {
       prefixes: ['$argon2id$', '$argon2i$', '$argon2d$'],
       async verify(stored, pw) {
-        if (!(await argon2.verify(stored, pw))) return FAILED
+        if (!(await queue(() => argon2.verify(stored, pw)))) return FAILED
         // argon2's needsRehash compares parameters only, so the variant is checked here.
         const stale = !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, params)
         return { ok: true, needsRehash: stale }
@@ -90,7 +120,8 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
   async function verifyDummy(pw: string): Promise<void> {
     dummy ??= hash(randomBytes(32).toString('base64url'))
     try {
-      await argon2.verify(await dummy, pw)
+      const stored = await dummy
+      await queue(() => argon2.verify(stored, pw))
     } catch {
       dummy = undefined // let the next call retry instead of caching a failure forever
     }

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import type { Mailer } from '../services/ports.js'
 import type { NotifyLogger } from './logger.js'
 
@@ -6,17 +6,24 @@ import type { NotifyLogger } from './logger.js'
 export function createSmtpMailer(cfg: { smtpUrl: string; from: string }): Mailer & {
   close(): void
 } {
-  // nodemailer waits up to two minutes for a silent server by default; a sign-in code that
-  // late is useless and holds the request, so fail fast and let the user ask again.
-  const transport = nodemailer.createTransport({
-    url: cfg.smtpUrl,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 20_000,
-  })
+  // nodemailer is loaded with the first message (most processes send none, and it costs
+  // about 2 MiB each). It waits up to two minutes for a silent server by default; a sign-in
+  // code that late is useless and holds the request, so fail fast and let the user ask again.
+  let transport: Promise<Transporter> | undefined
+  const open = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        url: cfg.smtpUrl,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      }),
+    ))
   return {
     async send(m) {
-      await transport.sendMail({
+      await (
+        await open()
+      ).sendMail({
         from: cfg.from,
         to: m.to,
         subject: m.subject,
@@ -24,7 +31,7 @@ export function createSmtpMailer(cfg: { smtpUrl: string; from: string }): Mailer
         ...(m.html === undefined ? {} : { html: m.html }),
       })
     },
-    close: () => transport.close(),
+    close: () => void transport?.then((t) => t.close()),
   }
 }
 

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import SqliteDatabase from 'better-sqlite3'
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
-import { createPool as createMysqlPool } from 'mysql2'
-import pg from 'pg'
+import type Pg from 'pg'
 import type { Database } from './tables.js'
+import { cachingStatements } from './sqlite-statements.js'
 
 export type Db = Kysely<Database>
 export type DialectName = 'sqlite' | 'postgres' | 'mysql'
@@ -19,12 +18,12 @@ export interface DbHandle {
 // and counters, far below that, so a number keeps all three dialects alike.
 const INT8_OID = 20
 const parseInt8 = (value: string) => Number(value)
-const pgTypes = {
+const pgTypesOf = (pg: typeof Pg) => ({
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID
       ? parseInt8
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
-}
+})
 
 /** How long a connection attempt, and a PostgreSQL query, may take before it fails. */
 export const CONNECT_TIMEOUT_MS = 5_000
@@ -57,53 +56,67 @@ export function sqliteFileExists(url: string): boolean {
   return path === ':memory:' || existsSync(path)
 }
 
+// Each driver is imported when its dialect is chosen (Kysely takes the database or pool as an
+// async factory, called on the first query): a SQLite-only process never loads pg or mysql2,
+// which would otherwise cost about 9 MiB of memory per process for nothing.
 function createDialect(url: string, dialect: DialectName): Dialect {
   switch (dialect) {
-    case 'sqlite': {
-      const path = url.slice('sqlite:'.length)
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-      const database = new SqliteDatabase(path)
-      // WAL lets readers proceed during a write; busy_timeout makes a second process
-      // (the CLI next to a running server) wait for the lock instead of failing.
-      database.pragma('journal_mode = WAL')
-      // SQLite's recommended pairing with WAL: commits no longer wait for an fsync each (a
-      // login writes five times); the database stays consistent, and only the last commits
-      // before a power cut (not a crash of the process) can be lost.
-      database.pragma('synchronous = NORMAL')
-      database.pragma('busy_timeout = 5000')
-      database.pragma('foreign_keys = ON')
-      return new SqliteDialect({ database })
-    }
-    case 'postgres': {
-      const pool = new pg.Pool({
-        connectionString: url,
-        max: 10,
-        types: pgTypes,
-        // A database that does not answer must not hold requests: they fail (503) instead.
-        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-        query_timeout: QUERY_TIMEOUT_MS,
-        keepAlive: true,
-      })
-      // pg emits 'error' on the pool for an idle client and on the client itself for one that
-      // is checked out, when its connection drops (a failover, a network cut). With no
-      // listener, Node ends the process. The query that meets the broken connection fails
-      // (and is answered 503 unavailable), and the pool replaces the client.
-      pool.on('error', ignoreConnectionError)
-      pool.on('connect', (client) => client.on('error', ignoreConnectionError))
-      return new PostgresDialect({ pool })
-    }
+    case 'sqlite':
+      return new SqliteDialect({ database: () => openSqlite(url) })
+    case 'postgres':
+      return new PostgresDialect({ pool: () => openPostgres(url) })
     case 'mysql':
-      return new MysqlDialect({
-        pool: createMysqlPool({
-          uri: url,
-          connectionLimit: 10,
-          charset: 'utf8mb4',
-          timezone: 'Z',
-          connectTimeout: CONNECT_TIMEOUT_MS,
-          enableKeepAlive: true,
-        }),
-      })
+      return new MysqlDialect({ pool: () => openMysql(url) })
   }
+}
+
+async function openSqlite(url: string) {
+  const { default: SqliteDatabase } = await import('better-sqlite3')
+  const path = url.slice('sqlite:'.length)
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const database = new SqliteDatabase(path)
+  // WAL lets readers proceed during a write; busy_timeout makes a second process
+  // (the CLI next to a running server) wait for the lock instead of failing.
+  database.pragma('journal_mode = WAL')
+  // SQLite's recommended pairing with WAL: commits no longer wait for an fsync each; the
+  // database stays consistent, and only the last commits before a power cut (not a crash of
+  // the process) can be lost.
+  database.pragma('synchronous = NORMAL')
+  database.pragma('busy_timeout = 5000')
+  database.pragma('foreign_keys = ON')
+  return cachingStatements(database)
+}
+
+async function openPostgres(url: string) {
+  const { default: pg } = await import('pg')
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    types: pgTypesOf(pg),
+    // A database that does not answer must not hold requests: they fail (503) instead.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+  })
+  // pg emits 'error' on the pool for an idle client and on the client itself for one that
+  // is checked out, when its connection drops (a failover, a network cut). With no
+  // listener, Node ends the process. The query that meets the broken connection fails
+  // (and is answered 503 unavailable), and the pool replaces the client.
+  pool.on('error', ignoreConnectionError)
+  pool.on('connect', (client) => client.on('error', ignoreConnectionError))
+  return pool
+}
+
+async function openMysql(url: string) {
+  const { createPool } = await import('mysql2')
+  return createPool({
+    uri: url,
+    connectionLimit: 10,
+    charset: 'utf8mb4',
+    timezone: 'Z',
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    enableKeepAlive: true,
+  })
 }
 
 export function createDb(url: string): DbHandle {

@@ -1,4 +1,13 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { createRequire } from 'node:module'
+import type * as IoRedis from 'ioredis'
+import type { Redis, RedisOptions } from 'ioredis'
+
+/**
+ * ioredis, loaded when REDIS_URL is set and not before: it costs about 4 MiB per process,
+ * and the link is built synchronously at start-up, hence `require` (ioredis is CommonJS)
+ * rather than an `import()`.
+ */
+const loadIoRedis = () => createRequire(import.meta.url)('ioredis') as typeof IoRedis
 
 export type RedisStatus = 'ok' | 'unavailable'
 
@@ -34,6 +43,7 @@ const options: RedisOptions = {
 }
 
 export function createRedisLink(url: string, prefix: string): RedisLink {
+  const { Redis } = loadIoRedis()
   const client = new Redis(url, { ...options, connectionName: 'gatehouse' })
   // The subscriber keeps its queue (forever) so that a SUBSCRIBE in flight when the
   // connection drops is resent rather than failed; channels are subscribed again on 'ready'.

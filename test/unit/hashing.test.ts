@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest'
 import {
   createCodeHasher,
   createPasswordHasher,
+  createWorkQueue,
   sha256Hex,
   timingSafeEqualHex,
 } from '../../src/crypto/hashing.js'
@@ -169,5 +170,74 @@ describe('argon2id hash format', () => {
       parallelism: 1,
     })
     expect(await createPasswordHasher().verify(h, pw)).toEqual({ ok: true, needsRehash: false })
+  })
+})
+
+describe('argon2 work queue', () => {
+  function deferred() {
+    let resolve!: () => void
+    const promise = new Promise<void>((r) => (resolve = r))
+    return { promise, resolve }
+  }
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+  }
+
+  it('runs at most its limit at once, the rest in arrival order', async () => {
+    const run = createWorkQueue(2)
+    const gates = Array.from({ length: 5 }, deferred)
+    const started: number[] = []
+    let inFlight = 0
+    let most = 0
+    const done = gates.map((gate, i) =>
+      run(async () => {
+        started.push(i)
+        most = Math.max(most, ++inFlight)
+        await gate.promise
+        inFlight--
+        return i
+      }),
+    )
+    await settle()
+    expect(started).toEqual([0, 1])
+    gates[1]!.resolve()
+    await settle()
+    expect(started).toEqual([0, 1, 2])
+    for (const gate of gates) gate.resolve()
+    expect(await Promise.all(done)).toEqual([0, 1, 2, 3, 4])
+    expect(started).toEqual([0, 1, 2, 3, 4])
+    expect(most).toBe(2)
+  })
+
+  it('passes the slot on when a task fails', async () => {
+    const run = createWorkQueue(1)
+    const failing = run(() => Promise.reject(new Error('boom')))
+    const next = run(() => Promise.resolve('next'))
+    await expect(failing).rejects.toThrow('boom')
+    expect(await next).toBe('next')
+  })
+
+  it('bounds the hasher: with concurrency 1, verifications never overlap', async () => {
+    const one = createPasswordHasher({ memoryKiB: 1024, timeCost: 1, concurrency: 1 })
+    const h = await one.hash(pw)
+    const spy = vi.mocked(argon2.verify)
+    let inFlight = 0
+    let most = 0
+    const real = spy.getMockImplementation()!
+    spy.mockImplementation(async (...args) => {
+      most = Math.max(most, ++inFlight)
+      try {
+        return await real(...args)
+      } finally {
+        inFlight--
+      }
+    })
+    try {
+      const results = await Promise.all(Array.from({ length: 4 }, () => one.verify(h, pw)))
+      expect(results.every((r) => r.ok)).toBe(true)
+      expect(most).toBe(1)
+    } finally {
+      spy.mockImplementation(real)
+    }
   })
 })

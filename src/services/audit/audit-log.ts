@@ -59,6 +59,12 @@ export interface AuditEntry {
 
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>
+  /**
+   * Writes the event (and its notice, if any) in the caller's transaction `trx`, so it
+   * commits or rolls back with the change it records; call the returned function after the
+   * commit, to wake the sealer and the notifier.
+   */
+  recordIn(trx: Db, entry: AuditEntry): Promise<() => void>
 }
 
 // Entered text reaches the log verbatim otherwise: strip control characters (NUL breaks
@@ -84,33 +90,45 @@ export function createAuditLog(deps: {
   written?: () => void
   sideEffects?: AuditSideEffects
 }): AuditLog {
+  const effects = deps.sideEffects
+  function rowOf(entry: AuditEntry, atMs: number) {
+    return {
+      time: atMs,
+      event: entry.event,
+      outcome: entry.outcome,
+      user_id: entry.userId ?? null,
+      username: clean(entry.username, 128),
+      ip: clean(entry.context?.ip, 64),
+      user_agent: clean(entry.context?.userAgent, 256),
+      actor_id: entry.actorId ?? null,
+      details: entry.details ? JSON.stringify(entry.details) : null,
+    }
+  }
+  /** The event and its notice, in `trx`; true when a notice was queued. */
+  async function write(trx: Db, entry: AuditEntry, atMs: number): Promise<boolean> {
+    await insertAuditEvent(trx, rowOf(entry, atMs))
+    return effects?.concerns(entry) ? effects.enqueue(trx, entry, atMs) : false
+  }
+  const afterCommit = (queued: boolean) => {
+    if (queued) effects?.kick()
+    deps.written?.()
+  }
   return {
     async record(entry) {
       const atMs = deps.clock.now().getTime()
-      const row = {
-        time: atMs,
-        event: entry.event,
-        outcome: entry.outcome,
-        user_id: entry.userId ?? null,
-        username: clean(entry.username, 128),
-        ip: clean(entry.context?.ip, 64),
-        user_agent: clean(entry.context?.userAgent, 256),
-        actor_id: entry.actorId ?? null,
-        details: entry.details ? JSON.stringify(entry.details) : null,
-      }
-      const effects = deps.sideEffects
+      let queued = false
       if (effects?.concerns(entry)) {
         // The notice is written with its event or not at all: a crash between the two
         // would otherwise lose it, or send one for an event that was never recorded.
-        const queued = await deps.db.transaction().execute(async (trx) => {
-          await insertAuditEvent(trx, row)
-          return effects.enqueue(trx, entry, atMs)
-        })
-        if (queued) effects.kick()
+        queued = await deps.db.transaction().execute((trx) => write(trx, entry, atMs))
       } else {
-        await insertAuditEvent(deps.db, row)
+        await insertAuditEvent(deps.db, rowOf(entry, atMs))
       }
-      deps.written?.()
+      afterCommit(queued)
+    },
+    async recordIn(trx, entry) {
+      const queued = await write(trx, entry, deps.clock.now().getTime())
+      return () => afterCommit(queued)
     },
   }
 }

@@ -221,7 +221,12 @@ export function createLoginThrottle(deps: {
     if (r.ipKey) await perIp.inFlight.giveBack(r.ipKey)
   }
 
-  async function settle(a: LoginAttempt, r: Reservation, outcome: AttemptOutcome) {
+  async function settle(
+    a: LoginAttempt,
+    r: Reservation,
+    outcome: AttemptOutcome,
+    successWritten: boolean,
+  ) {
     const nowMs = clock.now().getTime()
     if (outcome === 'failure') {
       metrics.login('failure')
@@ -235,7 +240,7 @@ export function createLoginThrottle(deps: {
     await dropInFlight(r)
     if (outcome === 'success') {
       metrics.login('success')
-      if (r.userId) await resetFailures(db, r.userId, nowMs)
+      if (r.userId && !successWritten) await resetFailures(db, r.userId, nowMs)
     } else if (r.userId) {
       await releaseAttempt(db, r.userId, nowMs)
     }
@@ -244,7 +249,14 @@ export function createLoginThrottle(deps: {
   return {
     async withAttempt(a, check) {
       const reservation = await reserve(a)
-      return runAttempt(check, (outcome) => settle(a, reservation, outcome))
+      return runAttempt(
+        check,
+        (outcome, written) => settle(a, reservation, outcome, written),
+        async (trx) => {
+          if (reservation.userId)
+            await resetFailures(trx, reservation.userId, clock.now().getTime())
+        },
+      )
     },
   }
 }

@@ -12,7 +12,8 @@ export function createLoginCompletion(deps: {
   const { sessions, audit } = deps
   /**
    * Every factor passed: only now does the guard reset its consecutive-failure count, so
-   * it runs inside the attempt's `withAttempt` scope.
+   * it runs inside the attempt's `withAttempt` scope. The session, its refresh token, the
+   * reset and the audit event are one transaction (one commit on the login path).
    */
   return async function complete(
     scope: AttemptScope,
@@ -21,15 +22,25 @@ export function createLoginCompletion(deps: {
     context: RequestContext,
   ): Promise<IssuedTokens> {
     scope.succeeded()
-    const tokens = await sessions.start({ userId: user.id, amr, context })
-    await audit.record({
-      event: 'login_succeeded',
-      outcome: 'success',
+    let recorded = () => {}
+    const tokens = await sessions.start({
       userId: user.id,
-      username: user.username,
-      details: { amr, session_id: tokens.sessionId },
+      amr,
       context,
+      alsoWrite: async (trx, sessionId) => {
+        await scope.writeSuccess(trx)
+        recorded = await audit.recordIn(trx, {
+          event: 'login_succeeded',
+          outcome: 'success',
+          userId: user.id,
+          username: user.username,
+          details: { amr, session_id: sessionId },
+          context,
+        })
+      },
     })
+    scope.succeeded(true)
+    recorded()
     return tokens
   }
 }

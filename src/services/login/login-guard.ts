@@ -1,3 +1,4 @@
+import type { Db } from '../../store/db.js'
 import type { RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 
@@ -16,8 +17,17 @@ export interface LoginAttempt {
 }
 
 export interface AttemptScope {
-  /** Both factors passed: a completed login, which resets the consecutive-failure count. */
-  succeeded(): void
+  /**
+   * Both factors passed: a completed login, which resets the consecutive-failure count.
+   * `written` says that `writeSuccess` went into a transaction that has committed.
+   */
+  succeeded(written?: boolean): void
+  /**
+   * Writes what a success writes (the reset) into the caller's transaction, so a login's
+   * writes share one commit instead of each paying for its own; call `succeeded(true)` once
+   * that transaction has committed, or the guard writes the reset again itself.
+   */
+  writeSuccess(trx: Db): Promise<void>
 }
 
 /**
@@ -55,19 +65,28 @@ export function isWrongFactor(err: unknown): err is GatehouseError {
  */
 export async function runAttempt<T>(
   check: (scope: AttemptScope) => Promise<T>,
-  settle: (outcome: AttemptOutcome) => Promise<void>,
+  settle: (outcome: AttemptOutcome, successWritten: boolean) => Promise<void>,
+  writeSuccess: (trx: Db) => Promise<void> = () => Promise.resolve(),
 ): Promise<T> {
   let succeeded = false
+  let successWritten = false
   let outcome: AttemptOutcome = 'release'
+  const scope: AttemptScope = {
+    succeeded(written = false) {
+      succeeded = true
+      successWritten ||= written
+    },
+    writeSuccess,
+  }
   try {
-    const result = await check({ succeeded: () => void (succeeded = true) })
+    const result = await check(scope)
     if (succeeded) outcome = 'success'
     return result
   } catch (err) {
     outcome = isWrongFactor(err) ? 'failure' : succeeded ? 'success' : 'release'
     throw err
   } finally {
-    await settle(outcome)
+    await settle(outcome, outcome === 'success' && successWritten)
   }
 }
 

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto'
-import {
-  generateAuthenticationOptions,
-  verifyAuthenticationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server'
-import { decodeClientDataJSON } from '@simplewebauthn/server/helpers'
 import { sha256Hex } from '../../crypto/hashing.js'
+import { decodeClientData, webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
 import {
   findCredentialByHash,
@@ -47,8 +45,8 @@ export function createPasskeyAssertions(deps: {
   /** After the library refused: which of our expectations the response missed. */
   function diagnose(response: AuthenticationResponseJSON): AssertionRefusal {
     try {
-      const { origin } = decodeClientDataJSON(response.response.clientDataJSON)
-      if (!cfg.origins.includes(origin)) return 'origin'
+      const { origin } = decodeClientData(response.response.clientDataJSON)
+      if (typeof origin !== 'string' || !cfg.origins.includes(origin)) return 'origin'
       const authData = Buffer.from(response.response.authenticatorData, 'base64url')
       if (authData.length >= 32 && !authData.subarray(0, 32).equals(rpIdHash)) return 'rp_id'
     } catch {
@@ -72,6 +70,7 @@ export function createPasskeyAssertions(deps: {
   ): Promise<AssertionVerdict> {
     let info
     try {
+      const { verifyAuthenticationResponse } = await webauthnLibrary()
       const verdict = await verifyAuthenticationResponse({
         response,
         expectedChallenge,
@@ -120,6 +119,7 @@ export function createPasskeyAssertions(deps: {
     async optionsForUser(userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const credentials = await listCredentials(db, userId)
       const { challenge } = await challenges.issue('mfa', userId)
+      const { generateAuthenticationOptions } = await webauthnLibrary()
       return generateAuthenticationOptions({
         rpID: cfg.rpId,
         challenge,
@@ -138,6 +138,7 @@ export function createPasskeyAssertions(deps: {
       options: PublicKeyCredentialRequestOptionsJSON
     }> {
       const { id, challenge } = await challenges.issue('passkey', null)
+      const { generateAuthenticationOptions } = await webauthnLibrary()
       const options = await generateAuthenticationOptions({
         rpID: cfg.rpId,
         challenge,

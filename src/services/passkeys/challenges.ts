@@ -1,4 +1,3 @@
-import { decodeClientDataJSON } from '@simplewebauthn/server/helpers'
 import type { Db } from '../../store/db.js'
 import {
   consumeChallengeById,
@@ -8,6 +7,7 @@ import {
 } from '../../store/repositories/webauthn-challenges.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
+import { decodeClientData } from './library.js'
 
 /** SPEC §4.9: a challenge lives 5 minutes; the browser's prompt times out with it. */
 export const CHALLENGE_TTL_SEC = 300
@@ -74,7 +74,7 @@ export function createPasskeyChallenges(deps: { db: Db; clock: Clock; random: Ra
 /** The challenge named by a client's clientDataJSON, if it is shaped like one of ours. */
 function challengeIn(clientDataJSON: string): string | undefined {
   try {
-    const { challenge } = decodeClientDataJSON(clientDataJSON)
+    const { challenge } = decodeClientData(clientDataJSON)
     return typeof challenge === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(challenge)
       ? challenge
       : undefined

@@ -1,10 +1,9 @@
-import {
-  generateRegistrationOptions,
-  verifyRegistrationResponse,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server'
 import { sha256Hex } from '../../crypto/hashing.js'
+import { webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import {
@@ -55,6 +54,7 @@ export function createPasskeyRegistration(deps: {
       await deps.assertMayEnrol(who)
       const existing = await listCredentials(db, who.userId)
       const { challenge } = await challenges.issue('register', who.userId)
+      const { generateRegistrationOptions } = await webauthnLibrary()
       return generateRegistrationOptions({
         rpName: cfg.rpName,
         rpID: cfg.rpId,
@@ -92,6 +92,7 @@ export function createPasskeyRegistration(deps: {
         throw refused('the challenge is used, expired or unknown; ask for new options')
       let credential
       try {
+        const { verifyRegistrationResponse } = await webauthnLibrary()
         const verdict = await verifyRegistrationResponse({
           response,
           expectedChallenge,

@@ -139,27 +139,36 @@ export function createSessionService(deps: {
       endListeners.push(listener)
     },
 
-    /** Opens a session after a completed login and mints its first tokens. */
+    /**
+     * Opens a session after a completed login and mints its first tokens. `alsoWrite` adds
+     * the caller's writes (the login's audit event, the guard's reset) to the transaction
+     * that creates the session and its refresh token: one commit per login instead of one
+     * per row, and none of them without the others.
+     */
     async start(input: {
       userId: string
       amr: string[]
       context: RequestContext
+      alsoWrite?: (trx: Db, sessionId: string) => Promise<void>
     }): Promise<IssuedTokens> {
       const nowMs = clock.now().getTime()
       const sessionId = newId(random)
-      await insertSession(db, {
-        id: sessionId,
-        user_id: input.userId,
-        amr: JSON.stringify(input.amr),
-        created_at: nowMs,
-        last_used_at: nowMs,
-        ended_at: null,
-        end_reason: null,
-        ip: input.context.ip?.slice(0, 64) ?? null,
-        user_agent: input.context.userAgent?.slice(0, 512) ?? null,
-      })
       const { token, row } = newRefreshToken(sessionId, nowMs)
-      await insertRefreshToken(db, row)
+      await db.transaction().execute(async (trx) => {
+        await insertSession(trx, {
+          id: sessionId,
+          user_id: input.userId,
+          amr: JSON.stringify(input.amr),
+          created_at: nowMs,
+          last_used_at: nowMs,
+          ended_at: null,
+          end_reason: null,
+          ip: input.context.ip?.slice(0, 64) ?? null,
+          user_agent: input.context.userAgent?.slice(0, 512) ?? null,
+        })
+        await insertRefreshToken(trx, row)
+        await input.alsoWrite?.(trx, sessionId)
+      })
       await forgetSpentSuccessors()
       return {
         accessToken: await accessFor(input.userId, sessionId, input.amr),

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
+import { precompiledFor } from '../precompiled.js'
 
 export interface LockoutState {
   userId: string
@@ -20,22 +21,32 @@ export async function findLockoutByIdentifier(
   db: Db,
   identifier: string,
 ): Promise<LockoutState | undefined> {
-  const row = await selectLockouts(db)
-    .where((eb) =>
-      eb.or([
-        eb('users.username_normalized', '=', identifier),
-        eb('users.email_normalized', '=', identifier),
-      ]),
-    )
-    .orderBy('users.created_at')
-    .executeTakeFirst()
+  const [row] = await lockoutByIdentifier(db, { identifier })
   return row && normalize(row)
 }
 
 export async function findLockout(db: Db, userId: string): Promise<LockoutState | undefined> {
-  const row = await selectLockouts(db).where('users.id', '=', userId).executeTakeFirst()
+  const [row] = await lockoutById(db, { userId })
   return row && normalize(row)
 }
+
+// Every login attempt reads one of these first: built once (precompiled.ts).
+const lockoutByIdentifier = precompiledFor(
+  ['identifier'],
+  (db, { identifier }: { identifier: string }) =>
+    selectLockouts(db)
+      .where((eb) =>
+        eb.or([
+          eb('users.username_normalized', '=', identifier),
+          eb('users.email_normalized', '=', identifier),
+        ]),
+      )
+      .orderBy('users.created_at')
+      .limit(1),
+)
+const lockoutById = precompiledFor(['userId'], (db, { userId }: { userId: string }) =>
+  selectLockouts(db).where('users.id', '=', userId),
+)
 
 /** Users with their lockout row, if any (a left join: most users never failed a login). */
 function selectLockouts(db: Db) {

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { precompiled } from '../precompiled.js'
 
 export interface MfaFacts {
   totp: boolean
@@ -47,4 +48,45 @@ export async function mfaFactsOfUsers(
   for (const r of backup) facts.get(r.user_id)!.backupCodesRemaining = Number(r.n)
   for (const r of passkeys) facts.get(r.user_id)!.passkeys = Number(r.n)
   return facts
+}
+
+/**
+ * What second factors one user has, as counts, in one round trip: `totp` (enabled secrets),
+ * `email` and `sms` (channels), `backup` (unused codes), `passkeys`. Counts come back as
+ * numbers or numeric strings depending on the driver.
+ */
+export function mfaFactsQuery(db: Db) {
+  return precompiled(db, ['userId'], ({ userId }: { userId: string }) =>
+    db.selectNoFrom((eb) => [
+      eb
+        .selectFrom('totp_secrets')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('enabled_at', 'is not', null)
+        .as('totp'),
+      eb
+        .selectFrom('mfa_channels')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('channel', '=', 'email')
+        .as('email'),
+      eb
+        .selectFrom('mfa_channels')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('channel', '=', 'sms')
+        .as('sms'),
+      eb
+        .selectFrom('backup_codes')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('used_at', 'is', null)
+        .as('backup'),
+      eb
+        .selectFrom('webauthn_credentials')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .as('passkeys'),
+    ]),
+  )
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { UsersTable } from '../tables.js'
+import { precompiledFor } from '../precompiled.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
 export type NewUserRow = UsersTable
@@ -46,15 +47,26 @@ export async function findUserById(db: Db, id: string): Promise<UserRow | undefi
 
 /** The row with its password hash, found by normalized username or email: only login needs it. */
 export async function findLoginRecord(db: Db, identifier: string): Promise<UsersTable | undefined> {
-  return db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) =>
-      eb.or([eb('username_normalized', '=', identifier), eb('email_normalized', '=', identifier)]),
-    )
-    .orderBy('created_at')
-    .executeTakeFirst()
+  const [row] = await loginRecordQuery(db, { identifier })
+  return row
 }
+
+// Every login reads it: built once (precompiled.ts).
+const loginRecordQuery = precompiledFor(
+  ['identifier'],
+  (db, { identifier }: { identifier: string }) =>
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('username_normalized', '=', identifier),
+          eb('email_normalized', '=', identifier),
+        ]),
+      )
+      .orderBy('created_at')
+      .limit(1),
+)
 
 export async function findPasswordHash(db: Db, userId: string): Promise<string | null | undefined> {
   const row = await db
