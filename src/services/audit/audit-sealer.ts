@@ -29,7 +29,8 @@ function sealRow(previous: string, row: StoredAuditEvent): string {
 
 /**
  * Seals the audit chain in the background: after each write (coalesced, one pass at a time
- * per instance) and every `intervalMs` (rows another instance wrote before it died). A
+ * per instance) and, from the first write on, every `intervalMs` (rows another instance
+ * wrote before it died). A
  * failed pass is logged and retried by the next one; the rows stay, unsealed, until then.
  */
 export function createAuditSealer(deps: {
@@ -67,19 +68,27 @@ export function createAuditSealer(deps: {
     })
   }
 
+  // The periodic pass starts with the first request, not with the sealer: the sealer is built
+  // before the migrations run, and a pass on a database still being migrated (a slow
+  // `gatehouse migrate` on MariaDB) found no chain columns yet.
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+
   async function request(): Promise<void> {
+    if (!timer && !stopped) {
+      timer = setInterval(() => void request(), deps.intervalMs)
+      timer.unref()
+    }
     const target = ++requested
     if (!running) start()
     while (done < target && running) await running
   }
 
-  const timer = setInterval(() => void request(), deps.intervalMs)
-  timer.unref()
-
   return {
     kick: () => void request(),
     sealNow: request,
     async stop() {
+      stopped = true
       clearInterval(timer)
       // Only the passes already asked for (every write asked for one): a pass of its own here
       // would touch the tables of a CLI run that has just found there are none.
