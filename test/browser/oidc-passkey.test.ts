@@ -72,7 +72,7 @@ describe('signing in to another application with a passkey', { timeout: 180_000 
       expectedState: auth.state,
       expectedNonce: auth.nonce,
     })
-    return tokens.claims()!
+    return { claims: tokens.claims()!, tokens }
   }
 
   async function signOut() {
@@ -120,17 +120,18 @@ describe('signing in to another application with a passkey', { timeout: 180_000 
     await heading(page, 'Allow Team wiki to use your account?').waitFor()
     await page.getByText('You are signed in as pia.').waitFor()
     await page.getByRole('button', { name: 'Allow' }).click()
-    const claims = await redeem(wiki, auth)
-    expect(claims).toMatchObject({ amr: ['pwd'], email, email_verified: true })
+    const { claims, tokens } = await redeem(wiki, auth)
+    expect(claims.amr).toEqual(['pwd'])
+    // The email verified on the way is what the application learns.
+    const info = await oidc.fetchUserInfo(wiki, tokens.access_token, claims.sub)
+    expect(info).toMatchObject({ preferred_username: 'pia', email, email_verified: true })
   })
 
   it('a redirect to another site is not followed from the registration', async () => {
     await page.goto('/register?redirect=//evil.example/')
     await heading(page, 'Create an account').waitFor()
-    for (const where of [page.getByRole('main'), page.getByRole('navigation')]) {
-      const signIn = where.getByRole('link', { name: 'Sign in', exact: true })
-      expect(await signIn.getAttribute('href')).toBe('/login')
-    }
+    const signIn = page.getByRole('main').getByRole('link', { name: 'Sign in', exact: true })
+    expect(await signIn.getAttribute('href')).toBe('/login')
   })
 
   it('adds a passkey; removing it from a password-only session says how to sign in', async () => {
@@ -163,9 +164,9 @@ describe('signing in to another application with a passkey', { timeout: 180_000 
     await heading(page, 'Allow Photo album to use your account?').waitFor()
     await page.getByText('You are signed in as pia.').waitFor()
     await page.getByRole('button', { name: 'Allow' }).click()
-    const claims = await redeem(album, auth)
+    const { claims } = await redeem(album, auth)
     expect(claims.amr).toContain('hwk')
-    expect(claims).toMatchObject({ acr: 'mfa', preferred_username: 'pia' })
+    expect(claims.acr).toBe('mfa')
   })
 
   it('signs in with the password and the passkey as the second step', async () => {
@@ -182,7 +183,7 @@ describe('signing in to another application with a passkey', { timeout: 180_000 
     await checkScreen(page, 'oidc-passkey-second-factor')
     await page.getByRole('button', { name: 'Use a passkey' }).click()
     // The consent given before is remembered: straight back to the application.
-    const claims = await redeem(album, auth)
+    const { claims } = await redeem(album, auth)
     expect(claims).toMatchObject({ acr: 'mfa', amr: ['pwd', 'mfa', 'hwk'] })
   })
 })
