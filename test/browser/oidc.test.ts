@@ -125,9 +125,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
     await page.getByText('Team wiki asks you to sign in with your Gatehouse account.').waitFor()
     // Gatehouse is at an IP address here, to which no passkey can be bound: none is offered.
     expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).count()).toBe(0)
-    expect(await page.getByLabel('Username or email').getAttribute('autocomplete')).toBe(
-      'username',
-    )
+    expect(await page.getByLabel('Username or email').getAttribute('autocomplete')).toBe('username')
     await checkScreen(page, 'oidc-login')
     await signIn(page, 'alice')
 
