@@ -123,6 +123,9 @@ describe('signing in to another application through the web UI', { timeout: 180_
     await page.goto(auth.url)
     await heading(page, 'Sign in').waitFor()
     await page.getByText('Team wiki asks you to sign in with your Gatehouse account.').waitFor()
+    // Gatehouse is at an IP address here, to which no passkey can be bound: none is offered.
+    expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).count()).toBe(0)
+    expect(await page.getByLabel('Username or email').getAttribute('autocomplete')).toBe('username')
     await checkScreen(page, 'oidc-login')
     await signIn(page, 'alice')
 

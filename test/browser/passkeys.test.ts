@@ -2,7 +2,13 @@ import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { appCode } from '../support/totp.js'
-import { checkScreen, refreshCookie, startRig, type BrowserRig } from './support.js'
+import {
+  checkScreen,
+  newPasskeyDevice,
+  refreshCookie,
+  startRig,
+  type BrowserRig,
+} from './support.js'
 
 /**
  * Passkeys in the web UI (issue 12, SPEC §4.9), with Chromium's virtual authenticator standing
@@ -23,34 +29,7 @@ describe('passkeys in the web UI', { timeout: 180_000 }, () => {
       .getByRole('row')
       .filter({ hasNot: page.locator('th') })
 
-  /**
-   * A browser with Chromium's virtual platform authenticator (resident keys, user
-   * verification, answering without a prompt). It would answer the login page's autofill
-   * request (conditional mediation) the moment the page opens, before a test could use the
-   * password or the button; `autofill: false` makes it a browser without passkey autofill.
-   */
-  async function newDevice(opts: { autofill: boolean }) {
-    const context = await rig.newContext()
-    if (!opts.autofill) {
-      await context.addInitScript({
-        content: 'PublicKeyCredential.isConditionalMediationAvailable = async () => false',
-      })
-    }
-    const page = await context.newPage()
-    const cdp = await context.newCDPSession(page)
-    await cdp.send('WebAuthn.enable')
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    })
-    return { context, page, cdp, authenticatorId }
-  }
+  const newDevice = (opts: { autofill: boolean }) => newPasskeyDevice(rig, opts)
 
   async function credentials() {
     return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials

@@ -5,7 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import jsQRModule from 'jsqr'
 import { PNG } from 'pngjs'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type CDPSession,
+  type Page,
+} from 'playwright-core'
 import { expect } from 'vitest'
 import { fakeClock, type FakeClock } from '../support/clock.js'
 import { startApp, type TestApp } from '../support/harness.js'
@@ -27,6 +33,13 @@ export interface BrowserRig {
   clock: FakeClock
   browser: Browser
   baseUrl: string
+  /** Where Node reaches the app: the real port on 127.0.0.1, whatever the browser uses. */
+  origin: string
+  /**
+   * fetch for Node-side clients (openid-client) that sends requests for `baseUrl` to `origin`,
+   * so an issuer of http://localhost works outside Chromium's host resolver too.
+   */
+  fetch: typeof fetch
   /** A new browser context (its own cookies), as a second person or device. */
   newContext(): Promise<BrowserContext>
   close(): Promise<void>
@@ -96,6 +109,13 @@ export async function startRig(
   })
   mkdirSync(screenshots, { recursive: true })
   const baseUrl = opts.localhost ? 'http://localhost' : `http://127.0.0.1:${port}`
+  const origin = `http://127.0.0.1:${port}`
+  const routed: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input.toString())
+    if (url.origin !== baseUrl) return fetch(input, init)
+    const target = origin + url.pathname + url.search
+    return input instanceof Request ? fetch(new Request(target, input), init) : fetch(target, init)
+  }
   return {
     t,
     mail,
@@ -103,6 +123,8 @@ export async function startRig(
     clock,
     browser,
     baseUrl,
+    origin,
+    fetch: routed,
     async newContext() {
       const context = await browser.newContext({
         baseURL: baseUrl,
@@ -175,6 +197,46 @@ export function decodeQr(dataUrl: string): string {
   const result = jsQR(new Uint8ClampedArray(png.data), png.width, png.height)
   if (!result) throw new Error('no QR code found in the image')
   return result.data
+}
+
+export interface PasskeyDevice {
+  context: BrowserContext
+  page: Page
+  cdp: CDPSession
+  authenticatorId: string
+}
+
+/**
+ * A browser with Chromium's virtual platform authenticator (resident keys, user
+ * verification, answering without a prompt), for a rig started with `localhost`. It would
+ * answer the login page's autofill request (conditional mediation) the moment the page opens,
+ * before a test could use the password or the button; `autofill: false` makes it a browser
+ * without passkey autofill.
+ */
+export async function newPasskeyDevice(
+  rig: BrowserRig,
+  opts: { autofill: boolean },
+): Promise<PasskeyDevice> {
+  const context = await rig.newContext()
+  if (!opts.autofill) {
+    await context.addInitScript({
+      content: 'PublicKeyCredential.isConditionalMediationAvailable = async () => false',
+    })
+  }
+  const page = await context.newPage()
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  })
+  return { context, page, cdp, authenticatorId }
 }
 
 /** The refresh cookie the browser holds for this server, if any. */

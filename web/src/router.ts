@@ -175,8 +175,18 @@ router.afterEach((to) => {
   document.title = `${to.meta.title} · Gatehouse`
 })
 
+/**
+ * A `redirect` query worth following: a path on this site (not `//host`, nor `/\host`, which
+ * browsers read as another origin), or undefined. Pages pass it on from one step to the next.
+ */
+export function safeRedirect(query: unknown): string | undefined {
+  const target = typeof query === 'string' ? query : ''
+  return target.startsWith('/') && !target.startsWith('//') && !target.startsWith('/\\')
+    ? target
+    : undefined
+}
+
 /** Where to go after signing in: back to the page that sent the person to login, if it is ours. */
 export function redirectTarget(query: unknown): string {
-  const target = typeof query === 'string' ? query : ''
-  return target.startsWith('/') && !target.startsWith('//') ? target : '/profile'
+  return safeRedirect(query) ?? '/profile'
 }

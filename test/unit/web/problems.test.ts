@@ -102,6 +102,8 @@ describe('messageFor: problem+json → what a person reads', () => {
   it.each([
     ['forbidden', 403, 'You do not have permission to do that.'],
     ['mfa_required', 403, expect.stringContaining('second factor')],
+    // Adding or removing a passkey: the way back is a passkey too, not only "a code".
+    ['passkey_mfa_required', 403, expect.stringContaining('sign in again with a passkey')],
     ['account_locked', 403, 'This account is locked. Contact an administrator.'],
     ['token_expired', 401, 'Your session has expired. Please sign in again.'],
     ['network', 0, expect.stringContaining('Could not reach the server')],

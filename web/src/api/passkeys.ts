@@ -20,8 +20,19 @@ import { ApiError } from './client'
 
 export type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON }
 
-export const passkeysSupported = (): boolean => browserSupportsWebAuthn()
-export const passkeyAutofillSupported = (): Promise<boolean> => browserSupportsWebAuthnAutofill()
+/**
+ * A passkey is bound to a domain (its RP ID); on an IP address such as http://127.0.0.1 the
+ * browser refuses every ceremony, so the UI does not offer them there.
+ */
+export function isIpAddressHost(hostname: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith('[')
+}
+
+export const passkeysOnThisHost = (): boolean => !isIpAddressHost(window.location.hostname)
+
+export const passkeysSupported = (): boolean => browserSupportsWebAuthn() && passkeysOnThisHost()
+export const passkeyAutofillSupported = async (): Promise<boolean> =>
+  passkeysOnThisHost() && (await browserSupportsWebAuthnAutofill())
 
 /** Ends the ceremony in progress, if any (leaving the page, or a button taking over). */
 export function cancelPasskeyPrompt(): void {
@@ -70,6 +81,20 @@ export function getPasskey(
   autofill = false,
 ): Promise<AuthenticationResponseJSON | undefined> {
   return ceremony(() => startAuthentication({ optionsJSON, useBrowserAutofill: autofill }))
+}
+
+/**
+ * Adding or removing a passkey from a session that proved no second factor: the generic
+ * mfa_required text speaks of codes, which is wrong for someone whose factor is a passkey.
+ */
+export async function changingPasskeys<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send()
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'mfa_required')
+      throw new ApiError({ status: err.status, code: 'passkey_mfa_required' })
+    throw err
+  }
 }
 
 /**

@@ -41,6 +41,9 @@ const byCode: Record<string, string> = {
   passkey_exists: 'This device already holds a passkey for your account.',
   passkey_unsupported: 'This browser cannot use passkeys.',
   passkey_refused: 'That passkey was not accepted. Try again, or choose another way.',
+  // mfa_required when adding or removing a passkey: the way back in is a passkey, not only a code.
+  passkey_mfa_required:
+    'Changing your passkeys needs a sign-in that used your second factor. Sign out, then sign in again with a passkey, or with your password and second step.',
   passkey_failed: 'The passkey could not be used here. Try again, or choose another way.',
 }
 
