@@ -1,4 +1,3 @@
-import QRCode from 'qrcode'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
@@ -12,6 +11,7 @@ import type { BackupCodes } from './backup-codes.js'
 import { hasSecondFactor } from './factors.js'
 import type { SecondFactorCheck } from './second-factor.js'
 import type { TotpEnrolment, TotpFactor } from './totp-factor.js'
+import { qrDataUrl } from './qr-code.js'
 
 /** The signed-in caller, as its access token describes it. */
 export interface Enroller {
@@ -81,7 +81,7 @@ export function createMfaEnrolment(deps: {
       if (summary.totp) throw new GatehouseError('conflict', { detail: 'TOTP is already enabled' })
       assertMayEnrol(who, summary)
       const enrolment = await totp.setup(who.userId, who.username)
-      const qrCode = await QRCode.toDataURL(enrolment.otpauthUrl, { errorCorrectionLevel: 'M' })
+      const qrCode = await qrDataUrl(enrolment.otpauthUrl, { errorCorrectionLevel: 'M' })
       return { ...enrolment, qrCode }
     },
 

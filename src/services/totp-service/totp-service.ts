@@ -1,4 +1,3 @@
-import QRCode from 'qrcode'
 import type { SecretBox } from '../../crypto/secret-box.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
@@ -16,6 +15,7 @@ import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import { matchingStep, provisioningUri, TOTP_SECRET_BYTES } from './totp-code.js'
+import { qrDataUrl } from '../mfa/qr-code.js'
 
 export interface TotpSubject {
   username: string
@@ -100,7 +100,7 @@ export function createTotpService(deps: {
       const uri = provisioningUri(secret, appName, username)
       // SPEC §4.7: a data: URL, as the service Gatehouse replaces returned it; its clients put
       // it straight into <img src>.
-      const qrCode = await QRCode.toDataURL(uri, {
+      const qrCode = await qrDataUrl(uri, {
         type: 'image/png',
         errorCorrectionLevel: 'M',
         margin: 2,
