@@ -308,8 +308,11 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await heading(page, 'Products').waitFor()
   })
 
-  it('resets a forgotten password with the code from the email', async () => {
+  it('resets a forgotten password with the code from the email, and goes on where it was going', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click()
+    await heading(page, 'Sign in').waitFor()
+    // Sent to sign in on the way to a page: the reset keeps that way.
+    await page.goto('/login?redirect=%2Fsecurity%2Fcodes')
     await heading(page, 'Sign in').waitFor()
     await signIn(page, 'alice', 'wrong password here')
     await page.getByText('The username or password is wrong.').waitFor()
@@ -327,7 +330,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Set new password' }).click()
     await page.getByText('Your password has been changed.').waitFor()
     await signIn(page, 'alice', 'the third passphrase here')
-    await heading(page, 'Your account').waitFor()
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/security/codes')
   })
 
   it('verifies a phone by SMS, turns on SMS codes and signs in with one', async () => {
