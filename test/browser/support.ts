@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,7 @@ import { fakeClock, type FakeClock } from '../support/clock.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { startMailCapture, type MailCapture } from '../support/mail.js'
 import { startSmsCapture } from '../support/sms.js'
+import { freePort } from '../support/net.js'
 
 // jsqr is CommonJS whose types describe an ES default export; Node hands us module.exports.
 const jsQR = jsQRModule as unknown as (typeof jsQRModule)['default']
@@ -142,17 +143,6 @@ export async function startRig(
       rmSync(dir, { recursive: true, force: true })
     },
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => done(port))
-    })
-  })
 }
 
 /**

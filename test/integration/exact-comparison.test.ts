@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto'
-import { createPool as createMysqlPool } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { testDatabases, type TestDatabase } from '../support/databases.js'
+import { createMysqlDatabase, testDatabases, type TestDatabase } from '../support/databases.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { client } from '../support/http.js'
 import { apiKey } from '../support/principals.js'
 
 const databases = await testDatabases()
-const mysqlUrl = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 
 /**
  * A database as an operator might create it. CI creates MariaDB databases with utf8mb4_bin,
@@ -15,21 +12,7 @@ const mysqlUrl = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test
  * insensitive collation; the migrations must make exact columns binary themselves.
  */
 async function defaultCollationDatabase(database: TestDatabase) {
-  if (database.name !== 'mysql') return database.create()
-  const name = `gh_ci_${randomBytes(4).toString('hex')}`
-  const admin = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
-  await admin.query(`create database ${name} character set utf8mb4 collate utf8mb4_general_ci`)
-  await admin.end()
-  const url = new URL(mysqlUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
-      await c.query(`drop database ${name}`)
-      await c.end()
-    },
-  }
+  return database.name === 'mysql' ? createMysqlDatabase('utf8mb4_general_ci') : database.create()
 }
 
 /**

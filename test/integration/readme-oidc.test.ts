@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
+import { freePort } from '../support/net.js'
 
 /**
  * Issue 13, "done when": a second web app signs a person in through Gatehouse using only an
@@ -43,17 +43,6 @@ function shellWords(line: string): string[] {
   const words: string[] = []
   for (const m of line.matchAll(/"([^"]*)"|(\S+)/g)) words.push(m[1] ?? m[2]!)
   return words
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => done(port))
-    })
-  })
 }
 
 /** `…` matches anything; everything else literally; the whole line. */

@@ -77,24 +77,33 @@ export async function dropRunSchemas(): Promise<void> {
   }
 }
 
+/**
+ * A fresh MariaDB/MySQL database with this default collation. The suites get `utf8mb4_bin`;
+ * exact-comparison.test.ts also asks for the server's case-insensitive default, as an
+ * operator's `create database` would make it.
+ */
+export async function createMysqlDatabase(
+  collation = 'utf8mb4_bin',
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = freshName()
+  const admin = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
+  await admin.query(`create database ${name} character set utf8mb4 collate ${collation}`)
+  await admin.end()
+  const url = new URL(mysqlUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
+      await c.query(`drop database ${name}`)
+      await c.end()
+    },
+  }
+}
+
 const mysql: TestDatabase = {
   name: 'mysql',
-  async create() {
-    const name = freshName()
-    const admin = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
-    await admin.query(`create database ${name} character set utf8mb4 collate utf8mb4_bin`)
-    await admin.end()
-    const url = new URL(mysqlUrl)
-    url.pathname = `/${name}`
-    return {
-      url: url.toString(),
-      async drop() {
-        const c = createMysqlPool({ uri: mysqlUrl, connectionLimit: 1 })
-        await c.query(`drop database ${name}`)
-        await c.end()
-      },
-    }
-  },
+  create: () => createMysqlDatabase(),
 }
 
 async function reachable(db: TestDatabase): Promise<boolean> {
