@@ -166,7 +166,7 @@ export default tseslint.config(
   // Layer boundaries (STYLE §1–§2).
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/main.ts', 'src/cli/index.ts'],
+    ignores: ['src/serve.ts', 'src/cli/index.ts'],
     rules: {
       'no-restricted-syntax': ['error', processEnvRead],
     },

@@ -32,7 +32,8 @@ import { memoryFigures } from './memory.js'
 import { cleanupRedisPrefix, redisReachable } from './redis.js'
 import { printReport } from './report.js'
 import { interleaved, processCpuMs } from './stats.js'
-import { BENCH_USER, startBare, startGatehouse } from './targets.js'
+import { startBare } from './bare.js'
+import { BENCH_USER, startGatehouse } from './targets.js'
 
 const num = (name, fallback) => {
   const v = Number(process.env[name])

@@ -6,8 +6,6 @@ import { createContainer } from '../dist/container.js'
 import { migrateToLatest } from '../dist/store/migrate.js'
 import { freshDatabase } from './databases.js'
 
-export { startBare } from './bare.js'
-
 // Fixed so runs are comparable; it only seals this run's throwaway signing keys.
 const BENCH_SECRET_KEY = Buffer.alloc(32, 42).toString('base64')
 

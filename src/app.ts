@@ -1,16 +1,13 @@
 import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import {
-  registerAjvFormats,
-  TypeBoxValidatorCompiler,
-  type TypeBoxTypeProvider,
-} from '@fastify/type-provider-typebox'
+import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
 import { installRateLimits } from './http/rate-limit.js'
+import { lazySerializers, lazyValidatorCompiler } from './http/lazy-schemas.js'
 import { securityHeaders } from './http/security-headers.js'
 import { refuseIllFormed } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
@@ -47,7 +44,7 @@ export interface AppOptions {
   webRoot?: string
 }
 
-/** Builds the HTTP app around the services. It never listens: main.ts does, tests inject. */
+/** Builds the HTTP app around the services. It never listens: serve.ts does, tests inject. */
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services
   const options: FastifyServerOptions = {
@@ -58,6 +55,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     routerOptions: { maxParamLength: 256 },
+    schemaController: lazySerializers,
     // The router rejects some URLs before any handler runs; they still answer problem+json.
     frameworkErrors: (error, _request, reply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
@@ -66,7 +64,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setValidatorCompiler(lazyValidatorCompiler)
   // SPEC §3: JSON in (and forms where a route registers the form parser). Fastify also parses
   // text/plain by default, which turned a text body into a schema failure instead of a 415.
   app.removeContentTypeParser('text/plain')

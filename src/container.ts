@@ -159,7 +159,7 @@ export interface ContainerOverrides {
   /** Cheaper argon2 parameters for tests that are not about hashing. */
   hasherOptions?: Parameters<typeof createPasswordHasher>[0]
   defaultMetrics?: boolean
-  /** Where the log mailer and SMS sender write, and background failures go; main.ts passes the app's. */
+  /** Where the log mailer and SMS sender write, and background failures go; serve.ts passes the app's. */
   logger?: NotifyLogger
 }
 

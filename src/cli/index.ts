@@ -6,7 +6,7 @@ import {
   loadOrCreateDevSecretKey,
 } from '../config/index.js'
 import { GatehouseError } from '../services/errors.js'
-import { serve } from '../main.js'
+import { serve } from '../serve.js'
 import { MissingSecretKeys } from '../services/secrets/sealed-keys.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'

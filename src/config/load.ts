@@ -8,7 +8,7 @@ export { ConfigError } from './errors.js'
 
 export interface LoadConfigOptions {
   /**
-   * Supplies the key when GATEHOUSE_SECRET_KEY is unset outside production; main.ts passes
+   * Supplies the key when GATEHOUSE_SECRET_KEY is unset outside production; serve.ts passes
    * `() => loadOrCreateDevSecretKey('./data/secret.key')` so that loadConfig itself stays pure.
    */
   devSecretKey?: () => { key: Buffer; generated: boolean; path?: string }

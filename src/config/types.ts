@@ -17,7 +17,7 @@ export interface Config {
     /** 32-byte current key. */
     readonly key: Buffer
     readonly oldKeys: readonly Buffer[]
-    /** True when the key was generated into ./data/secret.key (dev only): main.ts warns. */
+    /** True when the key was generated into ./data/secret.key (dev only): serve.ts warns. */
     readonly generated: boolean
     /** Where the key came from, for the operator: `GATEHOUSE_SECRET_KEY` or the key file's path. */
     readonly source: string

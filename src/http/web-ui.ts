@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from './routes/types.js'
 
-/** Where `npm run build` puts the Vite build: web/dist beside src/ and dist/ alike. */
-export const defaultWebRoot = fileURLToPath(new URL('../../web/dist', import.meta.url))
+/**
+ * The checkout this module runs from (the folder with package.json): src/http under the test
+ * runner, a bundled chunk somewhere in dist/ in production.
+ */
+function checkoutRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
+  return dir
+}
+
+/** Where `npm run build` puts the Vite build. */
+export const defaultWebRoot = join(checkoutRoot(), 'web', 'dist')
 
 // Paths the server owns: a miss under them is the API's 404, never the app's HTML.
 const serverRoots = ['/api', '/.well-known', '/docs', '/openapi.json', '/assets']

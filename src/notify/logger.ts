@@ -1,4 +1,4 @@
-/** The slice of a pino logger the notifiers use; main.ts hands in Fastify's. */
+/** The slice of a pino logger the notifiers use; serve.ts hands in Fastify's. */
 export interface NotifyLogger {
   info(obj: Record<string, unknown>, msg: string): void
   warn(obj: Record<string, unknown>, msg: string): void

@@ -26,13 +26,7 @@ function buildIfStale(): void {
     // Not built yet.
   }
   if (built < newestMtime('src')) {
-    execFileSync(
-      process.execPath,
-      ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
-      {
-        stdio: 'inherit',
-      },
-    )
+    execFileSync(process.execPath, ['scripts/build-server.js'], { stdio: 'inherit' })
   }
 }
 

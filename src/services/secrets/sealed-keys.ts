@@ -6,7 +6,7 @@ import { sealedEnvelopeHeads } from '../../store/repositories/sealed-secrets.js'
  * Start-up refuses a database holding secrets sealed under keys this process lacks: carrying
  * on would seal new secrets under yet another key (a CLI run without the servers'
  * GATEHOUSE_SECRET_KEY once rotated a signing key in that no server could open, and every
- * login failed). Raised by main.ts and the CLI before anything else runs.
+ * login failed). Raised by serve.ts and the CLI before anything else runs.
  */
 export class MissingSecretKeys extends Error {
   readonly kids: readonly string[]

@@ -56,7 +56,7 @@ export interface KeyRing {
   unusable(): Promise<string[]>
 }
 
-/** Where the ring reports a key it cannot open; main.ts hands in the app's logger. */
+/** Where the ring reports a key it cannot open; serve.ts hands in the app's logger. */
 export interface KeyRingLogger {
   error(obj: Record<string, unknown>, msg: string): void
 }

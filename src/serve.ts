@@ -1,0 +1,61 @@
+import { resolve } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import { buildApp } from './app.js'
+import { loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
+import { createContainer } from './container.js'
+import { describeDatabaseUrl } from './store/db.js'
+import { migrateToLatest } from './store/migrate.js'
+
+/** The only reader of process.env: configuration in, a listening server out. */
+export async function serve(): Promise<void> {
+  try {
+    process.loadEnvFile('.env')
+  } catch {
+    // No .env file: the environment alone configures us.
+  }
+  const config = loadConfig(process.env, {
+    devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
+  })
+  // The container is built before the app, so its notifiers log through a late-bound forwarder.
+  const late: { log?: FastifyBaseLogger } = {}
+  const services = createContainer(config, {
+    logger: {
+      info: (obj, msg) => late.log?.info(obj, msg),
+      warn: (obj, msg) => late.log?.warn(obj, msg),
+      error: (obj, msg) => late.log?.error(obj, msg),
+    },
+  })
+  const app = await buildApp(services, {
+    logger: {
+      level: process.env.LOG_LEVEL ?? 'info',
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+    },
+  })
+  late.log = app.log
+  if (config.secrets.generated) {
+    app.log.warn(
+      'GATEHOUSE_SECRET_KEY is not set: generated one into ./data/secret.key (development only)',
+    )
+  }
+  app.log.info(
+    { database: describeDatabaseUrl(config.databaseUrl), secretKey: config.secrets.source },
+    'starting',
+  )
+  try {
+    const applied = await migrateToLatest(services.db)
+    if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
+    await services.sealedKeys.assertAllPresent(config.secrets.source)
+  } catch (err) {
+    await app.close()
+    await services.close()
+    throw err
+  }
+
+  const shutdown = async () => {
+    await app.close()
+    await services.close()
+  }
+  process.once('SIGINT', () => void shutdown())
+  process.once('SIGTERM', () => void shutdown())
+  await app.listen({ port: config.http.port, host: config.http.host })
+}
