@@ -184,6 +184,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     db,
     clock,
     intervalMs: 2_000,
+    coalesceMs: 100,
     onError: (err) =>
       log.warn(
         { err: err instanceof Error ? err.message : String(err) },

@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery, DialectAdapter } from 'kysely'
+import type { Compilable, CompiledQuery, DialectAdapter, QueryResult } from 'kysely'
 import type { Db } from './db.js'
 
 /**
@@ -12,20 +12,20 @@ import type { Db } from './db.js'
  * On SQLite the SQL text is then also the key of the prepared-statement cache
  * (sqlite-statements.ts), so the statement is neither rebuilt nor re-prepared.
  */
-export function precompiled<P extends Record<string, unknown>, R>(
+export function precompiled<P extends object, R>(
   db: Db,
   keys: readonly (keyof P & string)[],
   build: (params: P) => Compilable<R>,
 ): (params: P) => Promise<R[]> {
   const run = compiledWith(db, keys, build)
-  return (params) => run(db, params)
+  return async (params) => (await run(db, params)).rows
 }
 
-function compiledWith<P extends Record<string, unknown>, R>(
+function compiledWith<P extends object, R>(
   db: Db,
   keys: readonly (keyof P & string)[],
   build: (params: P) => Compilable<R>,
-): (run: Db, params: P) => Promise<R[]> {
+): (run: Db, params: P) => Promise<QueryResult<R>> {
   let compiled: { query: CompiledQuery<R>; slots: ((p: P) => unknown)[] } | undefined
   const compile = () => {
     // Unique strings no caller can pass, so each bound value is matched to its parameter.
@@ -42,11 +42,7 @@ function compiledWith<P extends Record<string, unknown>, R>(
   return async (run, params) => {
     compiled ??= compile()
     const { query, slots } = compiled
-    const result = await run.executeQuery<R>({
-      ...query,
-      parameters: slots.map((slot) => slot(params)),
-    })
-    return result.rows
+    return run.executeQuery<R>({ ...query, parameters: slots.map((slot) => slot(params)) })
   }
 }
 
@@ -54,13 +50,33 @@ function compiledWith<P extends Record<string, unknown>, R>(
  * `precompiled` for repository functions that take the database (or a transaction) per call:
  * compiled once per dialect (the SQL depends on nothing else), run on the `db` given.
  */
-export function precompiledFor<P extends Record<string, unknown>, R>(
+export function precompiledFor<P extends object, R>(
   keys: readonly (keyof P & string)[],
   build: (db: Db, params: P) => Compilable<R>,
 ): (db: Db, params: P) => Promise<R[]> {
+  const run = perDialect(keys, build)
+  return async (db, params) => (await run(db, params)).rows
+}
+
+/**
+ * `precompiledFor` for inserts, updates and deletes: resolves with how many rows the statement
+ * affected (0 when the driver does not say). An insert must name the same columns every call.
+ */
+export function precompiledWrite<P extends object>(
+  keys: readonly (keyof P & string)[],
+  build: (db: Db, params: P) => Compilable<unknown>,
+): (db: Db, params: P) => Promise<number> {
+  const run = perDialect(keys, build)
+  return async (db, params) => Number((await run(db, params)).numAffectedRows ?? 0)
+}
+
+function perDialect<P extends object, R>(
+  keys: readonly (keyof P & string)[],
+  build: (db: Db, params: P) => Compilable<R>,
+): (db: Db, params: P) => Promise<QueryResult<R>> {
   // Keyed by the dialect's adapter, which a transaction shares with its database; tests run
   // SQLite, PostgreSQL and MySQL side by side in one process.
-  const byDialect = new WeakMap<DialectAdapter, (run: Db, params: P) => Promise<R[]>>()
+  const byDialect = new WeakMap<DialectAdapter, (run: Db, params: P) => Promise<QueryResult<R>>>()
   return (db, params) => {
     const adapter = db.getExecutor().adapter
     let query = byDialect.get(adapter)

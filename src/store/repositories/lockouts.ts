@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
-import { precompiledFor } from '../precompiled.js'
+import { precompiledFor, precompiledWrite } from '../precompiled.js'
 
 export interface LockoutState {
   userId: string
@@ -108,35 +108,45 @@ export async function reserveAttempt(
   threshold: number,
   nowMs: number,
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('login_lockouts')
-    .set({ failures: sql`failures + 1`, updated_at: nowMs })
-    .where('user_id', '=', userId)
-    .where('failures', '<', threshold)
-    .where(notLocked(nowMs))
-    .executeTakeFirst()
-  return Number(res.numUpdatedRows) === 1
+  return (await reserveAttemptQuery(db, { userId, threshold, nowMs })) === 1
 }
 
 /** Returns a reserved attempt that turned out not to be a failure. */
 export async function releaseAttempt(db: Db, userId: string, nowMs: number): Promise<void> {
-  await db
-    .updateTable('login_lockouts')
-    .set({ failures: sql`failures - 1`, updated_at: nowMs })
-    .where('user_id', '=', userId)
-    .where('failures', '>', 0)
-    .execute()
+  await releaseAttemptQuery(db, { userId, nowMs })
 }
 
 /** A completed login: the consecutive count starts again. */
 export async function resetFailures(db: Db, userId: string, nowMs: number): Promise<void> {
-  await db
-    .updateTable('login_lockouts')
-    .set({ failures: 0, updated_at: nowMs })
-    .where('user_id', '=', userId)
-    .where('failures', '>', 0)
-    .execute()
+  await resetFailuresQuery(db, { userId, nowMs })
 }
+
+// Every login runs two of these three: built once (precompiled.ts).
+type AttemptParams = { userId: string; nowMs: number }
+const reserveAttemptQuery = precompiledWrite(
+  ['userId', 'threshold', 'nowMs'],
+  (db, { userId, threshold, nowMs }: AttemptParams & { threshold: number }) =>
+    db
+      .updateTable('login_lockouts')
+      .set({ failures: sql`failures + 1`, updated_at: nowMs })
+      .where('user_id', '=', userId)
+      .where('failures', '<', threshold)
+      .where(notLocked(nowMs)),
+)
+const releaseAttemptQuery = precompiledWrite(['userId', 'nowMs'], (db, p: AttemptParams) =>
+  db
+    .updateTable('login_lockouts')
+    .set({ failures: sql`failures - 1`, updated_at: p.nowMs })
+    .where('user_id', '=', p.userId)
+    .where('failures', '>', 0),
+)
+const resetFailuresQuery = precompiledWrite(['userId', 'nowMs'], (db, p: AttemptParams) =>
+  db
+    .updateTable('login_lockouts')
+    .set({ failures: 0, updated_at: p.nowMs })
+    .where('user_id', '=', p.userId)
+    .where('failures', '>', 0),
+)
 
 /**
  * Locks the account when the threshold is reached. Of several failures reaching it at

@@ -1,5 +1,6 @@
 import { MysqlAdapter, type Insertable, type Selectable } from 'kysely'
 import type { Db } from '../db.js'
+import { precompiledFor, precompiledWrite } from '../precompiled.js'
 import type { NotificationOutboxTable } from '../tables.js'
 
 export type OutboxRow = Selectable<NotificationOutboxTable>
@@ -21,25 +22,32 @@ export async function touchKnownDevice(
   deviceHash: string,
   nowMs: number,
 ): Promise<{ lastSeenMs: number | undefined; anyKnown: boolean }> {
-  const known = await db
-    .selectFrom('known_devices')
-    .select(['device_hash', 'last_seen_at'])
-    .where('user_id', '=', userId)
-    .execute()
+  const known = await knownDevicesQuery(db, { userId })
   const mine = known.find((d) => d.device_hash === deviceHash)
-  const insert = db
-    .insertInto('known_devices')
-    .values({ user_id: userId, device_hash: deviceHash, last_seen_at: nowMs })
-  if (db.getExecutor().adapter instanceof MysqlAdapter)
-    await insert.onDuplicateKeyUpdate({ last_seen_at: nowMs }).execute()
-  else
-    await insert
-      .onConflict((oc) =>
-        oc.columns(['user_id', 'device_hash']).doUpdateSet({ last_seen_at: nowMs }),
-      )
-      .execute()
+  await touchDeviceQuery(db, { userId, deviceHash, nowMs })
   return { lastSeenMs: mine ? Number(mine.last_seen_at) : undefined, anyKnown: known.length > 0 }
 }
+
+// Every login runs both: built once (precompiled.ts).
+const knownDevicesQuery = precompiledFor(['userId'], (db, { userId }: { userId: string }) =>
+  db
+    .selectFrom('known_devices')
+    .select(['device_hash', 'last_seen_at'])
+    .where('user_id', '=', userId),
+)
+const touchDeviceQuery = precompiledWrite(
+  ['userId', 'deviceHash', 'nowMs'],
+  (db, { userId, deviceHash, nowMs }: { userId: string; deviceHash: string; nowMs: number }) => {
+    const insert = db
+      .insertInto('known_devices')
+      .values({ user_id: userId, device_hash: deviceHash, last_seen_at: nowMs })
+    return db.getExecutor().adapter instanceof MysqlAdapter
+      ? insert.onDuplicateKeyUpdate({ last_seen_at: nowMs })
+      : insert.onConflict((oc) =>
+          oc.columns(['user_id', 'device_hash']).doUpdateSet({ last_seen_at: nowMs }),
+        )
+  },
+)
 
 /** Rows due for delivery (not sent, not given up, not held by a live claim). */
 export async function dueOutboxRows(db: Db, nowMs: number, limit: number): Promise<OutboxRow[]> {
@@ -155,13 +163,13 @@ export async function markCompromised(db: Db, userId: string, nowMs: number): Pr
 }
 
 export async function isCompromised(db: Db, userId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('compromised_accounts')
-    .select('user_id')
-    .where('user_id', '=', userId)
-    .executeTakeFirst()
-  return row !== undefined
+  return (await compromisedQuery(db, { userId })).length > 0
 }
+
+// Every login asks: built once (precompiled.ts).
+const compromisedQuery = precompiledFor(['userId'], (db, { userId }: { userId: string }) =>
+  db.selectFrom('compromised_accounts').select('user_id').where('user_id', '=', userId),
+)
 
 export async function clearCompromised(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('compromised_accounts').where('user_id', '=', userId).execute()

@@ -1,11 +1,27 @@
 import type { Db } from '../db.js'
+import { precompiledWrite } from '../precompiled.js'
 import type { RefreshTokensTable } from '../tables.js'
 
 export type RefreshTokenRow = RefreshTokensTable
 
 export async function insertRefreshToken(db: Db, row: RefreshTokenRow): Promise<void> {
-  await db.insertInto('refresh_tokens').values(row).execute()
+  await insertRefreshTokenQuery(db, row)
 }
+
+// Every login writes one: built once (precompiled.ts).
+const insertRefreshTokenQuery = precompiledWrite(
+  [
+    'id',
+    'session_id',
+    'token_hash',
+    'created_at',
+    'expires_at',
+    'used_at',
+    'successor_id',
+    'successor_sealed',
+  ] satisfies (keyof RefreshTokenRow)[],
+  (db, row: RefreshTokenRow) => db.insertInto('refresh_tokens').values(row),
+)
 
 export async function findRefreshTokenByHash(
   db: Db,

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { precompiledFor } from '../precompiled.js'
 
 export interface RoleRecord {
   name: string
@@ -6,14 +7,18 @@ export interface RoleRecord {
 }
 
 export async function rolesOfUser(db: Db, userId: string): Promise<string[]> {
-  const rows = await db
+  const rows = await rolesOfUserQuery(db, { userId })
+  return rows.map((r) => r.role_name)
+}
+
+// Every login and token refresh reads them: built once (precompiled.ts).
+const rolesOfUserQuery = precompiledFor(['userId'], (db, { userId }: { userId: string }) =>
+  db
     .selectFrom('user_roles')
     .select('role_name')
     .where('user_id', '=', userId)
-    .orderBy('role_name')
-    .execute()
-  return rows.map((r) => r.role_name)
-}
+    .orderBy('role_name'),
+)
 
 export async function rolesOfUsers(
   db: Db,

@@ -1,11 +1,28 @@
 import type { Db } from '../db.js'
+import { precompiledWrite } from '../precompiled.js'
 import type { SessionsTable } from '../tables.js'
 
 export type SessionRow = SessionsTable
 
 export async function insertSession(db: Db, row: SessionRow): Promise<void> {
-  await db.insertInto('sessions').values(row).execute()
+  await insertSessionQuery(db, row)
 }
+
+// Every login writes one: built once (precompiled.ts).
+const insertSessionQuery = precompiledWrite(
+  [
+    'id',
+    'user_id',
+    'amr',
+    'created_at',
+    'last_used_at',
+    'ended_at',
+    'end_reason',
+    'ip',
+    'user_agent',
+  ] satisfies (keyof SessionRow)[],
+  (db, row: SessionRow) => db.insertInto('sessions').values(row),
+)
 
 export async function findSession(db: Db, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst()

@@ -42,8 +42,14 @@ export async function insertUserWithRoles(
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').select(publicColumns).where('id', '=', id).executeTakeFirst()
+  const [row] = await userByIdQuery(db, { id })
+  return row
 }
+
+// Every login and token refresh reads it: built once (precompiled.ts).
+const userByIdQuery = precompiledFor(['id'], (db, { id }: { id: string }) =>
+  db.selectFrom('users').select(publicColumns).where('id', '=', id),
+)
 
 /** The row with its password hash, found by normalized username or email: only login needs it. */
 export async function findLoginRecord(db: Db, identifier: string): Promise<UsersTable | undefined> {
