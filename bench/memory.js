@@ -18,10 +18,24 @@ export function rssMiB(pid) {
   }
 }
 
-function startServer(kind) {
+/**
+ * The environment and Node flags the shipped systemd unit (ops/gatehouse.service) starts
+ * Gatehouse with: its memory is measured as it is deployed.
+ */
+export function unitSettings() {
+  const unit = readFileSync(new URL('../ops/gatehouse.service', import.meta.url), 'utf8')
+  const env = Object.fromEntries(
+    [...unit.matchAll(/^Environment=(\w+)=(.*)$/gm)].map(([, name, value]) => [name, value]),
+  )
+  const flags = /^ExecStart=\S+ (.*)dist\/main\.js$/m.exec(unit)?.[1] ?? ''
+  return { env, execArgv: flags.split(/\s+/).filter(Boolean) }
+}
+
+function startServer(kind, { env = {}, execArgv = [] } = {}) {
   const child = fork(new URL('./server.js', import.meta.url), [kind], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, ...env, NODE_ENV: 'production' },
+    execArgv,
   })
   const next = (key) =>
     new Promise((resolve, reject) => {
@@ -67,7 +81,7 @@ export async function memoryFigures({ settleSec, loadSec, loginJob }) {
   } finally {
     await bare.stop()
   }
-  const gatehouse = startServer('gatehouse')
+  const gatehouse = startServer('gatehouse', unitSettings())
   try {
     const { origin } = await gatehouse.ready
     await sleep(settleSec * 1000)
@@ -83,7 +97,9 @@ export async function memoryFigures({ settleSec, loadSec, loginJob }) {
     } finally {
       clearInterval(sampler)
     }
-    return { bareIdle, idle, underLoad: peak, logins: load.ok, failed: load.failed }
+    const { env, execArgv } = unitSettings()
+    const unit = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...execArgv].join(' ')
+    return { bareIdle, idle, underLoad: peak, logins: load.ok, failed: load.failed, unit }
   } finally {
     await gatehouse.stop()
   }

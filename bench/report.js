@@ -155,6 +155,8 @@ export function printReport({ settings, results, memory, elapsedSec, cpu: share 
   }
 
   console.log('\nmemory (each server in a process of its own; SQLite, NODE_ENV=production)')
+  if (memory.unit)
+    console.log(`Gatehouse started as ops/gatehouse.service starts it: ${memory.unit}`)
   if (memory.error) {
     console.log(`  not measured: ${memory.error}`)
     summary.push([TARGETS.idle.what, '-', '≤ 1.5', 'n/a'], [TARGETS.load.what, '-', '≤ 3', 'n/a'])

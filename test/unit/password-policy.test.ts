@@ -1,6 +1,8 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   commonPasswordCount,
+  compactWordList,
   isCommonPassword,
 } from '../../src/services/accounts/common-passwords.js'
 import { checkPassword, checkUsername } from '../../src/services/accounts/password-policy.js'
@@ -70,6 +72,20 @@ describe('checkPassword', () => {
 describe('common password list', () => {
   it('holds at least 10,000 entries', () => {
     expect(commonPasswordCount()).toBeGreaterThanOrEqual(10_000)
+  })
+
+  it('finds exactly the words of a list, whatever their case', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string()), fc.array(fc.string()), (words, probes) => {
+        const list = compactWordList(words)
+        const expected = new Set(words.map((w) => w.toLowerCase()))
+        expect(list.size).toBe(expected.size)
+        for (const probe of [...words, ...probes, ...words.map((w) => `${w}x`)])
+          expect(list.has(probe.toUpperCase())).toBe(
+            expected.has(probe.toUpperCase().toLowerCase()),
+          )
+      }),
+    )
   })
 
   it('compares case-insensitively', () => {
