@@ -31,8 +31,8 @@ export function unitSettings() {
   return { env, execArgv: flags.split(/\s+/).filter(Boolean) }
 }
 
-function startServer(kind, { env = {}, execArgv = [] } = {}) {
-  const child = fork(new URL('./server.js', import.meta.url), [kind], {
+export function startServer(kind, { env = {}, execArgv = [], args = [] } = {}) {
+  const child = fork(new URL('./server.js', import.meta.url), [kind, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, NODE_ENV: 'production' },
     execArgv,
@@ -53,9 +53,10 @@ function startServer(kind, { env = {}, execArgv = [] } = {}) {
   return {
     child,
     ready: next('ready'),
-    async prepare() {
-      child.send('prepare')
-      await next('prepared')
+    /** Logs the bench user in (registering it first unless `registered`); the access token. */
+    async prepare({ registered = false } = {}) {
+      child.send({ prepare: { registered } })
+      return (await next('prepared')).accessToken
     },
     stop: () =>
       new Promise((resolve) => {

@@ -125,7 +125,7 @@ export function printReport({ settings, results, memory, elapsedSec, cpu: share 
   console.log(
     `\nGatehouse bench — node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ` +
       `${settings.durationSec}s per figure in ${2 * settings.rounds} slices after ` +
-      `${settings.warmupSec}s warm-up; ` +
+      `${settings.warmupSec}s warm-up (logins ${settings.loginWarmupSec}s); ` +
       'load: autocannon in a child process (shares the cores)\n',
   )
   console.log(table(rows))

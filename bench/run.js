@@ -17,6 +17,7 @@
 //
 // Knobs (environment): BENCH_DURATION (measured seconds per figure, default 8),
 // BENCH_ROUNDS (A B B A rounds per pair, default 2), BENCH_WARMUP (seconds, default 2),
+// BENCH_LOGIN_WARMUP (seconds of logins before the first login slice, default 8),
 // BENCH_LOGIN_CONNECTIONS (default: the cores, also the argon2 concurrency), BENCH_CONNECTIONS
 // (for /me and /bare, default 10), BENCH_REDIS_URL (default redis://127.0.0.1:6379; "off"
 // skips the Redis scenarios), BENCH_DB (postgres, mysql or both, comma-separated: the same
@@ -42,6 +43,10 @@ const num = (name, fallback) => {
 const settings = {
   durationSec: num('BENCH_DURATION', 8),
   warmupSec: num('BENCH_WARMUP', 2),
+  // V8 optimizes a login's code only after some hundreds of logins; at ~60 a second, 2 s
+  // measured a colder server than any that has been up for a minute (its first slices were
+  // ~15 % slower than the rest).
+  loginWarmupSec: num('BENCH_LOGIN_WARMUP', 8),
   loginConnections: num('BENCH_LOGIN_CONNECTIONS', availableParallelism()),
   connections: num('BENCH_CONNECTIONS', 10),
   rounds: Math.round(num('BENCH_ROUNDS', 2)),
@@ -112,11 +117,11 @@ const getJob = (url, accessToken) => ({
  * and the responses the server finished, both up to the end of the settle pause, so requests
  * the load generator abandoned at the end are counted with the CPU they used.
  */
-function target(job, server) {
-  let warm = settings.warmupSec <= 0
+function target(job, server, warmupSec = settings.warmupSec) {
+  let warm = warmupSec <= 0
   return async (durationSec) => {
     if (!warm) {
-      await runLoad({ ...job, durationSec: settings.warmupSec })
+      await runLoad({ ...job, durationSec: warmupSec })
       warm = true
     }
     const cpu0 = processCpuMs()
@@ -129,7 +134,7 @@ function target(job, server) {
 
 function targetsOf(server) {
   return {
-    login: target(loginJob(server.origin), server),
+    login: target(loginJob(server.origin), server, settings.loginWarmupSec),
     me: target(getJob(`${server.origin}/api/auth/me`, server.accessToken), server),
   }
 }

@@ -44,8 +44,14 @@ async function post(url, body, headers = {}) {
  * has finished, so CPU time can be divided by the requests it really served (including those
  * the load generator abandoned at the end of a slice).
  */
-export async function startGatehouse(extraEnv = {}, { database = 'sqlite', register = true } = {}) {
-  const store = await freshDatabase(database)
+export async function startGatehouse(
+  extraEnv = {},
+  { database = 'sqlite', register = true, databaseUrl } = {},
+) {
+  // With `databaseUrl`, an existing database another instance shares (instances.js): kept.
+  const store = databaseUrl
+    ? { url: databaseUrl, drop: async () => {} }
+    : await freshDatabase(database)
   let services
   let app
   try {
@@ -65,9 +71,9 @@ export async function startGatehouse(extraEnv = {}, { database = 'sqlite', regis
         return services.redisStatus()
       },
       completed: () => completed,
-      /** Registers the bench user and logs in once for an access token. */
-      async prepare() {
-        await post(`${origin}/api/auth/register`, BENCH_USER)
+      /** Registers the bench user (unless another instance did) and logs in for an access token. */
+      async prepare({ registered = false } = {}) {
+        if (!registered) await post(`${origin}/api/auth/register`, BENCH_USER)
         const tokens = await post(`${origin}/api/auth/login`, BENCH_USER)
         server.accessToken = tokens.access_token
       },

@@ -17,7 +17,11 @@ export function createLoginCompletion(deps: {
    */
   return async function complete(
     scope: AttemptScope,
-    user: { id: string; username: string },
+    /**
+     * The account, just read and found usable by the caller; `enteredAs` is the name the
+     * person typed (the audit event's username), when it may differ (an email address).
+     */
+    user: { id: string; username: string; enteredAs?: string },
     amr: string[],
     context: RequestContext,
   ): Promise<IssuedTokens> {
@@ -25,6 +29,7 @@ export function createLoginCompletion(deps: {
     let recorded = () => {}
     const tokens = await sessions.start({
       userId: user.id,
+      username: user.username,
       amr,
       context,
       alsoWrite: async (trx, sessionId) => {
@@ -33,7 +38,7 @@ export function createLoginCompletion(deps: {
           event: 'login_succeeded',
           outcome: 'success',
           userId: user.id,
-          username: user.username,
+          username: user.enteredAs ?? user.username,
           details: { amr, session_id: sessionId },
           context,
         })

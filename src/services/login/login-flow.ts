@@ -156,7 +156,7 @@ export function createLoginFlow(deps: {
             metrics.login('failure')
           throw err
         }
-        const known = { id: user.id, username: identifier }
+        const known = { id: user.id, username: user.username, enteredAs: identifier }
         const summary = await mfaSummary(user.id)
         if (!hasSecondFactor(summary)) {
           const tokens = await complete(scope, known, ['pwd'], context)

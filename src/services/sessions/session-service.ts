@@ -103,11 +103,20 @@ export function createSessionService(deps: {
     }
   }
 
-  async function accessFor(userId: string, sessionId: string, amr: string[]): Promise<string> {
-    const user = await findUserById(db, userId)
-    if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
+  /** `username` when the caller has just read the account and found it usable (a login). */
+  async function accessFor(
+    userId: string,
+    sessionId: string,
+    amr: string[],
+    username?: string,
+  ): Promise<string> {
+    if (username === undefined) {
+      const user = await findUserById(db, userId)
+      if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
+      username = user.username
+    }
     const roles = await rolesOfUser(db, userId)
-    return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr })
+    return accessTokens.issue({ userId, sessionId, username, roles, amr })
   }
 
   async function endSessionsAudited(
@@ -147,6 +156,8 @@ export function createSessionService(deps: {
      */
     async start(input: {
       userId: string
+      /** The account's username, when the caller has just read the account (spares a read). */
+      username?: string
       amr: string[]
       context: RequestContext
       alsoWrite?: (trx: Db, sessionId: string) => Promise<void>
@@ -171,7 +182,7 @@ export function createSessionService(deps: {
       })
       await forgetSpentSuccessors()
       return {
-        accessToken: await accessFor(input.userId, sessionId, input.amr),
+        accessToken: await accessFor(input.userId, sessionId, input.amr, input.username),
         refreshToken: token,
         expiresIn: cfg.accessTtlSec,
         userId: input.userId,

@@ -12,6 +12,8 @@ export async function insertOutboxRow(
   await db.insertInto('notification_outbox').values(row).execute()
 }
 
+const DEVICE_TOUCH_EVERY_MS = 3600_000
+
 /**
  * Records a successful login's device and returns when it was last seen before (undefined:
  * never). One upsert per dialect, so two logins at once cannot both fail on the key.
@@ -24,7 +26,10 @@ export async function touchKnownDevice(
 ): Promise<{ lastSeenMs: number | undefined; anyKnown: boolean }> {
   const known = await knownDevicesQuery(db, { userId })
   const mine = known.find((d) => d.device_hash === deviceHash)
-  await touchDeviceQuery(db, { userId, deviceHash, nowMs })
+  // "New" is counted in days (90), so a device seen within the hour needs no write: most logins
+  // come from a device seen minutes ago, and this spares them a statement.
+  if (!mine || nowMs - Number(mine.last_seen_at) >= DEVICE_TOUCH_EVERY_MS)
+    await touchDeviceQuery(db, { userId, deviceHash, nowMs })
   return { lastSeenMs: mine ? Number(mine.last_seen_at) : undefined, anyKnown: known.length > 0 }
 }
 
