@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
 import type Pg from 'pg'
 import type { Database } from './tables.js'
+import { preparedStatementName } from './precompiled.js'
 import { cachingStatements } from './sqlite-statements.js'
 
 export type Db = Kysely<Database>
@@ -103,8 +104,28 @@ async function openPostgres(url: string) {
   // listener, Node ends the process. The query that meets the broken connection fails
   // (and is answered 503 unavailable), and the pool replaces the client.
   pool.on('error', ignoreConnectionError)
-  pool.on('connect', (client) => client.on('error', ignoreConnectionError))
+  pool.on('connect', (client) => {
+    client.on('error', ignoreConnectionError)
+    preparePrecompiled(client)
+  })
   return pool
+}
+
+/**
+ * Runs the queries built once (precompiled.ts: a login's) as named prepared statements, so
+ * PostgreSQL parses and plans each once per connection instead of at every call. Only those:
+ * any other SQL (an IN list of any length) would leave a statement on the connection for good.
+ */
+function preparePrecompiled(client: Pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  // Kysely's driver calls query(text, values); pg takes a name in the config-object form.
+  // The cast restates pg's overloaded signature, which a wrapper cannot spell out.
+  client.query = ((text: unknown, values?: unknown, ...rest: unknown[]) => {
+    const name = typeof text === 'string' ? preparedStatementName(text) : undefined
+    return name !== undefined && Array.isArray(values) && rest.length === 0
+      ? query({ name, text, values })
+      : query(text, values, ...rest)
+  }) as Pg.PoolClient['query']
 }
 
 async function openMysql(url: string) {

@@ -21,6 +21,13 @@ export function precompiled<P extends object, R>(
   return async (params) => (await run(db, params)).rows
 }
 
+// The SQL of every query built here, each with a statement name. On PostgreSQL these, and
+// only these (a fixed set), run as named prepared statements (db.ts).
+const statementNames = new Map<string, string>()
+
+/** The prepared-statement name of a precompiled query's SQL; undefined for any other SQL. */
+export const preparedStatementName = (sql: string): string | undefined => statementNames.get(sql)
+
 function compiledWith<P extends object, R>(
   db: Db,
   keys: readonly (keyof P & string)[],
@@ -37,6 +44,8 @@ function compiledWith<P extends object, R>(
     })
     const missing = keys.filter((k) => !query.parameters.includes(standIns[k]))
     if (missing.length > 0) throw new Error(`precompiled: ${missing.join(', ')} not bound`)
+    if (!statementNames.has(query.sql))
+      statementNames.set(query.sql, `gatehouse_${statementNames.size + 1}`)
     return { query, slots }
   }
   return async (run, params) => {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Db } from '../../src/store/db.js'
-import { precompiled, precompiledFor } from '../../src/store/precompiled.js'
+import { precompiled, precompiledFor, precompiledWrite } from '../../src/store/precompiled.js'
 
 describe('precompiled queries', () => {
   const open: Db[] = []
@@ -57,6 +57,22 @@ describe('precompiled queries', () => {
       await sql`update users set username_normalized = 'robert' where id = 'u2'`.execute(trx)
       expect(await byId(trx, { id: 'u2' })).toEqual([{ username_normalized: 'robert' }])
     })
+  })
+
+  it('runs a write and answers how many rows it changed', async () => {
+    const db = await setup()
+    const rename = precompiledWrite(['from', 'to'], (d, p: { from: string; to: string }) =>
+      d
+        .updateTable('users')
+        .set({ username_normalized: p.to })
+        .where('username_normalized', '=', p.from),
+    )
+    expect(await rename(db, { from: 'alice', to: 'alicia' })).toBe(1)
+    expect(await rename(db, { from: 'alice', to: 'alicia' })).toBe(0)
+    const names = await sql<{
+      n: string
+    }>`select username_normalized as n from users order by id`.execute(db)
+    expect(names.rows.map((r) => r.n)).toEqual(['alicia', 'bob'])
   })
 
   it('refuses a parameter that does not reach the SQL as a bound value', async () => {
