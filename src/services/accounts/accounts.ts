@@ -3,7 +3,6 @@ import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
 import { findLoginRecord, insertUser, updatePasswordHash } from '../../store/repositories/users.js'
-import { isCompromised } from '../../store/repositories/notifications.js'
 import type { UsersTable } from '../../store/tables.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -145,7 +144,7 @@ export function createAccountService(deps: {
         await failed(record.id, 'account_locked')
         throw new GatehouseError('account_locked', { detail: 'this account is locked' })
       }
-      if (await isCompromised(db, record.id)) {
+      if (record.compromised) {
         await failed(record.id, 'password_reset_required')
         throw passwordResetRequired()
       }

@@ -51,10 +51,21 @@ const userByIdQuery = precompiledFor(['id'], (db, { id }: { id: string }) =>
   db.selectFrom('users').select(publicColumns).where('id', '=', id),
 )
 
-/** The row with its password hash, found by normalized username or email: only login needs it. */
-export async function findLoginRecord(db: Db, identifier: string): Promise<UsersTable | undefined> {
+/** An account as the password step reads it: the row with its hash, and whether it was reported. */
+export type LoginRecord = UsersTable & { compromised: boolean }
+
+/**
+ * The row with its password hash, found by normalized username or email (only login needs
+ * it), and whether its owner reported a sign-in as not theirs (SPEC §4.13), in one read.
+ */
+export async function findLoginRecord(
+  db: Db,
+  identifier: string,
+): Promise<LoginRecord | undefined> {
   const [row] = await loginRecordQuery(db, { identifier })
-  return row
+  if (!row) return undefined
+  const { reported_by, ...user } = row
+  return { ...user, compromised: reported_by !== null }
 }
 
 // Every login reads it: built once (precompiled.ts).
@@ -63,14 +74,16 @@ const loginRecordQuery = precompiledFor(
   (db, { identifier }: { identifier: string }) =>
     db
       .selectFrom('users')
-      .selectAll()
+      .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
+      .selectAll('users')
+      .select('compromised_accounts.user_id as reported_by')
       .where((eb) =>
         eb.or([
-          eb('username_normalized', '=', identifier),
-          eb('email_normalized', '=', identifier),
+          eb('users.username_normalized', '=', identifier),
+          eb('users.email_normalized', '=', identifier),
         ]),
       )
-      .orderBy('created_at')
+      .orderBy('users.created_at')
       .limit(1),
 )
 
