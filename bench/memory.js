@@ -82,7 +82,8 @@ export async function memoryFigures({ settleSec, loadSec, loginJob }) {
   } finally {
     await bare.stop()
   }
-  const gatehouse = startServer('gatehouse', unitSettings())
+  const settings = unitSettings()
+  const gatehouse = startServer('gatehouse', settings)
   try {
     const { origin } = await gatehouse.ready
     await sleep(settleSec * 1000)
@@ -98,7 +99,7 @@ export async function memoryFigures({ settleSec, loadSec, loginJob }) {
     } finally {
       clearInterval(sampler)
     }
-    const { env, execArgv } = unitSettings()
+    const { env, execArgv } = settings
     const unit = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...execArgv].join(' ')
     return { bareIdle, idle, underLoad: peak, logins: load.ok, failed: load.failed, unit }
   } finally {

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
 import { precompiledFor, precompiledWrite } from '../precompiled.js'
+import { namedBy } from './users.js'
 
 export interface LockoutState {
   userId: string
@@ -34,15 +35,7 @@ export async function findLockout(db: Db, userId: string): Promise<LockoutState 
 const lockoutByIdentifier = precompiledFor(
   ['identifier'],
   (db, { identifier }: { identifier: string }) =>
-    selectLockouts(db)
-      .where((eb) =>
-        eb.or([
-          eb('users.username_normalized', '=', identifier),
-          eb('users.email_normalized', '=', identifier),
-        ]),
-      )
-      .orderBy('users.created_at')
-      .limit(1),
+    selectLockouts(db).where(namedBy(identifier)).orderBy('users.created_at').limit(1),
 )
 const lockoutById = precompiledFor(['userId'], (db, { userId }: { userId: string }) =>
   selectLockouts(db).where('users.id', '=', userId),

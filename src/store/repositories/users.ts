@@ -1,7 +1,7 @@
-import { sql } from 'kysely'
+import { sql, type ExpressionBuilder } from 'kysely'
 import type { Db } from '../db.js'
 import { keysetPage, type KeysetPosition } from '../keyset.js'
-import type { UsersTable } from '../tables.js'
+import type { Database, UsersTable } from '../tables.js'
 import { precompiledFor } from '../precompiled.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
@@ -77,15 +77,20 @@ const loginRecordQuery = precompiledFor(
       .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
       .selectAll('users')
       .select('compromised_accounts.user_id as reported_by')
-      .where((eb) =>
-        eb.or([
-          eb('users.username_normalized', '=', identifier),
-          eb('users.email_normalized', '=', identifier),
-        ]),
-      )
+      .where(namedBy(identifier))
       .orderBy('users.created_at')
       .limit(1),
 )
+
+/**
+ * The users a login identifier names: the normalized username or email. The login guard and
+ * the password step must pick the same account (the oldest, ordering by `created_at`).
+ */
+export const namedBy = (identifier: string) => (eb: ExpressionBuilder<Database, 'users'>) =>
+  eb.or([
+    eb('users.username_normalized', '=', identifier),
+    eb('users.email_normalized', '=', identifier),
+  ])
 
 export async function findPasswordHash(db: Db, userId: string): Promise<string | null | undefined> {
   const row = await db
