@@ -4,6 +4,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } fr
 import type Pg from 'pg'
 import type { Database } from './tables.js'
 import { preparedStatementName } from './precompiled.js'
+import { InlineLimitsPlugin } from './inline-limits.js'
 import { cachingStatements } from './sqlite-statements.js'
 
 export type Db = Kysely<Database>
@@ -142,6 +143,9 @@ async function openMysql(url: string) {
 
 export function createDb(url: string): DbHandle {
   const dialect = dialectOf(url)
-  const db = new Kysely<Database>({ dialect: createDialect(url, dialect) })
+  const db = new Kysely<Database>({
+    dialect: createDialect(url, dialect),
+    plugins: [new InlineLimitsPlugin()],
+  })
   return { db, dialect, close: () => db.destroy() }
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { InlineLimitsPlugin } from '../../src/store/inline-limits.js'
 import { cachingStatements } from '../../src/store/sqlite-statements.js'
 
 interface Tables {
@@ -101,5 +102,35 @@ describe('SQLite statement cache', () => {
     }
     expect(seen).toEqual([1, 2])
     expect(await query.execute()).toEqual([{ id: 1 }, { id: 2 }])
+  })
+})
+
+describe('InlineLimitsPlugin', () => {
+  const db = new Kysely<Tables>({
+    dialect: new SqliteDialect({ database: new Database(':memory:') }),
+    plugins: [new InlineLimitsPlugin()],
+  })
+  afterAll(() => db.destroy())
+
+  it('writes counts into the SQL, so SQLite does not re-plan the statement at every run', async () => {
+    await sql`create table t (id integer primary key, name text not null)`.execute(db)
+    await db
+      .insertInto('t')
+      .values([1, 2, 3, 4].map((id) => ({ id, name: `n${id}` })))
+      .execute()
+    const query = db.selectFrom('t').select('id').where('name', '!=', 'x').orderBy('id')
+    const compiled = query.limit(2).offset(1).compile()
+    expect(compiled.sql).toMatch(/limit 2 offset 1$/)
+    expect(compiled.parameters).toEqual(['x'])
+    expect(await query.limit(2).offset(1).execute()).toEqual([{ id: 2 }, { id: 3 }])
+  })
+
+  it('leaves anything but a plain count bound', () => {
+    const base = db.selectFrom('t').select('id')
+    for (const limit of [2.5, -1, Number.MAX_SAFE_INTEGER + 2]) {
+      const compiled = base.limit(limit).compile()
+      expect(compiled.sql).toMatch(/limit \?$/)
+      expect(compiled.parameters).toEqual([limit])
+    }
   })
 })
