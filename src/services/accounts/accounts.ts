@@ -2,7 +2,12 @@ import type { PasswordHasher } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
-import { findLoginRecord, insertUser, updatePasswordHash } from '../../store/repositories/users.js'
+import {
+  findLoginRecord,
+  insertUser,
+  updatePasswordHash,
+  type LoginRecord,
+} from '../../store/repositories/users.js'
 import type { UsersTable } from '../../store/tables.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -101,7 +106,7 @@ export function createAccountService(deps: {
       identifier: string,
       password: string,
       context: RequestContext,
-    ): Promise<UsersTable> {
+    ): Promise<LoginRecord> {
       const record = LOOKUP_SAFE.test(identifier)
         ? await findLoginRecord(db, normalizeIdentifier(identifier))
         : undefined

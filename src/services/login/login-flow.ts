@@ -10,7 +10,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import type { CodeChannel, OneTimeCodes } from '../codes/one-time-codes.js'
 import { GatehouseError } from '../errors.js'
 import type { SecurityMetrics } from '../metrics.js'
-import { hasSecondFactor, methodsOf, type MfaMethod } from '../mfa/factors.js'
+import { hasSecondFactor, methodsOf, mfaSummaryOf, type MfaMethod } from '../mfa/factors.js'
 import type { MfaTokens } from '../mfa/mfa-tokens.js'
 import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second-factor.js'
 import type { PasskeyAssertions } from '../passkeys/assertions.js'
@@ -157,7 +157,7 @@ export function createLoginFlow(deps: {
           throw err
         }
         const known = { id: user.id, username: user.username, enteredAs: identifier }
-        const summary = await mfaSummary(user.id)
+        const summary = mfaSummaryOf(user.mfa)
         if (!hasSecondFactor(summary)) {
           const tokens = await complete(scope, known, ['pwd'], context)
           return { kind: 'tokens', tokens } as const

@@ -104,19 +104,18 @@ export function createSessionService(deps: {
   }
 
   /** `username` when the caller has just read the account and found it usable (a login). */
+  /** `known`: the account's username and roles, when the caller has just read them. */
   async function accessFor(
     userId: string,
     sessionId: string,
     amr: string[],
-    username?: string,
+    known?: { username: string; roles: string[] },
   ): Promise<string> {
-    if (username === undefined) {
-      const user = await findUserById(db, userId)
-      if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
-      username = user.username
-    }
+    if (known) return accessTokens.issue({ userId, sessionId, amr, ...known })
+    const user = await findUserById(db, userId)
+    if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
     const roles = await rolesOfUser(db, userId)
-    return accessTokens.issue({ userId, sessionId, username, roles, amr })
+    return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr })
   }
 
   async function endSessionsAudited(
@@ -165,6 +164,8 @@ export function createSessionService(deps: {
       const nowMs = clock.now().getTime()
       const sessionId = newId(random)
       const { token, row } = newRefreshToken(sessionId, nowMs)
+      const { username } = input
+      let known: { username: string; roles: string[] } | undefined
       await db.transaction().execute(async (trx) => {
         await insertSession(trx, {
           id: sessionId,
@@ -179,10 +180,14 @@ export function createSessionService(deps: {
         })
         await insertRefreshToken(trx, row)
         await input.alsoWrite?.(trx, sessionId)
+        // Read after the writes, inside their transaction: on SQLite a read of its own would
+        // take and drop the file locks once more (a few system calls, on every login).
+        if (username !== undefined)
+          known = { username, roles: await rolesOfUser(trx, input.userId) }
       })
       await forgetSpentSuccessors()
       return {
-        accessToken: await accessFor(input.userId, sessionId, input.amr, input.username),
+        accessToken: await accessFor(input.userId, sessionId, input.amr, known),
         refreshToken: token,
         expiresIn: cfg.accessTtlSec,
         userId: input.userId,

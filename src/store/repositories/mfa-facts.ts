@@ -1,4 +1,6 @@
+import type { Expression, ExpressionBuilder } from 'kysely'
 import type { Db } from '../db.js'
+import type { Database } from '../tables.js'
 import { precompiled } from '../precompiled.js'
 
 export interface MfaFacts {
@@ -50,43 +52,73 @@ export async function mfaFactsOfUsers(
   return facts
 }
 
+/** What second factors one user has, as counts (see `mfaCountSelections`). */
+export interface MfaCounts {
+  totp: number
+  email: number
+  sms: number
+  backup: number
+  passkeys: number
+}
+
 /**
- * What second factors one user has, as counts, in one round trip: `totp` (enabled secrets),
- * `email` and `sms` (channels), `backup` (unused codes), `passkeys`. Counts come back as
- * numbers or numeric strings depending on the driver.
+ * The subqueries counting one user's second factors, `n_` and: `totp` (enabled secrets),
+ * `email` and `sms` (channels), `backup` (unused codes), `passkeys`. `userId` is a value, or a reference
+ * to the outer query's user id (the login read takes them along with the account).
  */
+export function mfaCountSelections(db: Db, userId: string | Expression<string>) {
+  const count = (eb: ExpressionBuilder<Database, keyof Database>) =>
+    eb.fn.countAll<number>().as('n')
+  return [
+    db
+      .selectFrom('totp_secrets')
+      .select(count)
+      .where('user_id', '=', userId)
+      .where('enabled_at', 'is not', null)
+      .as('n_totp'),
+    db
+      .selectFrom('mfa_channels')
+      .select(count)
+      .where('user_id', '=', userId)
+      .where('channel', '=', 'email')
+      .as('n_email'),
+    db
+      .selectFrom('mfa_channels')
+      .select(count)
+      .where('user_id', '=', userId)
+      .where('channel', '=', 'sms')
+      .as('n_sms'),
+    db
+      .selectFrom('backup_codes')
+      .select(count)
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .as('n_backup'),
+    db
+      .selectFrom('webauthn_credentials')
+      .select(count)
+      .where('user_id', '=', userId)
+      .as('n_passkeys'),
+  ] as const
+}
+
+/** The counts as selected (prefixed: they sit beside a user row's own columns). */
+export type MfaCountsRow = { [K in keyof MfaCounts as `n_${K}`]: number | string | null }
+
+/** Counts come back as numbers or numeric strings depending on the driver. */
+export function mfaCountsOf(row: MfaCountsRow | undefined): MfaCounts {
+  return {
+    totp: Number(row?.n_totp ?? 0),
+    email: Number(row?.n_email ?? 0),
+    sms: Number(row?.n_sms ?? 0),
+    backup: Number(row?.n_backup ?? 0),
+    passkeys: Number(row?.n_passkeys ?? 0),
+  }
+}
+
+/** One user's `MfaCounts` in one round trip. */
 export function mfaFactsQuery(db: Db) {
   return precompiled(db, ['userId'], ({ userId }: { userId: string }) =>
-    db.selectNoFrom((eb) => [
-      eb
-        .selectFrom('totp_secrets')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('user_id', '=', userId)
-        .where('enabled_at', 'is not', null)
-        .as('totp'),
-      eb
-        .selectFrom('mfa_channels')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('user_id', '=', userId)
-        .where('channel', '=', 'email')
-        .as('email'),
-      eb
-        .selectFrom('mfa_channels')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('user_id', '=', userId)
-        .where('channel', '=', 'sms')
-        .as('sms'),
-      eb
-        .selectFrom('backup_codes')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('user_id', '=', userId)
-        .where('used_at', 'is', null)
-        .as('backup'),
-      eb
-        .selectFrom('webauthn_credentials')
-        .select(eb.fn.countAll<number>().as('n'))
-        .where('user_id', '=', userId)
-        .as('passkeys'),
-    ]),
+    db.selectNoFrom(mfaCountSelections(db, userId)),
   )
 }

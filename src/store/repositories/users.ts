@@ -3,6 +3,7 @@ import type { Db } from '../db.js'
 import { keysetPage, type KeysetPosition } from '../keyset.js'
 import type { Database, UsersTable } from '../tables.js'
 import { precompiledFor } from '../precompiled.js'
+import { mfaCountSelections, mfaCountsOf, type MfaCounts } from './mfa-facts.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
 export type NewUserRow = UsersTable
@@ -51,12 +52,16 @@ const userByIdQuery = precompiledFor(['id'], (db, { id }: { id: string }) =>
   db.selectFrom('users').select(publicColumns).where('id', '=', id),
 )
 
-/** An account as the password step reads it: the row with its hash, and whether it was reported. */
-export type LoginRecord = UsersTable & { compromised: boolean }
+/**
+ * An account as the password step reads it: the row with its hash, whether it was reported,
+ * and its second factors.
+ */
+export type LoginRecord = UsersTable & { compromised: boolean; mfa: MfaCounts }
 
 /**
  * The row with its password hash, found by normalized username or email (only login needs
- * it), and whether its owner reported a sign-in as not theirs (SPEC §4.13), in one read.
+ * it), whether its owner reported a sign-in as not theirs (SPEC §4.13), and what second
+ * factors it has (what the login asks for next), in one read.
  */
 export async function findLoginRecord(
   db: Db,
@@ -64,23 +69,13 @@ export async function findLoginRecord(
 ): Promise<LoginRecord | undefined> {
   const [row] = await loginRecordQuery(db, { identifier })
   if (!row) return undefined
-  const { reported_by, ...user } = row
-  return { ...user, compromised: reported_by !== null }
+  const { reported_by, n_totp, n_email, n_sms, n_backup, n_passkeys, ...user } = row
+  return {
+    ...user,
+    compromised: reported_by !== null,
+    mfa: mfaCountsOf({ n_totp, n_email, n_sms, n_backup, n_passkeys }),
+  }
 }
-
-// Every login reads it: built once (precompiled.ts).
-const loginRecordQuery = precompiledFor(
-  ['identifier'],
-  (db, { identifier }: { identifier: string }) =>
-    db
-      .selectFrom('users')
-      .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
-      .selectAll('users')
-      .select('compromised_accounts.user_id as reported_by')
-      .where(namedBy(identifier))
-      .orderBy('users.created_at')
-      .limit(1),
-)
 
 /**
  * The users a login identifier names: the normalized username or email. The login guard and
@@ -91,6 +86,21 @@ export const namedBy = (identifier: string) => (eb: ExpressionBuilder<Database, 
     eb('users.username_normalized', '=', identifier),
     eb('users.email_normalized', '=', identifier),
   ])
+
+// Every login reads it: built once (precompiled.ts).
+const loginRecordQuery = precompiledFor(
+  ['identifier'],
+  (db, { identifier }: { identifier: string }) =>
+    db
+      .selectFrom('users')
+      .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
+      .selectAll('users')
+      .select('compromised_accounts.user_id as reported_by')
+      .select(mfaCountSelections(db, sql.ref<string>('users.id')))
+      .where(namedBy(identifier))
+      .orderBy('users.created_at')
+      .limit(1),
+)
 
 export async function findPasswordHash(db: Db, userId: string): Promise<string | null | undefined> {
   const row = await db
