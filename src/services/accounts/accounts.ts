@@ -97,19 +97,24 @@ export function createAccountService(deps: {
       return row.id
     },
 
+    /** The account a login identifier (username or email, as typed) names, if any. */
+    findForLogin(identifier: string): Promise<LoginRecord | undefined> {
+      return LOOKUP_SAFE.test(identifier)
+        ? findLoginRecord(db, normalizeIdentifier(identifier))
+        : Promise.resolve(undefined)
+    },
+
     /**
-     * The password step of every login. Unknown users and wrong passwords fail alike and
-     * take alike long (a dummy hash is verified for unknown users), so the response does
-     * not tell which usernames exist.
+     * The password step of every login, for the `record` that `findForLogin(identifier)`
+     * found. Unknown users and wrong passwords fail alike and take alike long (a dummy hash
+     * is verified for unknown users), so the response does not tell which usernames exist.
      */
     async checkPassword(
+      record: LoginRecord | undefined,
       identifier: string,
       password: string,
       context: RequestContext,
     ): Promise<LoginRecord> {
-      const record = LOOKUP_SAFE.test(identifier)
-        ? await findLoginRecord(db, normalizeIdentifier(identifier))
-        : undefined
       let ok = false
       if (record?.password_hash) {
         const verdict = await hasher.verify(record.password_hash, password)

@@ -161,13 +161,15 @@ export function createLoginThrottle(deps: {
   /** One try at admission: a reservation, a refusal, or "wait for in-flight checks". */
   async function tryReserve(
     a: LoginAttempt,
+    firstTry: boolean,
   ): Promise<
     | { reservation: Reservation }
     | { wait: true }
     | { refuse: 'login_user' | 'login_ip' | 'locked_out'; msLeft: number; userId: string | null }
   > {
     const nowMs = clock.now().getTime()
-    const state = await lookup(a)
+    // A retry looks again: the wait was for other attempts to change the state.
+    const state = firstTry && a.lockout !== undefined ? (a.lockout ?? undefined) : await lookup(a)
     const userId = state?.userId ?? null
     if (state?.lockedUntil != null && state.lockedUntil > nowMs)
       return { refuse: 'locked_out', msLeft: state.lockedUntil - nowMs, userId }
@@ -204,7 +206,7 @@ export function createLoginThrottle(deps: {
   async function reserve(a: LoginAttempt): Promise<Reservation> {
     let waitedMs = 0
     for (;;) {
-      const verdict = await tryReserve(a)
+      const verdict = await tryReserve(a, waitedMs === 0)
       if ('reservation' in verdict) return verdict.reservation
       if ('refuse' in verdict) return refuse(a, verdict.refuse, verdict.msLeft, verdict.userId)
       if (waitedMs >= MAX_WAIT_MS) return refuse(a, 'login_user', 1000, a.userId)

@@ -138,17 +138,20 @@ export function createLoginFlow(deps: {
       context: RequestContext
     }): Promise<LoginResult> {
       const { identifier, context } = input
+      // One read for the guard's first look and the password step (the same account).
+      const record = await accounts.findForLogin(identifier)
       const attempt: LoginAttempt = {
         username: normalizeIdentifier(identifier),
         userId: null,
         ip: context.ip,
         entered: identifier,
         context,
+        lockout: record?.lockout ?? null,
       }
       return guard.withAttempt(attempt, async (scope) => {
         let user
         try {
-          user = await accounts.checkPassword(identifier, input.password, context)
+          user = await accounts.checkPassword(record, identifier, input.password, context)
         } catch (err) {
           // The guard counts wrong passwords (and their metric); a right password for an
           // account that refuses (disabled, locked) gives the attempt back uncounted.

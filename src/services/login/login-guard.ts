@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import type { LockoutState } from '../../store/repositories/lockouts.js'
 import type { RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 
@@ -14,6 +15,11 @@ export interface LoginAttempt {
   /** Who asked, for the audit log (the identifier as typed and the user agent). */
   entered?: string
   context?: RequestContext
+  /**
+   * The named account's lockout state, when the caller has just read it with the account
+   * (`null`: the identifier names none), so the guard's first look needs no read of its own.
+   */
+  lockout?: LockoutState | null
 }
 
 export interface AttemptScope {

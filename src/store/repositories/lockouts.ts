@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
 import { precompiledFor, precompiledWrite } from '../precompiled.js'
-import { namedBy } from './users.js'
+import { namedBy } from './login-identifier.js'
 
 export interface LockoutState {
   userId: string
@@ -23,12 +23,12 @@ export async function findLockoutByIdentifier(
   identifier: string,
 ): Promise<LockoutState | undefined> {
   const [row] = await lockoutByIdentifier(db, { identifier })
-  return row && normalize(row)
+  return row && lockoutStateOf(row)
 }
 
 export async function findLockout(db: Db, userId: string): Promise<LockoutState | undefined> {
   const [row] = await lockoutById(db, { userId })
-  return row && normalize(row)
+  return row && lockoutStateOf(row)
 }
 
 // Every login attempt reads one of these first: built once (precompiled.ts).
@@ -41,20 +41,24 @@ const lockoutById = precompiledFor(['userId'], (db, { userId }: { userId: string
   selectLockouts(db).where('users.id', '=', userId),
 )
 
-/** Users with their lockout row, if any (a left join: most users never failed a login). */
+/** A lockout row's columns, from a left join on `users` (most users never failed a login). */
+export const lockoutColumns = [
+  'login_lockouts.failures as failures',
+  'login_lockouts.locked_until as lockedUntil',
+  'login_lockouts.generation as generation',
+] as const
+
+/** Users with their lockout row, if any. */
 function selectLockouts(db: Db) {
   return db
     .selectFrom('users')
     .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
-    .select([
-      'users.id as userId',
-      'login_lockouts.failures as failures',
-      'login_lockouts.locked_until as lockedUntil',
-      'login_lockouts.generation as generation',
-    ])
+    .select('users.id as userId')
+    .select(lockoutColumns)
 }
 
-function normalize(row: {
+/** A lockout state from the joined columns; an account without a row yet has a clean one. */
+export function lockoutStateOf(row: {
   userId: string
   failures: number | null
   lockedUntil: number | null

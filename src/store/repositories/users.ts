@@ -1,8 +1,10 @@
-import { sql, type ExpressionBuilder } from 'kysely'
+import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { keysetPage, type KeysetPosition } from '../keyset.js'
-import type { Database, UsersTable } from '../tables.js'
+import type { UsersTable } from '../tables.js'
 import { precompiledFor } from '../precompiled.js'
+import { lockoutColumns, lockoutStateOf, type LockoutState } from './lockouts.js'
+import { namedBy } from './login-identifier.js'
 import { mfaCountSelections, mfaCountsOf, type MfaCounts } from './mfa-facts.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
@@ -53,15 +55,20 @@ const userByIdQuery = precompiledFor(['id'], (db, { id }: { id: string }) =>
 )
 
 /**
- * An account as the password step reads it: the row with its hash, whether it was reported,
- * and its second factors.
+ * An account as a login reads it: the row with its hash, whether it was reported, its second
+ * factors and its lockout state.
  */
-export type LoginRecord = UsersTable & { compromised: boolean; mfa: MfaCounts }
+export type LoginRecord = UsersTable & {
+  compromised: boolean
+  mfa: MfaCounts
+  lockout: LockoutState
+}
 
 /**
  * The row with its password hash, found by normalized username or email (only login needs
  * it), whether its owner reported a sign-in as not theirs (SPEC §4.13), and what second
- * factors it has (what the login asks for next), in one read.
+ * factors it has (what the login asks for next), and its lockout state (what the login guard
+ * checks first), in one read.
  */
 export async function findLoginRecord(
   db: Db,
@@ -69,23 +76,15 @@ export async function findLoginRecord(
 ): Promise<LoginRecord | undefined> {
   const [row] = await loginRecordQuery(db, { identifier })
   if (!row) return undefined
-  const { reported_by, n_totp, n_email, n_sms, n_backup, n_passkeys, ...user } = row
+  const { reported_by, n_totp, n_email, n_sms, n_backup, n_passkeys, ...rest } = row
+  const { failures, lockedUntil, generation, ...user } = rest
   return {
     ...user,
     compromised: reported_by !== null,
     mfa: mfaCountsOf({ n_totp, n_email, n_sms, n_backup, n_passkeys }),
+    lockout: lockoutStateOf({ userId: user.id, failures, lockedUntil, generation }),
   }
 }
-
-/**
- * The users a login identifier names: the normalized username or email. The login guard and
- * the password step must pick the same account (the oldest, ordering by `created_at`).
- */
-export const namedBy = (identifier: string) => (eb: ExpressionBuilder<Database, 'users'>) =>
-  eb.or([
-    eb('users.username_normalized', '=', identifier),
-    eb('users.email_normalized', '=', identifier),
-  ])
 
 // Every login reads it: built once (precompiled.ts).
 const loginRecordQuery = precompiledFor(
@@ -94,8 +93,10 @@ const loginRecordQuery = precompiledFor(
     db
       .selectFrom('users')
       .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
+      .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
       .selectAll('users')
       .select('compromised_accounts.user_id as reported_by')
+      .select(lockoutColumns)
       .select(mfaCountSelections(db, sql.ref<string>('users.id')))
       .where(namedBy(identifier))
       .orderBy('users.created_at')
