@@ -62,13 +62,21 @@ export interface MfaCounts {
 }
 
 /**
- * The subqueries counting one user's second factors, `n_` and: `totp` (enabled secrets),
- * `email` and `sms` (channels), `backup` (unused codes), `passkeys`. `userId` is a value, or a reference
- * to the outer query's user id (the login read takes them along with the account).
+ * The subqueries counting one user's second factors, each named `n_` and its `MfaCounts` key:
+ * enabled TOTP secrets, email and SMS channels, unused backup codes, passkeys. `userId` is a
+ * value, or a reference to the outer query's user id (the login read takes the counts along
+ * with the account).
  */
 export function mfaCountSelections(db: Db, userId: string | Expression<string>) {
   const count = (eb: ExpressionBuilder<Database, keyof Database>) =>
     eb.fn.countAll<number>().as('n')
+  const channel = <C extends 'email' | 'sms'>(name: C) =>
+    db
+      .selectFrom('mfa_channels')
+      .select(count)
+      .where('user_id', '=', userId)
+      .where('channel', '=', name)
+      .as(`n_${name}`)
   return [
     db
       .selectFrom('totp_secrets')
@@ -76,18 +84,8 @@ export function mfaCountSelections(db: Db, userId: string | Expression<string>) 
       .where('user_id', '=', userId)
       .where('enabled_at', 'is not', null)
       .as('n_totp'),
-    db
-      .selectFrom('mfa_channels')
-      .select(count)
-      .where('user_id', '=', userId)
-      .where('channel', '=', 'email')
-      .as('n_email'),
-    db
-      .selectFrom('mfa_channels')
-      .select(count)
-      .where('user_id', '=', userId)
-      .where('channel', '=', 'sms')
-      .as('n_sms'),
+    channel('email'),
+    channel('sms'),
     db
       .selectFrom('backup_codes')
       .select(count)
