@@ -38,7 +38,7 @@ export function mfaSummaryOf(counts: MfaCounts): MfaSummary {
 
 /** `me.mfa`: what second factors a user has, read fresh from the database. */
 export function createMfaSummaryReader(deps: { db: Db }) {
-  // Read on every /me: one query (five subqueries) built once, not five.
+  // Read on every /me and second-factor step: one query (five subqueries) built once.
   const facts = mfaFactsQuery(deps.db)
   return async (userId: string): Promise<MfaSummary> => {
     const [row] = await facts({ userId })

@@ -103,8 +103,10 @@ export function createSessionService(deps: {
     }
   }
 
-  /** `username` when the caller has just read the account and found it usable (a login). */
-  /** `known`: the account's username and roles, when the caller has just read them. */
+  /**
+   * `known`: the account's username and roles, when the caller has just read them (a login,
+   * which found the account usable); otherwise they are read here.
+   */
   async function accessFor(
     userId: string,
     sessionId: string,

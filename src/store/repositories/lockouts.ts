@@ -31,7 +31,9 @@ export async function findLockout(db: Db, userId: string): Promise<LockoutState 
   return row && lockoutStateOf(row)
 }
 
-// Every login attempt reads one of these first: built once (precompiled.ts).
+// Every second-factor attempt and password re-check reads one of these first (a login's first
+// look comes with its account read, users.ts; a retry after waiting reads by identifier): built
+// once (precompiled.ts).
 const lockoutByIdentifier = precompiledFor(
   ['identifier'],
   (db, { identifier }: { identifier: string }) =>

@@ -66,9 +66,9 @@ export type LoginRecord = UsersTable & {
 
 /**
  * The row with its password hash, found by normalized username or email (only login needs
- * it), whether its owner reported a sign-in as not theirs (SPEC §4.13), and what second
- * factors it has (what the login asks for next), and its lockout state (what the login guard
- * checks first), in one read.
+ * it), whether its owner reported a sign-in as not theirs (SPEC §4.13), what second factors
+ * it has (what the login asks for next) and its lockout state (what the login guard checks
+ * first), in one read.
  */
 export async function findLoginRecord(
   db: Db,
