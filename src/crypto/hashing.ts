@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, hash as digestOnce, randomBytes, timingSafeEqual } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import * as argon2 from 'argon2'
 import bcrypt from 'bcryptjs'
@@ -132,7 +132,7 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
 
 /** For refresh tokens and API keys: they carry ≥ 256 random bits, so no salt or stretching is needed. */
 export function sha256Hex(s: string | Buffer): string {
-  return createHash('sha256').update(s).digest('hex')
+  return digestOnce('sha256', s, 'hex')
 }
 
 export interface CodeHasher {

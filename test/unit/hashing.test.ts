@@ -8,7 +8,7 @@ import {
   sha256Hex,
   timingSafeEqualHex,
 } from '../../src/crypto/hashing.js'
-import { cryptoRandom, randomToken } from '../../src/crypto/random.js'
+import { cryptoRandom, pooledRandomBytes, randomToken } from '../../src/crypto/random.js'
 
 const pw = 'correct horse battery staple'
 
@@ -152,6 +152,41 @@ describe('cryptoRandom', () => {
     expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(randomToken(cryptoRandom)).not.toBe(t)
     expect(randomToken(cryptoRandom, 16)).toMatch(/^[A-Za-z0-9_-]{22}$/)
+  })
+})
+
+describe('pooledRandomBytes', () => {
+  it('never hands out the same bytes twice, across refills of its pool', () => {
+    const bytes = pooledRandomBytes(64)
+    // 16-byte draws from a 64-byte pool: five refills, and a draw that does not fit the rest.
+    const seen = new Set<string>()
+    for (let i = 0; i < 20; i++) {
+      const b = bytes(i % 5 === 4 ? 24 : 16)
+      seen.add(b.toString('hex'))
+    }
+    expect(seen.size).toBe(20)
+    const zeros = Buffer.alloc(16)
+    for (const hex of seen)
+      expect(Buffer.from(hex, 'hex').subarray(0, 16).equals(zeros)).toBe(false)
+  })
+
+  it('gives each caller a buffer of its own', () => {
+    const bytes = pooledRandomBytes(64)
+    const a = bytes(16)
+    const copy = Buffer.from(a)
+    const b = bytes(16)
+    b.fill(0xff)
+    bytes(64) // a refill
+    expect(a).toEqual(copy)
+    expect(a.buffer === b.buffer && a.byteOffset === b.byteOffset).toBe(false)
+  })
+
+  it('serves requests larger than the pool and refuses nonsense lengths', () => {
+    const bytes = pooledRandomBytes(64)
+    expect(bytes(1000).length).toBe(1000)
+    expect(bytes(0).length).toBe(0)
+    expect(() => bytes(-1)).toThrow(RangeError)
+    expect(() => bytes(1.5)).toThrow(RangeError)
   })
 })
 
