@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely'
 import type { Db } from '../db.js'
+import { precompiledWrite } from '../precompiled.js'
 import type { AuditEventsTable } from '../tables.js'
 
 export type StoredAuditEvent = Selectable<AuditEventsTable>
@@ -28,6 +29,11 @@ export async function readChainHead(db: Db): Promise<ChainHead> {
     .executeTakeFirstOrThrow()
   return { lastId: Number(head.last_id), lastHash: head.last_hash }
 }
+
+// Once per audit row, so per login: built and compiled once.
+const setAuditHash = precompiledWrite(['id', 'hash'], (db, p: { id: number; hash: string }) =>
+  db.updateTable('audit_events').set({ hash: p.hash }).where('id', '=', p.id),
+)
 
 /**
  * Seals up to `limit` unsealed rows in id order; returns how many. One transaction holds
@@ -77,7 +83,7 @@ export async function sealAuditEvents(
     let previous = head.lastHash
     for (const row of pending) {
       const hash = seal(previous, row)
-      await trx.updateTable('audit_events').set({ hash }).where('id', '=', row.id).execute()
+      await setAuditHash(trx, { id: Number(row.id), hash })
       previous = hash
     }
     const last = pending.at(-1)
