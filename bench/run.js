@@ -17,7 +17,7 @@
 //
 // Knobs (environment): BENCH_DURATION (measured seconds per figure, default 8),
 // BENCH_ROUNDS (A B B A rounds per pair, default 2), BENCH_WARMUP (seconds, default 2),
-// BENCH_LOGIN_WARMUP (seconds of logins before the first login slice, default 8),
+// BENCH_LOGIN_WARMUP (seconds of logins before the first login slice, default 30),
 // BENCH_LOGIN_CONNECTIONS (default: the cores, also the argon2 concurrency), BENCH_CONNECTIONS
 // (for /me and /bare, default 10), BENCH_REDIS_URL (default redis://127.0.0.1:6379; "off"
 // skips the Redis scenarios), BENCH_DB (postgres, mysql or both, comma-separated: the same
@@ -43,10 +43,11 @@ const num = (name, fallback) => {
 const settings = {
   durationSec: num('BENCH_DURATION', 8),
   warmupSec: num('BENCH_WARMUP', 2),
-  // V8 optimizes a login's code only after some hundreds of logins; at ~60 a second, 2 s
-  // measured a colder server than any that has been up for a minute (its first slices were
-  // ~15 % slower than the rest).
-  loginWarmupSec: num('BENCH_LOGIN_WARMUP', 8),
+  // V8 keeps optimizing a login's code for about a minute at ~45 logins a second (278
+  // functions over the first 48 s, still ~45 per 8 s after 40 s), on its compiler threads
+  // (0.6 ms of CPU per login after 8 s, 0.15 after 150 s) and in a main thread still running
+  // baseline code: after 8 s, a login's CPU beyond its hash read ~0.7 ms above a warm server's.
+  loginWarmupSec: num('BENCH_LOGIN_WARMUP', 30),
   loginConnections: num('BENCH_LOGIN_CONNECTIONS', availableParallelism()),
   connections: num('BENCH_CONNECTIONS', 10),
   rounds: Math.round(num('BENCH_ROUNDS', 2)),
@@ -87,7 +88,11 @@ const scenarios = [
 ]
 
 // Everything here is bounded, but a hung server must not keep `npm run bench` alive.
-const watchdogSec = 240 + 120 * settings.databases.length + (settings.memory ? 60 : 0)
+const loginTargets = 3 + settings.databases.length // the ceiling, sqlite, sqlite+redis, …
+const watchdogSec =
+  180 +
+  loginTargets * (settings.loginWarmupSec + 4 * settings.durationSec) +
+  (settings.memory ? 60 : 0)
 const watchdog = setTimeout(() => {
   console.error(`bench: gave up after ${watchdogSec} s`)
   process.exit(1)
