@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
 
 /** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail converted). */
@@ -39,7 +39,5 @@ export function networkOf(ip: string | null): string {
 
 /** What "this device" means for new-device notices: user agent and network, hashed. */
 export function deviceHash(userAgent: string | null, ip: string | null): string {
-  return createHash('sha256')
-    .update(`${userAgent ?? ''}\n${networkOf(ip)}`)
-    .digest('hex')
+  return hash('sha256', `${userAgent ?? ''}\n${networkOf(ip)}`, 'hex')
 }
