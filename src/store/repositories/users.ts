@@ -55,10 +55,18 @@ const userByIdQuery = precompiledFor(['id'], (db, { id }: { id: string }) =>
 )
 
 /**
+ * The columns a login reads, not all: better-sqlite3 builds a row of twenty columns or more
+ * as a dictionary-mode object (slower to build, read and spread), and with its lockout and
+ * factor counts this row had 22, on every login.
+ */
+const loginColumns = ['id', 'username', 'password_hash', 'disabled_at', 'locked_at'] as const
+type LoginColumn = (typeof loginColumns)[number]
+
+/**
  * An account as a login reads it: the row with its hash, whether it was reported, its second
  * factors and its lockout state.
  */
-export type LoginRecord = UsersTable & {
+export type LoginRecord = Pick<UsersTable, LoginColumn> & {
   compromised: boolean
   mfa: MfaCounts
   lockout: LockoutState
@@ -94,7 +102,7 @@ const loginRecordQuery = precompiledFor(
       .selectFrom('users')
       .leftJoin('compromised_accounts', 'compromised_accounts.user_id', 'users.id')
       .leftJoin('login_lockouts', 'login_lockouts.user_id', 'users.id')
-      .selectAll('users')
+      .select(loginColumns.map((c) => `users.${c}` as const))
       .select('compromised_accounts.user_id as reported_by')
       .select(lockoutColumns)
       .select(mfaCountSelections(db, sql.ref<string>('users.id')))
