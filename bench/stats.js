@@ -28,14 +28,19 @@ function processCpuMs() {
 /** Each thread's CPU time so far in ms, by thread id: Linux's schedstat (ns); empty elsewhere. */
 function threadCpuMs() {
   const byThread = new Map()
+  let tids
   try {
-    for (const tid of readdirSync('/proc/self/task')) {
+    tids = readdirSync('/proc/self/task')
+  } catch {
+    return byThread // not Linux: the slices are reported without the split
+  }
+  for (const tid of tids) {
+    try {
       const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0])
       if (Number.isFinite(ns)) byThread.set(tid, ns / 1e6)
+    } catch {
+      // The thread ended between the listing and the read.
     }
-  } catch {
-    // Not Linux, or a thread ended while being read: the slice is reported without the split.
-    byThread.clear()
   }
   return byThread
 }
@@ -63,7 +68,7 @@ export function cpuMeter() {
       const threadsMs = spent.reduce((sum, [, ms]) => sum + ms, 0)
       // The main thread takes about 1 % of a verification slice; a pool thread, a half.
       if (onlyHashing) for (const [tid, ms] of spent) if (ms > threadsMs / 10) hashThreads.add(tid)
-      if (hashThreads.size === 0) return { cpuMs, otherCpuMs: NaN }
+      if (hashThreads.size === 0 || spent.length === 0) return { cpuMs, otherCpuMs: NaN }
       const otherCpuMs = spent.reduce((sum, [tid, ms]) => sum + (hashThreads.has(tid) ? 0 : ms), 0)
       return { cpuMs, otherCpuMs }
     },
