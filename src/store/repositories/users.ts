@@ -84,8 +84,18 @@ export async function findLoginRecord(
 ): Promise<LoginRecord | undefined> {
   const [row] = await loginRecordQuery(db, { identifier })
   if (!row) return undefined
-  const { reported_by, n_totp, n_email, n_sms, n_backup, n_passkeys, ...rest } = row
-  const { failures, lockedUntil, generation, ...user } = rest
+  const {
+    reported_by,
+    failures,
+    lockedUntil,
+    generation,
+    n_totp,
+    n_email,
+    n_sms,
+    n_backup,
+    n_passkeys,
+    ...user
+  } = row
   return {
     ...user,
     compromised: reported_by !== null,
