@@ -1,6 +1,7 @@
 // `npm run bench`: issues 3 and 15's speed and memory report. Measures, in one run on this
 // machine, each figure a ratio of two measurements taken in the same run:
-//   POST /api/auth/login throughput / raw argon2id verifications of this process (≥ 0.9)
+//   POST /api/auth/login throughput / raw argon2id verifications of this process (≥ 0.9),
+//     with as many logins in flight as argon2 runs at once, and with twice as many (queued)
 //   CPU per login beyond the hash (process CPU per login - per verification)    (≤ 3 ms)
 //   GET /api/auth/me throughput / a bare Fastify JSON route                      (≥ 0.5)
 //   idle RSS / a bare Fastify process's idle RSS                                 (≤ 1.5)
@@ -18,7 +19,9 @@
 // Knobs (environment): BENCH_DURATION (measured seconds per figure, default 8),
 // BENCH_ROUNDS (A B B A rounds per pair, default 2), BENCH_WARMUP (seconds, default 2),
 // BENCH_LOGIN_WARMUP (seconds of logins before the first login slice, default 30),
-// BENCH_LOGIN_CONNECTIONS (default: the cores, also the argon2 concurrency), BENCH_CONNECTIONS
+// BENCH_LOGIN_CONNECTIONS (default: the cores, also the argon2 concurrency),
+// BENCH_QUEUED_CONNECTIONS (logins in flight for the queued figure, default twice that),
+// BENCH_CONNECTIONS
 // (for /me and /bare, default 10), BENCH_REDIS_URL (default redis://127.0.0.1:6379; "off"
 // skips the Redis scenarios), BENCH_DB (postgres, mysql or both, comma-separated: the same
 // figures on those databases too; see databases.js for BENCH_POSTGRES_URL / BENCH_MYSQL_URL),
@@ -49,6 +52,7 @@ const settings = {
   // baseline code: after 8 s, a login's CPU beyond its hash read ~0.7 ms above a warm server's.
   loginWarmupSec: num('BENCH_LOGIN_WARMUP', 30),
   loginConnections: num('BENCH_LOGIN_CONNECTIONS', availableParallelism()),
+  queuedConnections: num('BENCH_QUEUED_CONNECTIONS', 2 * availableParallelism()),
   connections: num('BENCH_CONNECTIONS', 10),
   rounds: Math.round(num('BENCH_ROUNDS', 2)),
   redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -89,9 +93,11 @@ const scenarios = [
 
 // Everything here is bounded, but a hung server must not keep `npm run bench` alive.
 const loginTargets = 3 + settings.databases.length // the ceiling, sqlite, sqlite+redis, …
+const queuedTargets = 1 + settings.databases.length // sqlite, …
 const watchdogSec =
   180 +
   loginTargets * (settings.loginWarmupSec + 4 * settings.durationSec) +
+  queuedTargets * (settings.warmupSec + 4 * settings.durationSec) +
   (settings.memory ? 60 : 0)
 const watchdog = setTimeout(() => {
   console.error(`bench: gave up after ${watchdogSec} s`)
@@ -140,6 +146,9 @@ function target(job, server, warmupSec = settings.warmupSec) {
 function targetsOf(server) {
   return {
     login: target(loginJob(server.origin), server, settings.loginWarmupSec),
+    // More logins than argon2 runs at once: the extra ones wait in the hasher's queue, so a
+    // core is never left idle while a login's request, database work and response go by.
+    queued: target(loginJob(server.origin, settings.queuedConnections), server),
     me: target(getJob(`${server.origin}/api/auth/me`, server.accessToken), server),
   }
 }
@@ -207,8 +216,11 @@ async function main() {
         continue
       }
       const login = await interleaved(against?.login ?? argon2, mine.login, d, settings.rounds)
+      const queued = against
+        ? undefined
+        : await interleaved(argon2, mine.queued, d, settings.rounds)
       const me = await interleaved(against?.me ?? bare, mine.me, d, settings.rounds)
-      results.push({ scenario, redisStatus: server.redisStatus, login, me })
+      results.push({ scenario, redisStatus: server.redisStatus, login, queued, me })
     }
   } finally {
     stopLoadGenerator()
