@@ -313,4 +313,56 @@ describe('signing in to another application through the web UI', { timeout: 180_
       await bobContext.close()
     }
   })
+
+  it('"Use another account" on the consent screen signs out and asks whoever signs in next', async () => {
+    const [, daveId] = await Promise.all(
+      ['carol', 'dave'].map((username) =>
+        rig.t.services.accounts.create({ username, password: STRONG_PASSWORD, roles: ['user'] }),
+      ),
+    )
+    const recipes = await register('Recipe box')
+    const shared = await rig.newContext()
+    try {
+      const p = await shared.newPage()
+      const auth = await start(recipes)
+      await p.goto(auth.url)
+      await heading(p, 'Sign in').waitFor()
+      await signIn(p, 'carol')
+      await heading(p, 'Allow Recipe box to use your account?').waitFor()
+      await p.getByText('You are signed in as carol.').waitFor()
+      await p.getByRole('button', { name: 'Use another account' }).click()
+
+      await heading(p, 'Sign in').waitFor()
+      await p.getByText('Recipe box asks you to sign in with your Gatehouse account.').waitFor()
+      await signIn(p, 'dave')
+      await heading(p, 'Allow Recipe box to use your account?').waitFor()
+      await p.getByText('You are signed in as dave.').waitFor()
+      await p.getByRole('button', { name: 'Allow' }).click()
+      const callback = await landed(p)
+      const tokens = await oidc.authorizationCodeGrant(recipes, callback, {
+        pkceCodeVerifier: auth.verifier,
+        expectedState: auth.state,
+        expectedNonce: auth.nonce,
+      })
+      expect(tokens.claims()?.sub).toBe(daveId)
+      // carol signed out: her Gatehouse session from this browser is over, and she allowed nothing.
+      const carol = await rig.t.services.db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select(['sessions.ended_at'])
+        .where('users.username', '=', 'carol')
+        .execute()
+      expect(carol).toHaveLength(1)
+      expect(carol[0]!.ended_at).not.toBeNull()
+      const grants = await rig.t.services.db
+        .selectFrom('oidc_consents')
+        .innerJoin('users', 'users.id', 'oidc_consents.account_id')
+        .select('users.username')
+        .where('oidc_consents.client_id', '=', recipes.clientMetadata().client_id)
+        .execute()
+      expect(grants.map((g) => g.username)).toEqual(['dave'])
+    } finally {
+      await shared.close()
+    }
+  })
 })

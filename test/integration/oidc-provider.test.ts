@@ -8,6 +8,7 @@ import {
   APP,
   authorizationUrl,
   browser,
+  type Browser,
   CALLBACK,
   configFor,
   gatehouseLogin,
@@ -264,6 +265,118 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const callback = await signIn(browser(srv.server), start.url, user.token, { allow: false })
     expect(callback.searchParams.get('error')).toBe('access_denied')
     expect(callback.searchParams.get('state')).toBe(start.state)
+  })
+
+  /** The interaction API as the web UI calls it, in one browser. */
+  const interactionApi = (b: Browser) => ({
+    async post(uid: string, action: string, token: string, body = {}) {
+      const res = await b.go(`/api/oidc/interaction/${uid}/${action}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      const text = await res.text()
+      return {
+        status: res.status,
+        body: (text ? JSON.parse(text) : {}) as { redirect_to?: string },
+      }
+    },
+    /** Follows a redirect_to through the provider to the next interaction screen's uid. */
+    async next(redirectTo: string) {
+      const to = location(await b.go(redirectTo))
+      const uid = /^\/oidc-interaction\/([A-Za-z0-9_-]+)$/.exec(to)?.[1]
+      if (!uid) throw new Error(`expected an interaction screen, got ${to}`)
+      return uid
+    },
+    async prompt(uid: string) {
+      const res = await b.go(`/api/oidc/interaction/${uid}`)
+      return res.status === 200
+        ? ((await res.json()) as { prompt: { name: string } }).prompt.name
+        : res.status
+    },
+  })
+
+  /** Two people, a client, and the first person at the consent screen in one browser. */
+  async function atConsent() {
+    const first = await newUser()
+    const second = await newUser()
+    const config = await configFor(srv.server, await registerClient(srv.server, {}))
+    const start = await authorizationUrl(config)
+    const b = browser(srv.server)
+    const api = interactionApi(b)
+    const loginUid = location(await b.go(start.url.toString()))
+      .split('/')
+      .pop()!
+    const login = await api.post(loginUid, 'login', first.token)
+    expect(login.status).toBe(200)
+    const uid = await api.next(login.body.redirect_to!)
+    expect(await api.prompt(uid)).toBe('consent')
+    return { first, second, config, start, b, api, uid }
+  }
+
+  /** The second person allows, and the code the application gets is theirs. */
+  async function secondAllows(at: Awaited<ReturnType<typeof atConsent>>, redirectTo: string) {
+    const { api, second, first, config, start, b } = at
+    const uid = await api.next(redirectTo)
+    expect(uid).not.toBe(at.uid)
+    expect(await api.prompt(uid)).toBe('consent')
+    expect((await api.post(uid, 'consent', first.token, { allow: true })).status).not.toBe(200)
+    const allowed = await api.post(uid, 'consent', second.token, { allow: true })
+    expect(allowed.status).toBe(200)
+    const callback = new URL(location(await b.go(allowed.body.redirect_to!)))
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    })
+    expect(tokens.claims()!.sub).toBe(second.id)
+    // Nothing is left of the first person's provider session in this browser, nor a consent.
+    const left = await srv.server.t.services.db
+      .selectFrom('oidc_payloads')
+      .select(['model'])
+      .where('account_id', '=', first.id)
+      .where('model', 'in', ['Session', 'Grant'])
+      .execute()
+    expect(left).toEqual([])
+    const silent = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const again = new URL(location(await b.go(silent.url.toString())))
+    const silentTokens = await oidc.authorizationCodeGrant(config, again, {
+      pkceCodeVerifier: silent.verifier,
+      expectedState: silent.state,
+      expectedNonce: silent.nonce,
+    })
+    expect(silentTokens.claims()!.sub).toBe(second.id)
+  }
+
+  it('at the consent step another person can log in instead; the consent and the code are theirs', async () => {
+    const at = await atConsent()
+    // Answering someone else's consent is refused; logging in at it starts over as oneself.
+    expect((await at.api.post(at.uid, 'consent', at.second.token, { allow: true })).status).toBe(
+      403,
+    )
+    const switched = await at.api.post(at.uid, 'login', at.second.token)
+    expect(switched.status).toBe(200)
+    await secondAllows(at, switched.body.redirect_to!)
+  })
+
+  it('"use another account": the first person restarts the sign-in and signs out; the next one finishes it', async () => {
+    const at = await atConsent()
+    expect((await at.api.post(at.uid, 'restart', at.second.token)).status).toBe(403)
+    expect((await at.api.post(at.uid, 'restart', at.first.token)).status).toBe(204)
+    const logout = await srv.server.fetch(`${ISSUER}/api/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${at.first.token}` },
+    })
+    expect(logout.status).toBe(204)
+    // Still there after the sign-out, and it is nobody's: no one can answer its consent.
+    expect(await at.api.prompt(at.uid)).toBe('consent')
+    expect((await at.api.post(at.uid, 'consent', at.second.token, { allow: true })).status).toBe(
+      403,
+    )
+    expect((await at.api.post(at.uid, 'restart', at.second.token)).status).toBe(204)
+    const login = await at.api.post(at.uid, 'login', at.second.token)
+    expect(login.status).toBe(200)
+    await secondAllows(at, login.body.redirect_to!)
   })
 
   it('remembers a consent per person and client; revoking it asks again', async () => {

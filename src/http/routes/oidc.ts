@@ -132,6 +132,28 @@ export function oidcInteractionRoutes(services: Services) {
       )
 
       authed.post(
+        '/api/oidc/interaction/:uid/restart',
+        {
+          schema: {
+            tags,
+            security: bearer,
+            params: UidParams,
+            response: { 204: Type.Null(), ...problems(401, 403, 404) },
+          },
+        },
+        async (request, reply) => {
+          await oidcInteractions.restart(
+            request.raw,
+            reply.raw,
+            request.params.uid,
+            principalOf(request),
+          )
+          noStore(reply)
+          return reply.code(204).send(null)
+        },
+      )
+
+      authed.post(
         '/api/oidc/interaction/:uid/consent',
         {
           schema: {

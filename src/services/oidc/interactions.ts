@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Interaction, InteractionResults } from 'oidc-provider'
+import type { Interaction, InteractionResults, Provider } from 'oidc-provider'
 import type { Db } from '../../store/db.js'
 import {
   deleteOidcConsents,
@@ -77,6 +77,19 @@ export function createOidcInteractions(deps: {
 
   const clientIdOf = (interaction: Interaction) => String(interaction.params.client_id)
 
+  /**
+   * Detaches an interaction from the provider session it began in and ends that session, so
+   * the login that finishes it opens a fresh one. Left attached, the interaction would die
+   * with the session (the previous person's logout ends it), or the provider would end that
+   * session itself through a page that posts itself with an inline script.
+   */
+  async function startOver(provider: Provider, interaction: Interaction): Promise<void> {
+    const previous = interaction.session?.uid
+    if (previous) await (await provider.Session.findByUid(previous))?.destroy()
+    interaction.session = undefined
+    await interaction.persist() // keeps its expiry
+  }
+
   async function finish(
     req: IncomingMessage,
     res: ServerResponse,
@@ -110,15 +123,20 @@ export function createOidcInteractions(deps: {
       }
     },
 
-    /** Signs the person in with the Gatehouse session their access token belongs to. */
+    /**
+     * Signs the person in with the Gatehouse session their access token belongs to. At the
+     * consent step this starts the sign-in over: whoever was signed in chose "use another
+     * account" (or signed in again), so the consent is asked of this person instead.
+     */
     async login(
       req: IncomingMessage,
       res: ServerResponse,
       uid: string,
       principal: AccessClaims,
     ): Promise<string> {
-      const { interaction } = await load(req, res, uid)
-      if (interaction.prompt.name !== 'login')
+      const { provider, interaction } = await load(req, res, uid)
+      const step = interaction.prompt.name
+      if (step !== 'login' && step !== 'consent')
         throw new GatehouseError('conflict', { detail: 'this sign-in does not ask for a login' })
       const session = await findSession(db, principal.sid)
       if (!session || session.ended_at !== null)
@@ -144,6 +162,7 @@ export function createOidcInteractions(deps: {
           detail: 'this application asks for a fresh sign-in: sign in again',
         })
       }
+      if (step === 'consent') await startOver(provider, interaction)
       return finish(
         req,
         res,
@@ -159,6 +178,25 @@ export function createOidcInteractions(deps: {
         },
         false,
       )
+    },
+
+    /**
+     * "Use another account": the person the interaction was waiting on steps out of it, so
+     * they can sign out and someone else can sign in to finish it. Their provider session ends
+     * here; the interaction, still in this browser, waits for whoever logs in to it next.
+     */
+    async restart(
+      req: IncomingMessage,
+      res: ServerResponse,
+      uid: string,
+      principal: AccessClaims,
+    ): Promise<void> {
+      const { provider, interaction } = await load(req, res, uid)
+      const accountId = interaction.session?.accountId
+      if (accountId === undefined) return
+      if (accountId !== principal.sub)
+        throw new GatehouseError('forbidden', { detail: 'this sign-in belongs to someone else' })
+      await startOver(provider, interaction)
     },
 
     /** Allows or denies what the client asked for; an allowed consent is remembered. */

@@ -31,7 +31,7 @@ export const interactionPath = (uid: string) => `/oidc-interaction/${encodeURICo
 /** The interaction uid inside a `redirect` query, when it points at an interaction screen. */
 export function interactionUidIn(redirect: unknown): string | undefined {
   if (typeof redirect !== 'string') return undefined
-  return /^\/oidc-interaction\/([A-Za-z0-9_-]{1,64})$/.exec(redirect)?.[1]
+  return /^\/oidc-interaction\/([A-Za-z0-9_-]{1,64})(?:\?[^#]*)?$/.exec(redirect)?.[1]
 }
 
 export const oidcApi = {
@@ -47,6 +47,9 @@ export const oidcApi = {
       `/api/oidc/interaction/${encodeURIComponent(uid)}/login`,
       { body: {}, recover: false },
     ),
+  /** "Use another account": the signed-in person steps out of this sign-in before signing out. */
+  restart: (uid: string) =>
+    api.post<void>(`/api/oidc/interaction/${encodeURIComponent(uid)}/restart`, {}),
   consent: (uid: string, allow: boolean) =>
     api.post<{ redirect_to: string }>(`/api/oidc/interaction/${encodeURIComponent(uid)}/consent`, {
       allow,
