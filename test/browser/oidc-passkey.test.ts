@@ -12,6 +12,7 @@ import {
   type BrowserRig,
   type PasskeyDevice,
 } from './support.js'
+import { redeem as redeemCode } from '../support/oidc.js'
 
 /**
  * "Sign in with Gatehouse" with everything Gatehouse offers (issue 13): someone new creates an
@@ -67,11 +68,7 @@ describe('signing in to another application with a passkey', { timeout: 180_000 
     await page.waitForURL((u) => u.href.startsWith(CALLBACK))
     const callback = new URL(page.url())
     expect(callback.searchParams.get('code')).toBeTruthy()
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: auth.verifier,
-      expectedState: auth.state,
-      expectedNonce: auth.nonce,
-    })
+    const tokens = await redeemCode(config, callback, auth)
     return { claims: tokens.claims()!, tokens }
   }
 

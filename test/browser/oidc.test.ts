@@ -7,6 +7,7 @@ import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { syncDateWith } from '../support/time.js'
 import { appCode } from '../support/totp.js'
 import { checkScreen, startRig, type BrowserRig } from './support.js'
+import { redeem } from '../support/oidc.js'
 
 /**
  * "Sign in with Gatehouse" in real Chromium (issue 13): a relying party built on openid-client
@@ -151,11 +152,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
 
     const callback = await landed(page)
     expect(callback.searchParams.get('code')).toBeTruthy()
-    const tokens = await oidc.authorizationCodeGrant(wiki, callback, {
-      pkceCodeVerifier: auth.verifier,
-      expectedState: auth.state,
-      expectedNonce: auth.nonce,
-    })
+    const tokens = await redeem(wiki, callback, auth)
     expect(tokens.claims()).toMatchObject({ acr: 'mfa', amr: ['pwd', 'mfa', 'otp'] })
     wikiRefreshToken = tokens.refresh_token!
     expect(wikiRefreshToken).toBeTruthy()
@@ -184,11 +181,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
     const auth = await start(wiki)
     await page.goto(auth.url)
     const callback = await landed(page)
-    const tokens = await oidc.authorizationCodeGrant(wiki, callback, {
-      pkceCodeVerifier: auth.verifier,
-      expectedState: auth.state,
-      expectedNonce: auth.nonce,
-    })
+    const tokens = await redeem(wiki, callback, auth)
     expect(tokens.claims()?.amr).toEqual(['pwd', 'mfa', 'otp'])
 
     // Without the provider's own session cookie, the Gatehouse session (its HttpOnly refresh
@@ -199,11 +192,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
     const again = await start(wiki)
     await page.goto(again.url)
     const second = await landed(page)
-    const more = await oidc.authorizationCodeGrant(wiki, second, {
-      pkceCodeVerifier: again.verifier,
-      expectedState: again.state,
-      expectedNonce: again.nonce,
-    })
+    const more = await redeem(wiki, second, again)
     expect(more.claims()).toMatchObject({ acr: 'mfa' })
   })
 
@@ -247,11 +236,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
       await page.getByRole('button', { name: 'Verify' }).click()
       // The consent given before is remembered: straight back to the application.
       const callback = await landed(page)
-      const tokens = await oidc.authorizationCodeGrant(wiki, callback, {
-        pkceCodeVerifier: auth.verifier,
-        expectedState: auth.state,
-        expectedNonce: auth.nonce,
-      })
+      const tokens = await redeem(wiki, callback, auth)
       const claims = tokens.claims()!
       expect(claims.amr).toEqual(['pwd', 'mfa', 'otp'])
       expect(claims.auth_time! * 1000).toBeGreaterThanOrEqual(rig.clock.now().getTime() - 31_000)
@@ -303,11 +288,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
       await heading(p, 'Allow Vault to use your account?').waitFor()
       await p.getByRole('button', { name: 'Allow' }).click()
       const callback = await landed(p)
-      const tokens = await oidc.authorizationCodeGrant(vault, callback, {
-        pkceCodeVerifier: auth.verifier,
-        expectedState: auth.state,
-        expectedNonce: auth.nonce,
-      })
+      const tokens = await redeem(vault, callback, auth)
       expect(tokens.claims()).toMatchObject({ acr: 'mfa', amr: ['pwd', 'mfa', 'otp'] })
     } finally {
       await bobContext.close()
@@ -339,11 +320,7 @@ describe('signing in to another application through the web UI', { timeout: 180_
       await p.getByText('You are signed in as dave.').waitFor()
       await p.getByRole('button', { name: 'Allow' }).click()
       const callback = await landed(p)
-      const tokens = await oidc.authorizationCodeGrant(recipes, callback, {
-        pkceCodeVerifier: auth.verifier,
-        expectedState: auth.state,
-        expectedNonce: auth.nonce,
-      })
+      const tokens = await redeem(recipes, callback, auth)
       expect(tokens.claims()?.sub).toBe(daveId)
       // carol signed out: her Gatehouse session from this browser is over, and she allowed nothing.
       const carol = await rig.t.services.db

@@ -15,6 +15,7 @@ import {
   ISSUER,
   location,
   oauthError,
+  redeem,
   registerClient,
   signIn,
   useOidcServer,
@@ -66,11 +67,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const config = await configFor(srv.server, registered)
     const start = await authorizationUrl(config)
     const callback = await signIn(browser(srv.server), start.url, user.token)
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: start.verifier,
-      expectedState: start.state,
-      expectedNonce: start.nonce,
-    })
+    const tokens = await redeem(config, callback, start)
     const claims = tokens.claims()!
     expect(claims.sub).toBe(user.id)
     expect(claims.iss).toBe(ISSUER)
@@ -101,11 +98,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const start = await authorizationUrl(config)
     const b = browser(srv.server)
     const callback = await signIn(b, start.url, user.token)
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: start.verifier,
-      expectedState: start.state,
-      expectedNonce: start.nonce,
-    })
+    const tokens = await redeem(config, callback, start)
     return { user, registered, config, tokens, b, start, callback }
   }
 
@@ -127,11 +120,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     })
     const start = await authorizationUrl(config)
     const callback = await signIn(browser(srv.server), start.url, user.token)
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: start.verifier,
-      expectedState: start.state,
-      expectedNonce: start.nonce,
-    })
+    const tokens = await redeem(config, callback, start)
     expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('EdDSA')
     expect(tokens.claims()!.sub).toBe(user.id)
 
@@ -324,11 +313,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const allowed = await api.post(uid, 'consent', second.token, { allow: true })
     expect(allowed.status).toBe(200)
     const callback = new URL(location(await b.go(allowed.body.redirect_to!)))
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: start.verifier,
-      expectedState: start.state,
-      expectedNonce: start.nonce,
-    })
+    const tokens = await redeem(config, callback, start)
     expect(tokens.claims()!.sub).toBe(second.id)
     // Nothing is left of the first person's provider session in this browser, nor a consent.
     const left = await srv.server.t.services.db
@@ -340,11 +325,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     expect(left).toEqual([])
     const silent = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
     const again = new URL(location(await b.go(silent.url.toString())))
-    const silentTokens = await oidc.authorizationCodeGrant(config, again, {
-      pkceCodeVerifier: silent.verifier,
-      expectedState: silent.state,
-      expectedNonce: silent.nonce,
-    })
+    const silentTokens = await redeem(config, again, silent)
     expect(silentTokens.claims()!.sub).toBe(second.id)
   }
 
@@ -496,11 +477,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
 
       const strong = await mfaToken(srv.server.t, user.id)
       const callback = await signIn(b, start.url, strong)
-      const tokens = await oidc.authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: start.verifier,
-        expectedState: start.state,
-        expectedNonce: start.nonce,
-      })
+      const tokens = await redeem(config, callback, start)
       expect(tokens.claims()).toMatchObject({ acr: 'mfa', amr: ['pwd', 'mfa', 'otp'] })
     }
   })

@@ -193,6 +193,19 @@ export async function authorizationUrl(
   return { url, verifier, state, nonce }
 }
 
+/** Redeems the code a callback carries, checking the state and nonce its request was sent with. */
+export function redeem(
+  config: oidcClient.Configuration,
+  callback: URL,
+  started: Pick<Started, 'verifier' | 'state' | 'nonce'>,
+) {
+  return oidcClient.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  })
+}
+
 /** Drives login and consent through the interaction API, as the web UI does; returns the callback URL. */
 export async function signIn(
   b: Browser,
