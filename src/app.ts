@@ -172,7 +172,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   await app.register(oidcInteractionRoutes(services))
   await app.register(passkeyRoutes(services))
 
-  web.ui = await installWebUi(app, opts.webRoot ?? defaultWebRoot)
+  web.ui = installWebUi(app, opts.webRoot ?? defaultWebRoot)
   if (!web.ui)
     app.log.warn('the web UI is not built (no web/dist/index.html): serving the API only')
   return app

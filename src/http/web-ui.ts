@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import fastifyStatic from '@fastify/static'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from './routes/types.js'
 
@@ -27,28 +26,78 @@ export interface WebUi {
   serveAppShell(request: FastifyRequest, reply: FastifyReply): boolean
 }
 
+interface Asset {
+  body: Buffer
+  type: string
+  etag: string
+}
+
+/** The types of what Vite writes to assets/; anything else goes out as bytes. */
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+}
+
+const etagOf = (body: Buffer) =>
+  `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
+
+/**
+ * Every file under assets/, read once. A file server (@fastify/static) opens, stats and reads
+ * each file on libuv's thread pool for every request, and under login load argon2 keeps every
+ * thread of that pool busy: a page's scripts waited for password hashes to finish. The build
+ * is a few hundred kilobytes, fixed until the next start.
+ */
+function readAssets(dir: string): Map<string, Asset> {
+  const assets = new Map<string, Asset>()
+  if (!existsSync(dir)) return assets
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const path = join(entry.parentPath, entry.name)
+    const body = readFileSync(path)
+    const name = path
+      .slice(dir.length + 1)
+      .split('\\')
+      .join('/')
+    const type = ASSET_TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream'
+    assets.set(name, { body, type, etag: etagOf(body) })
+  }
+  return assets
+}
+
+/** Answers with `body`, or 304 when the client holds this version (`etag`) already. */
+function sendVersioned(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: { body: Buffer; type: string; etag: string },
+) {
+  reply.header('etag', file.etag)
+  if (request.headers['if-none-match'] === file.etag) return reply.code(304).send()
+  return reply.code(200).type(file.type).send(file.body)
+}
+
 /**
  * Serves the single-page app of SPEC §7: hashed files under /assets/ cached for a year (their
  * names change with their content), and index.html — with `no-cache`, so a deploy is seen at
  * once — for every other page path, so deep links and reloads reach the client-side router.
  * Returns undefined when the app has not been built (the API still runs).
  */
-export async function installWebUi(app: App, root: string): Promise<WebUi | undefined> {
+export function installWebUi(app: App, root: string): WebUi | undefined {
   const indexFile = join(root, 'index.html')
   if (!existsSync(indexFile)) return undefined
-  // Read once: the shell is small, and a new build means a new start anyway.
-  const shell = readFileSync(indexFile)
-  const etag = `"${createHash('sha256').update(shell).digest('base64url').slice(0, 27)}"`
+  const shellBody = readFileSync(indexFile)
+  const shell = { body: shellBody, type: 'text/html; charset=utf-8', etag: etagOf(shellBody) }
+  const assets = readAssets(join(root, 'assets'))
 
-  await app.register(async (assets) => {
-    await assets.register(fastifyStatic, {
-      root: join(root, 'assets'),
-      prefix: '/assets/',
-      index: false,
-      decorateReply: false,
-      maxAge: '365d',
-      immutable: true,
-    })
+  app.get('/assets/*', (request, reply) => {
+    const asset = assets.get((request.params as { '*': string })['*'])
+    if (!asset) return reply.callNotFound()
+    reply.header('cache-control', 'public, max-age=31536000, immutable')
+    return sendVersioned(request, reply, asset)
   })
 
   return {
@@ -58,12 +107,8 @@ export async function installWebUi(app: App, root: string): Promise<WebUi | unde
       if (serverRoots.some((root) => path === root || path.startsWith(`${root}/`))) return false
       // A missing file (favicon.ico, a stale chunk) is a plain 404, not a page.
       if (/\.[a-z0-9]+$/.test(path)) return false
-      reply.header('cache-control', 'no-cache').header('etag', etag)
-      if (request.headers['if-none-match'] === etag) {
-        void reply.code(304).send()
-      } else {
-        void reply.code(200).type('text/html; charset=utf-8').send(shell)
-      }
+      reply.header('cache-control', 'no-cache')
+      void sendVersioned(request, reply, shell)
       return true
     },
   }

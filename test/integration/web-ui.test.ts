@@ -251,6 +251,7 @@ describe('the web UI shell and assets', () => {
       '<!doctype html><html><head><script type="module" src="/assets/index-AbC123.js"></script></head><body><div id="app"></div></body></html>',
     )
     writeFileSync(join(root, 'assets', 'index-AbC123.js'), 'console.log("app")')
+    writeFileSync(join(root, 'assets', 'index-DeF456.css'), 'body{margin:0}')
   })
   afterAll(() => rmSync(root, { recursive: true, force: true }))
   const [sqlite] = databases
@@ -288,6 +289,29 @@ describe('the web UI shell and assets', () => {
     expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable')
     expect(res.headers['x-content-type-options']).toBe('nosniff')
     expect(res.raw.body).toBe('console.log("app")')
+  })
+
+  it('serves each asset with its type, and revalidates it by ETag', async () => {
+    const css = await api.get('/assets/index-DeF456.css')
+    expect(css.status).toBe(200)
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8')
+    const js = await api.get('/assets/index-AbC123.js')
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8')
+    expect(js.headers.etag).toMatch(/^"[\w-]{27}"$/)
+    expect(js.headers.etag).not.toBe(css.headers.etag)
+    const again = await api.call('GET', '/assets/index-AbC123.js', {
+      headers: { 'if-none-match': String(js.headers.etag) },
+    })
+    expect(again.status).toBe(304)
+    expect(again.raw.body).toBe('')
+    const head = await api.call('HEAD', '/assets/index-AbC123.js')
+    expect(head.status).toBe(200)
+    expect(head.headers['content-length']).toBe(String('console.log("app")'.length))
+  })
+
+  it('serves the build it started with: a file written later is not served', async () => {
+    writeFileSync(join(root, 'assets', 'late-Zz9.js'), 'console.log("late")')
+    expect((await api.get('/assets/late-Zz9.js')).status).toBe(404)
   })
 
   it.each(['/api/nope', '/api', '/assets/missing-123.js', '/favicon.ico', '/.well-known/nope'])(

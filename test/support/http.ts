@@ -16,7 +16,7 @@ export function client(app: App) {
 /** The same, for an app that starts later (see useTestApp): it is looked up on every call. */
 export function clientOf(appNow: () => App) {
   async function call<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     url: string,
     opts: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
   ): Promise<JsonResponse<T>> {
