@@ -28,6 +28,33 @@ export async function withConflict<T>(detail: string, write: () => Promise<T>): 
   }
 }
 
+/** True when the database chose this statement's transaction as a deadlock's victim. */
+export function isDeadlock(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { code, errno } = err as DriverError
+  return (
+    code === '40P01' || // PostgreSQL deadlock_detected
+    code === 'ER_LOCK_DEADLOCK' ||
+    errno === 1213 // MySQL / MariaDB
+  )
+}
+
+/**
+ * Runs a write again when it lost a deadlock. The database rolled the victim's transaction
+ * back whole, so a write that may simply be repeated (a delete, a replace, a conditional
+ * update) is; InnoDB picks such victims among concurrent deletes and inserts of neighbouring
+ * rows even when each statement alone is correct.
+ */
+export async function retryOnDeadlock<T>(write: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write()
+    } catch (err) {
+      if (attempt >= attempts || !isDeadlock(err)) throw err
+    }
+  }
+}
+
 // Node's socket errors, and the codes mysql2 gives a lost or refused connection.
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',

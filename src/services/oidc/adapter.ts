@@ -4,6 +4,7 @@ import {
   consumeOidcPayload,
   deleteOidcPayload,
   deleteOidcPayloadsByGrant,
+  deleteOidcPayloadsOfGrant,
   findOidcPayload,
   sweepExpiredOidcPayloads,
   upsertOidcPayload,
@@ -110,7 +111,9 @@ export function createOidcAdapter(deps: {
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await deleteOidcPayloadsByGrant(db, grantId)
+      // This model's rows only: the provider revokes a grant by calling this on every model
+      // at once, and statements deleting the same rows at once deadlock each other on InnoDB.
+      await deleteOidcPayloadsOfGrant(db, this.model, grantId)
     }
   }
 }

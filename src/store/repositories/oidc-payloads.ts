@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { retryOnDeadlock } from '../errors.js'
 import type { OidcPayloadsTable } from '../tables.js'
 
 export type OidcPayloadRow = OidcPayloadsTable
@@ -6,15 +7,19 @@ export type OidcPayloadRow = OidcPayloadsTable
 /** Inserts or replaces one stored object (oidc-provider's `upsert`). */
 export async function upsertOidcPayload(db: Db, row: OidcPayloadRow): Promise<void> {
   // Delete and insert in one transaction: the same statement on all three databases, where
-  // each has its own upsert syntax.
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom('oidc_payloads')
-      .where('model', '=', row.model)
-      .where('id', '=', row.id)
-      .execute()
-    await trx.insertInto('oidc_payloads').values(row).execute()
-  })
+  // each has its own upsert syntax. The provider saves several objects at once; on InnoDB the
+  // gap locks of two such deletes can deadlock their inserts, and the loser simply runs again.
+  // (Every write to this table is retried so; each may be repeated.)
+  await retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('oidc_payloads')
+        .where('model', '=', row.model)
+        .where('id', '=', row.id)
+        .execute()
+      await trx.insertInto('oidc_payloads').values(row).execute()
+    }),
+  )
 }
 
 type Lookup = 'id' | 'uid' | 'user_code'
@@ -46,23 +51,44 @@ export async function consumeOidcPayload(
   id: string,
   nowMs: number,
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('oidc_payloads')
-    .set({ consumed_at: nowMs })
-    .where('model', '=', model)
-    .where('id', '=', id)
-    .where('consumed_at', 'is', null)
-    .executeTakeFirst()
+  const res = await retryOnDeadlock(() =>
+    db
+      .updateTable('oidc_payloads')
+      .set({ consumed_at: nowMs })
+      .where('model', '=', model)
+      .where('id', '=', id)
+      .where('consumed_at', 'is', null)
+      .executeTakeFirst(),
+  )
   return Number(res.numUpdatedRows) === 1
 }
 
 export async function deleteOidcPayload(db: Db, model: string, id: string): Promise<void> {
-  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute()
+  await retryOnDeadlock(() =>
+    db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute(),
+  )
 }
 
-/** Everything issued under one grant, whatever the model (oidc-provider's revokeByGrantId). */
+/** Everything issued under one grant, whatever the model. */
 export async function deleteOidcPayloadsByGrant(db: Db, grantId: string): Promise<void> {
-  await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute()
+  await retryOnDeadlock(() =>
+    db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute(),
+  )
+}
+
+/** One model's objects issued under one grant (oidc-provider's revokeByGrantId). */
+export async function deleteOidcPayloadsOfGrant(
+  db: Db,
+  model: string,
+  grantId: string,
+): Promise<void> {
+  await retryOnDeadlock(() =>
+    db
+      .deleteFrom('oidc_payloads')
+      .where('model', '=', model)
+      .where('grant_id', '=', grantId)
+      .execute(),
+  )
 }
 
 /** Provider sessions with these uids, and every code and token issued under them. */
@@ -71,15 +97,17 @@ export async function deleteOidcPayloadsBySessionUids(
   uids: readonly string[],
 ): Promise<void> {
   if (uids.length === 0) return
-  await db
-    .deleteFrom('oidc_payloads')
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('model', '=', 'Session'), eb('uid', 'in', uids)]),
-        eb('session_uid', 'in', uids),
-      ]),
-    )
-    .execute()
+  await retryOnDeadlock(() =>
+    db
+      .deleteFrom('oidc_payloads')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('model', '=', 'Session'), eb('uid', 'in', uids)]),
+          eb('session_uid', 'in', uids),
+        ]),
+      )
+      .execute(),
+  )
 }
 
 /** The grants (remembered consents) of one person. */
@@ -95,11 +123,13 @@ export async function listOidcGrantRows(db: Db, accountId: string, nowMs: number
 
 /** Rows past their expiry; returns how many were removed. */
 export async function sweepExpiredOidcPayloads(db: Db, nowMs: number): Promise<number> {
-  const res = await db
-    .deleteFrom('oidc_payloads')
-    .where('expires_at', 'is not', null)
-    .where('expires_at', '<=', nowMs)
-    .executeTakeFirst()
+  const res = await retryOnDeadlock(() =>
+    db
+      .deleteFrom('oidc_payloads')
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<=', nowMs)
+      .executeTakeFirst(),
+  )
   return Number(res.numDeletedRows)
 }
 
@@ -170,10 +200,15 @@ export async function deleteOidcGrantsOf(
     .execute()
   const ids = grants.map((g) => g.id)
   if (ids.length === 0) return
-  await db
-    .deleteFrom('oidc_payloads')
-    .where((eb) =>
-      eb.or([eb.and([eb('model', '=', 'Grant'), eb('id', 'in', ids)]), eb('grant_id', 'in', ids)]),
-    )
-    .execute()
+  await retryOnDeadlock(() =>
+    db
+      .deleteFrom('oidc_payloads')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('model', '=', 'Grant'), eb('id', 'in', ids)]),
+          eb('grant_id', 'in', ids),
+        ]),
+      )
+      .execute(),
+  )
 }
