@@ -173,6 +173,11 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const page = await b.go(end.toString())
     expect(page.status).toBe(200)
     const html = await page.text()
+    // Gatehouse's own page: the application's name, nothing fetched from elsewhere.
+    expect(html).toContain('<html lang="en">')
+    expect(html).toContain('<strong>Example app</strong> asks to sign you out.')
+    expect(html).toContain('name="logout" value="yes"')
+    expect(html).not.toMatch(/@import|<link|<script/)
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1]
     expect(xsrf).toBeTruthy()
     const confirmed = await b.go('/oidc/session/end/confirm', {
@@ -182,6 +187,36 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     })
     expect(location(confirmed)).toBe(`${APP}/bye?state=bye-state`)
 
+    const after = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const answer = new URL(location(await b.go(after.url.toString())))
+    expect(answer.searchParams.get('error')).toBe('login_required')
+  })
+
+  it('RP-initiated logout with nowhere to return to ends on a signed-out page; "Stay signed in" keeps the session', async () => {
+    const { config, b } = await signedIn()
+    const confirmPage = async () => {
+      const html = await (await b.go(oidc.buildEndSessionUrl(config).toString())).text()
+      return /name="xsrf" value="([^"]+)"/.exec(html)![1]!
+    }
+    const stay = await b.go('/oidc/session/end/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: await confirmPage() }).toString(),
+    })
+    const silent = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
+    const still = new URL(location(await b.go(silent.url.toString())))
+    expect(still.searchParams.get('code')).toBeTruthy()
+    expect(stay.status).toBe(303)
+
+    const confirmed = await b.go('/oidc/session/end/confirm', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: await confirmPage(), logout: 'yes' }).toString(),
+    })
+    const done = await b.go(location(confirmed))
+    expect(done.status).toBe(200)
+    const html = await done.text()
+    expect(html).toContain('<h1>You are signed out</h1>')
     const after = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
     const answer = new URL(location(await b.go(after.url.toString())))
     expect(answer.searchParams.get('error')).toBe('login_required')

@@ -18,6 +18,7 @@ import type { KeyRing } from '../tokens/key-ring.js'
 import { createOidcAdapter } from './adapter.js'
 import { oidcLibrary, type OidcLibrary } from './library.js'
 import { hashClientSecret, OIDC_SCOPES, type OidcClients } from './clients.js'
+import { errorPage, loggedOutPage, logoutPage } from './pages.js'
 import { constantTimeEqual } from './secrets.js'
 
 /** Where the provider is mounted; its endpoints are PUBLIC_URL + this + the provider's paths. */
@@ -235,7 +236,17 @@ export function createOidcProvider(deps: {
         introspection: { enabled: false },
         registration: { enabled: false },
         claimsParameter: { enabled: false },
-        rpInitiatedLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource(ctx, form) {
+            ctx.type = 'html'
+            ctx.body = logoutPage(form, ctx.oidc.client?.clientName)
+          },
+          postLogoutSuccessSource(ctx) {
+            ctx.type = 'html'
+            ctx.body = loggedOutPage(ctx.oidc.client?.clientName)
+          },
+        },
         resourceIndicators: {
           enabled: true,
           defaultResource: (_ctx, _client, oneOf) => oneOf,
@@ -257,10 +268,8 @@ export function createOidcProvider(deps: {
         },
       },
       renderError(ctx, out) {
-        // The provider's own error page, without its inline styles: a plain, escaped message.
         ctx.type = 'html'
-        const text = (v: unknown) => String(v).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
-        ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign-in error</title></head><body><h1>${text(out.error)}</h1><p>${text(out.error_description ?? '')}</p></body></html>`
+        ctx.body = errorPage(out.error, out.error_description)
       },
     }
   }
