@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { retryOnDeadlock } from '../errors.js'
 import type { OidcConsentsTable } from '../tables.js'
 
 export type OidcConsentRow = OidcConsentsTable
@@ -16,15 +17,18 @@ export async function findOidcConsent(
     .executeTakeFirst()
 }
 
+/** Replaces one person's consent to one client (retried when it loses an InnoDB deadlock). */
 export async function saveOidcConsent(db: Db, row: OidcConsentRow): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom('oidc_consents')
-      .where('account_id', '=', row.account_id)
-      .where('client_id', '=', row.client_id)
-      .execute()
-    await trx.insertInto('oidc_consents').values(row).execute()
-  })
+  await retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('oidc_consents')
+        .where('account_id', '=', row.account_id)
+        .where('client_id', '=', row.client_id)
+        .execute()
+      await trx.insertInto('oidc_consents').values(row).execute()
+    }),
+  )
 }
 
 export async function listOidcConsents(db: Db, accountId: string): Promise<OidcConsentRow[]> {
