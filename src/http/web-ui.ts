@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, extname, join } from 'node:path'
+import { dirname, extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from './routes/types.js'
@@ -59,10 +59,7 @@ function readAssets(dir: string): Map<string, Asset> {
     if (!entry.isFile()) continue
     const path = join(entry.parentPath, entry.name)
     const body = readFileSync(path)
-    const name = path
-      .slice(dir.length + 1)
-      .split('\\')
-      .join('/')
+    const name = relative(dir, path).split(sep).join('/')
     const type = ASSET_TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream'
     assets.set(name, { body, type, etag: etagOf(body) })
   }
@@ -70,11 +67,7 @@ function readAssets(dir: string): Map<string, Asset> {
 }
 
 /** Answers with `body`, or 304 when the client holds this version (`etag`) already. */
-function sendVersioned(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  file: { body: Buffer; type: string; etag: string },
-) {
+function sendVersioned(request: FastifyRequest, reply: FastifyReply, file: Asset) {
   reply.header('etag', file.etag)
   if (request.headers['if-none-match'] === file.etag) return reply.code(304).send()
   return reply.code(200).type(file.type).send(file.body)
