@@ -342,4 +342,21 @@ describe('signing in to another application through the web UI', { timeout: 180_
       await shared.close()
     }
   })
+
+  it("an application's sign-out asks on a Gatehouse page, and ends the sign-in there", async () => {
+    const auth = await start(wiki)
+    await page.goto(auth.url)
+    const tokens = await redeem(wiki, await landed(page), auth)
+    await page.goto(oidc.buildEndSessionUrl(wiki, { id_token_hint: tokens.id_token! }).href)
+    await heading(page, 'Sign out?').waitFor()
+    await page.getByText('Team wiki asks to sign you out.').waitFor()
+    await checkScreen(page, 'oidc-logout')
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await heading(page, 'You are signed out').waitFor()
+    await checkScreen(page, 'oidc-signed-out')
+
+    const silent = await start(wiki, { prompt: 'none' })
+    await page.goto(silent.url)
+    expect((await landed(page)).searchParams.get('error')).toBe('login_required')
+  })
 })
