@@ -49,6 +49,13 @@ const processEnvRead = {
     'Only src/main.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
 }
 
+// InnoDB picks deadlock victims among ordinary concurrent writes; inTransaction runs them again.
+const directTransaction = {
+  selector: "CallExpression[callee.property.name='transaction'][arguments.length=0]",
+  message:
+    'Open transactions with inTransaction (store/transactions.ts), which retries deadlock victims.',
+}
+
 export default tseslint.config(
   {
     ignores: ['dist/', 'node_modules/', 'web/dist/', 'coverage/', 'data/'],
@@ -168,6 +175,12 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/serve.ts', 'src/cli/index.ts'],
     rules: {
+      'no-restricted-syntax': ['error', processEnvRead, directTransaction],
+    },
+  },
+  {
+    files: ['src/store/transactions.ts'],
+    rules: {
       'no-restricted-syntax': ['error', processEnvRead],
     },
   },
@@ -197,6 +210,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         processEnvRead,
+        directTransaction,
         {
           selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
           message: 'Services read time from the Clock port (STYLE §3).',

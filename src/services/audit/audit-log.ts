@@ -1,6 +1,7 @@
 import type { Db } from '../../store/db.js'
 import { insertAuditEvent } from '../../store/repositories/audit.js'
 import type { Clock } from '../ports.js'
+import { inTransaction } from '../../store/transactions.js'
 
 export type AuditEventName =
   | 'register'
@@ -120,7 +121,7 @@ export function createAuditLog(deps: {
       if (effects?.concerns(entry)) {
         // The notice is written with its event or not at all: a crash between the two
         // would otherwise lose it, or send one for an event that was never recorded.
-        queued = await deps.db.transaction().execute((trx) => write(trx, entry, atMs))
+        queued = await inTransaction(deps.db, (trx) => write(trx, entry, atMs))
       } else {
         await insertAuditEvent(deps.db, rowOf(entry, atMs))
       }

@@ -12,6 +12,7 @@ import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import { fromBase32 } from '../totp-service/totp-code.js'
 import { parseImportFile, type ImportRecord } from './import-file.js'
+import { inTransaction } from '../../store/transactions.js'
 
 /**
  * Writes an imported TOTP secret as the user's enabled authenticator entry, inside the
@@ -165,7 +166,7 @@ export function createUserImport(deps: {
       updated_at: nowMs,
     }
     try {
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         await insertUserWithRoles(trx, user, row.roles)
         if (row.totpSecret !== null)
           await totpWriter(trx, { id: user.id, username: user.username }, row.totpSecret, nowMs)

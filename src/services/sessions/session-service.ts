@@ -24,6 +24,7 @@ import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.js'
 import type { SessionGate } from './session-gate.js'
+import { inTransaction } from '../../store/transactions.js'
 
 export interface IssuedTokens {
   accessToken: string
@@ -168,7 +169,7 @@ export function createSessionService(deps: {
       const { token, row } = newRefreshToken(sessionId, nowMs)
       const { username } = input
       let known: { username: string; roles: string[] } | undefined
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         await insertSession(trx, {
           id: sessionId,
           user_id: input.userId,

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely'
 import type { Db } from '../db.js'
 import { precompiledWrite } from '../precompiled.js'
 import type { AuditEventsTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 export type StoredAuditEvent = Selectable<AuditEventsTable>
 
@@ -51,7 +52,7 @@ export async function sealAuditEvents(
   seal: (previousHash: string, row: StoredAuditEvent) => string,
   opts: { limit: number; nowMs: number },
 ): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     // Writing the chain row first takes its lock before anything is read.
     await trx
       .updateTable('audit_chain')

@@ -1,5 +1,6 @@
 import type { Db } from '../db.js'
 import type { BackupCodesTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 /** Replaces a user's whole set in one transaction: the old codes stop working at once. */
 export async function replaceBackupCodes(
@@ -7,7 +8,7 @@ export async function replaceBackupCodes(
   userId: string,
   rows: BackupCodesTable[],
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('backup_codes').where('user_id', '=', userId).execute()
     if (rows.length > 0) await trx.insertInto('backup_codes').values(rows).execute()
   })

@@ -1,5 +1,5 @@
 import type { Db } from '../db.js'
-import { retryOnDeadlock } from '../errors.js'
+import { inTransaction } from '../transactions.js'
 import type { OidcConsentsTable } from '../tables.js'
 
 export type OidcConsentRow = OidcConsentsTable
@@ -17,18 +17,16 @@ export async function findOidcConsent(
     .executeTakeFirst()
 }
 
-/** Replaces one person's consent to one client (retried when it loses an InnoDB deadlock). */
+/** Replaces one person's consent to one client. */
 export async function saveOidcConsent(db: Db, row: OidcConsentRow): Promise<void> {
-  await retryOnDeadlock(() =>
-    db.transaction().execute(async (trx) => {
-      await trx
-        .deleteFrom('oidc_consents')
-        .where('account_id', '=', row.account_id)
-        .where('client_id', '=', row.client_id)
-        .execute()
-      await trx.insertInto('oidc_consents').values(row).execute()
-    }),
-  )
+  await inTransaction(db, async (trx) => {
+    await trx
+      .deleteFrom('oidc_consents')
+      .where('account_id', '=', row.account_id)
+      .where('client_id', '=', row.client_id)
+      .execute()
+    await trx.insertInto('oidc_consents').values(row).execute()
+  })
 }
 
 export async function listOidcConsents(db: Db, accountId: string): Promise<OidcConsentRow[]> {

@@ -1,5 +1,6 @@
 import type { Db } from '../db.js'
 import { retryOnDeadlock } from '../errors.js'
+import { inTransaction } from '../transactions.js'
 import type { OidcPayloadsTable } from '../tables.js'
 
 export type OidcPayloadRow = OidcPayloadsTable
@@ -10,16 +11,14 @@ export async function upsertOidcPayload(db: Db, row: OidcPayloadRow): Promise<vo
   // each has its own upsert syntax. The provider saves several objects at once; on InnoDB the
   // gap locks of two such deletes can deadlock their inserts, and the loser simply runs again.
   // (Every write to this table is retried so; each may be repeated.)
-  await retryOnDeadlock(() =>
-    db.transaction().execute(async (trx) => {
-      await trx
-        .deleteFrom('oidc_payloads')
-        .where('model', '=', row.model)
-        .where('id', '=', row.id)
-        .execute()
-      await trx.insertInto('oidc_payloads').values(row).execute()
-    }),
-  )
+  await inTransaction(db, async (trx) => {
+    await trx
+      .deleteFrom('oidc_payloads')
+      .where('model', '=', row.model)
+      .where('id', '=', row.id)
+      .execute()
+    await trx.insertInto('oidc_payloads').values(row).execute()
+  })
 }
 
 type Lookup = 'id' | 'uid' | 'user_code'

@@ -1,5 +1,6 @@
 import type { Db } from '../db.js'
 import type { OneTimeCodesTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 export type OneTimeCodeRow = OneTimeCodesTable
 export type CodePurpose = OneTimeCodesTable['purpose']
@@ -13,7 +14,7 @@ export async function insertCodeRetiringOthers(
   row: OneTimeCodeRow,
   forgetBefore: number,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .updateTable('one_time_codes')
       .set({ used_at: row.created_at })

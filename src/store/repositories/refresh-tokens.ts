@@ -1,6 +1,7 @@
 import type { Db } from '../db.js'
 import { precompiledWrite } from '../precompiled.js'
 import type { RefreshTokensTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 export type RefreshTokenRow = RefreshTokensTable
 
@@ -48,7 +49,7 @@ export async function rotateRefreshToken(
   now: number,
 ): Promise<boolean> {
   try {
-    await db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await trx.insertInto('refresh_tokens').values(successor).execute()
       const res = await trx
         .updateTable('refresh_tokens')

@@ -1,5 +1,6 @@
 import type { Db } from '../db.js'
 import { precompiledFor } from '../precompiled.js'
+import { inTransaction } from '../transactions.js'
 
 export interface RoleRecord {
   name: string
@@ -56,7 +57,7 @@ export async function setUserRoles(
   userId: string,
   roles: readonly string[],
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('user_roles').where('user_id', '=', userId).execute()
     if (roles.length > 0) {
       await trx

@@ -1,6 +1,7 @@
 import type { Db } from '../db.js'
 import { precompiledWrite } from '../precompiled.js'
 import type { SessionsTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 export type SessionRow = SessionsTable
 
@@ -65,7 +66,7 @@ export async function endSessions(
   reason: string,
   now: number,
 ): Promise<string[]> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     let q = trx
       .selectFrom('sessions')
       .select('id')

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
 import type { TotpSecretsTable } from '../tables.js'
+import { inTransaction } from '../transactions.js'
 
 export type TotpSecretRow = TotpSecretsTable
 
@@ -90,7 +91,7 @@ export async function replaceEnabledTotpSecret(
   sealed: string,
   now: number,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('totp_secrets').where('user_id', '=', userId).execute()
     await insertEnabledTotpSecret(trx, userId, sealed, now)
   })

@@ -6,6 +6,7 @@ import { precompiledFor } from '../precompiled.js'
 import { lockoutColumns, lockoutStateOf, type LockoutState } from './lockouts.js'
 import { namedBy } from './login-identifier.js'
 import { mfaCountSelections, mfaCountsOf, type MfaCounts } from './mfa-facts.js'
+import { inTransaction } from '../transactions.js'
 
 export type UserRow = Omit<UsersTable, 'password_hash'>
 export type NewUserRow = UsersTable
@@ -26,7 +27,7 @@ const publicColumns = [
 ] as const
 
 export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<void> {
-  await db.transaction().execute((trx) => insertUserWithRoles(trx, row, roles))
+  await inTransaction(db, (trx) => insertUserWithRoles(trx, row, roles))
 }
 
 /** Inserts a user and their roles on a connection the caller holds (a transaction). */
