@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
+import type Mysql from 'mysql2'
 import type Pg from 'pg'
 import type { Database } from './tables.js'
 import { preparedStatementName } from './precompiled.js'
@@ -131,7 +132,7 @@ function preparePrecompiled(client: Pg.PoolClient): void {
 
 async function openMysql(url: string) {
   const { createPool } = await import('mysql2')
-  return createPool({
+  const pool = createPool({
     uri: url,
     connectionLimit: 10,
     charset: 'utf8mb4',
@@ -139,6 +140,26 @@ async function openMysql(url: string) {
     connectTimeout: CONNECT_TIMEOUT_MS,
     enableKeepAlive: true,
   })
+  pool.on('connection', executePrecompiled)
+  return pool
+}
+
+/**
+ * Runs the queries built once (precompiled.ts: a login's) as server-side prepared statements
+ * (mysql2's `execute`, which keeps each one prepared on its connection), so MySQL parses and
+ * plans each once per connection instead of at every call, and the driver sends the values
+ * instead of interpolating them into the text. Only those, as on PostgreSQL: every distinct
+ * text would stay prepared, and the server allows a bounded number across all connections.
+ */
+function executePrecompiled(connection: Mysql.PoolConnection): void {
+  const query = connection.query.bind(connection) as (...args: unknown[]) => unknown
+  const execute = connection.execute.bind(connection) as (...args: unknown[]) => unknown
+  // Kysely's driver calls query(sql, values, callback); the cast restates mysql2's overloaded
+  // signature, which a wrapper cannot spell out.
+  connection.query = ((sql: unknown, values?: unknown, ...rest: unknown[]) =>
+    typeof sql === 'string' && preparedStatementName(sql) !== undefined && Array.isArray(values)
+      ? execute(sql, values, ...rest)
+      : query(sql, values, ...rest)) as Mysql.PoolConnection['query']
 }
 
 export function createDb(url: string): DbHandle {
