@@ -21,8 +21,8 @@ export function precompiled<P extends object, R>(
   return async (params) => (await run(db, params)).rows
 }
 
-// The SQL of every query built here, each with a statement name. On PostgreSQL these, and
-// only these (a fixed set), run as named prepared statements (db.ts).
+// The SQL of every query built here, each with a statement name. On PostgreSQL and MySQL
+// these, and only these (a fixed set), run as prepared statements (db.ts).
 const statementNames = new Map<string, string>()
 
 /** The prepared-statement name of a precompiled query's SQL; undefined for any other SQL. */
