@@ -1,4 +1,5 @@
 import type { Db } from '../db.js'
+import { retryOnDeadlock } from '../errors.js'
 import { precompiledWrite } from '../precompiled.js'
 import type { RefreshTokensTable } from '../tables.js'
 import { inTransaction } from '../transactions.js'
@@ -73,10 +74,14 @@ class LostRotationRace extends Error {}
  * kept only that long (SPEC §4.3), so a database dump never holds a live refresh token.
  */
 export async function forgetExpiredSuccessors(db: Db, usedBefore: number): Promise<void> {
-  await db
-    .updateTable('refresh_tokens')
-    .set({ successor_sealed: null })
-    .where('successor_sealed', 'is not', null)
-    .where('used_at', '<', usedBefore)
-    .execute()
+  // Rotations move rows within the used_at index this scans; on InnoDB the two deadlocked
+  // now and then, failing the login or refresh that ran the sweep. It may simply run again.
+  await retryOnDeadlock(() =>
+    db
+      .updateTable('refresh_tokens')
+      .set({ successor_sealed: null })
+      .where('successor_sealed', 'is not', null)
+      .where('used_at', '<', usedBefore)
+      .execute(),
+  )
 }
