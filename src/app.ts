@@ -2,7 +2,8 @@ import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
@@ -42,14 +43,34 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** The built web UI (index.html and assets/); defaults to web/dist of this checkout. */
   webRoot?: string
+  /** How long a client may take to send a whole request (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number
 }
+
+/**
+ * Our requests are at most 64 KiB. Fastify turns Node's limit on receiving one off (0), so a
+ * client sending a body a byte at a time kept its connection, and a slot of the server's, for
+ * good; now Node answers 408 and closes it. Node enforces the longer of the two limits on the
+ * whole request, so the one on headers must not exceed it; and it looks for late requests
+ * every 30 s by default, hence a shorter round.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000
+const HEADERS_TIMEOUT_MS = 15_000
+const TIMEOUT_CHECK_EVERY_MS = 5_000
 
 /** Builds the HTTP app around the services. It never listens: serve.ts does, tests inject. */
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services
-  const options: FastifyServerOptions = {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+  const options: FastifyHttpOptions<Server> = {
     logger: opts.logger ?? false,
     bodyLimit: 64 * 1024,
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_EVERY_MS, requestTimeout),
+    },
     trustProxy: trustProxyOption(config.http.trustProxy),
     // Prototype keys are dropped like any other unknown member instead of failing the request.
     onProtoPoisoning: 'remove',

@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { useTestApp } from '../support/harness.js'
+import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { adminWithMfa, apiKey } from '../support/principals.js'
 
@@ -287,5 +289,31 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     const ui = await t.app.inject({ method: 'GET', url: '/docs/' })
     expect(ui.statusCode).toBe(200)
     expect(ui.headers['content-type']).toContain('text/html')
+  })
+})
+
+describe('a client that sends its request slowly', () => {
+  const fresh = useFreshDatabase(databases[0]!)
+
+  it('is answered 408 and disconnected once the request timeout has passed', async () => {
+    const t = await startApp(fresh.url, { requestTimeoutMs: 300 })
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = t.app.server.address() as AddressInfo
+      const socket = connect(port, '127.0.0.1')
+      const answer = new Promise<string>((resolve) => {
+        let text = ''
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')))
+        socket.on('close', () => resolve(text))
+      })
+      // The headers promise 100 bytes of body; only a few ever come.
+      socket.write(
+        'POST /api/auth/login HTTP/1.1\r\nHost: gatehouse\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+      )
+      expect(await answer).toMatch(/^HTTP\/1\.1 408 /)
+    } finally {
+      await t.close()
+    }
   })
 })

@@ -50,6 +50,8 @@ export interface StartOptions {
   clock?: FakeClock
   /** The built web UI to serve (default: web/dist of this checkout, if built). */
   webRoot?: string
+  /** How long a client may take to send a request (the app's default otherwise). */
+  requestTimeoutMs?: number
 }
 
 /** A migrated app on a fresh database, with a fake clock. */
@@ -77,6 +79,7 @@ export async function startApp(url: string, opts: StartOptions = {}): Promise<Te
   const app = await buildApp(services, {
     logger: { level: 'info', stream },
     ...(opts.webRoot === undefined ? {} : { webRoot: opts.webRoot }),
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
   })
   await app.ready()
   return {
