@@ -52,9 +52,10 @@ export interface AppOptions {
  * client sending a body a byte at a time kept its connection, and a slot of the server's, for
  * good; now Node answers 408 and closes it. Node enforces the longer of the two limits on the
  * whole request, so the one on headers must not exceed it; and it looks for late requests
- * every 30 s by default, hence a shorter round.
+ * every 30 s by default, hence a shorter round. (Fastify writes its own `requestTimeout`
+ * over the server's after creating it, so the limit is given to both.)
  */
-export const REQUEST_TIMEOUT_MS = 30_000
+const REQUEST_TIMEOUT_MS = 30_000
 const HEADERS_TIMEOUT_MS = 15_000
 const TIMEOUT_CHECK_EVERY_MS = 5_000
 

@@ -1,5 +1,4 @@
-import type { AddressInfo } from 'node:net'
-import { connect } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
