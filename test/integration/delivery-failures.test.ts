@@ -3,7 +3,7 @@ import { testDatabases } from '../support/databases.js'
 import { useCaptures } from '../support/captures.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
-import { codeIn } from '../support/mail.js'
+import { codeIn, standalone } from '../support/mail.js'
 import { useSyncedClock } from '../support/time.js'
 
 /**
@@ -22,8 +22,6 @@ describe.each(databases)('failed code delivery on $name', (database) => {
     clock,
     env: captures.env(),
   }))
-
-  const standalone = (code: string) => new RegExp(`(?<![0-9])${code}(?![0-9])`)
 
   async function signedUp(username: string, contact: { email?: string; phone?: string }) {
     const reg = await api.post('/api/auth/register', {
