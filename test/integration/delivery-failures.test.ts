@@ -3,7 +3,8 @@ import { testDatabases } from '../support/databases.js'
 import { useCaptures } from '../support/captures.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
-import { codeIn, standalone } from '../support/mail.js'
+import { standalone } from '../support/codes.js'
+import { codeIn } from '../support/mail.js'
 import { useSyncedClock } from '../support/time.js'
 
 /**
