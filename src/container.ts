@@ -228,6 +228,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       ),
   })
   observability.watchPosture(() => posture.snapshot())
+  observability.watchHasher(() => hasher.load())
   const keyRing = createKeyRing({
     db,
     box,

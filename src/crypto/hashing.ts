@@ -9,6 +9,23 @@ export interface PasswordHasherOptions {
   parallelism?: number
   /** How many argon2 computations run at once; the rest wait their turn (default: the cores). */
   concurrency?: number
+  /** How many may wait for a turn before more are refused (default: 256 per running one). */
+  maxWaiting?: number
+}
+
+/**
+ * Why the hasher did not take a password: too many were waiting already (`busy`), or the one
+ * that asked gave up while waiting (`abandoned`: its client hung up). Neither says anything
+ * about the password, so a login refused this way counts as no attempt.
+ */
+export class HashingRefused extends Error {
+  constructor(readonly reason: 'busy' | 'abandoned') {
+    super(
+      reason === 'busy'
+        ? 'too many passwords are waiting to be hashed'
+        : 'the request was abandoned while waiting to be hashed',
+    )
+  }
 }
 
 /**
@@ -16,12 +33,47 @@ export interface PasswordHasherOptions {
  * holds its 19 MiB while it runs on libuv's pool (four threads by default), and on a machine
  * with fewer cores than that, the extra ones in flight add memory but no throughput: they
  * only share the same cores.
+ *
+ * Under a flood the waiting line is what grows, so it is bounded too (`maxWaiting`, past
+ * which a task is refused at once), and a task whose `signal` fires while it waits leaves the
+ * line: otherwise the cores would go on hashing for clients that timed out long ago, and
+ * every answer would come too late for the one who asked.
  */
-export function createWorkQueue(limit: number) {
+export interface QueueLoad {
+  running: number
+  waiting: number
+  /** Tasks refused since start, by reason. */
+  refused: Record<HashingRefused['reason'], number>
+}
+
+export function createWorkQueue(limit: number, maxWaiting = Number.POSITIVE_INFINITY) {
   let running = 0
   const waiting: (() => void)[] = []
-  return async function run<T>(task: () => Promise<T>): Promise<T> {
-    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+  const refused = { busy: 0, abandoned: 0 }
+  const refuse = (reason: HashingRefused['reason']) => {
+    refused[reason]++
+    return new HashingRefused(reason)
+  }
+
+  function waitForTurn(signal: AbortSignal | undefined): Promise<void> {
+    if (waiting.length >= maxWaiting) return Promise.reject(refuse('busy'))
+    return new Promise<void>((resolve, reject) => {
+      const start = () => {
+        signal?.removeEventListener('abort', leave)
+        resolve()
+      }
+      const leave = () => {
+        waiting.splice(waiting.indexOf(start), 1)
+        reject(refuse('abandoned'))
+      }
+      signal?.addEventListener('abort', leave, { once: true })
+      waiting.push(start)
+    })
+  }
+
+  async function run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw refuse('abandoned')
+    if (running >= limit) await waitForTurn(signal)
     else running++
     try {
       return await task()
@@ -33,6 +85,11 @@ export function createWorkQueue(limit: number) {
       else running--
     }
   }
+
+  return {
+    run,
+    load: (): QueueLoad => ({ running, waiting: waiting.length, refused: { ...refused } }),
+  }
 }
 
 export interface VerifyResult {
@@ -41,11 +98,17 @@ export interface VerifyResult {
   needsRehash: boolean
 }
 
+/**
+ * Every method may throw `HashingRefused` instead of hashing; `signal` is the asker's "I am
+ * gone" (see createWorkQueue).
+ */
 export interface PasswordHasher {
-  hash(pw: string): Promise<string>
-  verify(hash: string, pw: string): Promise<VerifyResult>
+  hash(pw: string, signal?: AbortSignal): Promise<string>
+  verify(hash: string, pw: string, signal?: AbortSignal): Promise<VerifyResult>
   /** Spends the time of one real verification, so unknown users answer as slowly as known ones. */
-  verifyDummy(pw: string): Promise<void>
+  verifyDummy(pw: string, signal?: AbortSignal): Promise<void>
+  /** Hashes running and waiting now, and those refused so far: for the metrics. */
+  load(): QueueLoad
 }
 
 /** PHC strings use standard base64 without padding. */
@@ -57,7 +120,7 @@ const FAILED: VerifyResult = { ok: false, needsRehash: false }
 
 interface Scheme {
   readonly prefixes: readonly string[]
-  verify(hash: string, pw: string): Promise<VerifyResult>
+  verify(hash: string, pw: string, signal?: AbortSignal): Promise<VerifyResult>
 }
 
 /** Argon2id at SPEC §4.5's defaults (OWASP's minimum: 19 MiB, 2 passes, 1 lane). */
@@ -67,12 +130,14 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     timeCost: opts.timeCost ?? 2,
     parallelism: opts.parallelism ?? 1,
   }
-  const queue = createWorkQueue(Math.max(1, opts.concurrency ?? availableParallelism()))
+  const concurrency = Math.max(1, opts.concurrency ?? availableParallelism())
+  const { run: queue, load } = createWorkQueue(concurrency, opts.maxWaiting ?? 256 * concurrency)
 
-  async function hash(pw: string): Promise<string> {
+  async function hash(pw: string, signal?: AbortSignal): Promise<string> {
     const salt = randomBytes(16)
-    const digest = await queue(() =>
-      argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true }),
+    const digest = await queue(
+      () => argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true }),
+      signal,
     )
     // Serialised here because argon2 0.45 writes `m=…,p=…,t=…` (ranisalt/node-argon2#559), and
     // libargon2 (PHP, Python, Go ports) only parses the PHC order `m=…,t=…,p=…`; keeping the
@@ -86,8 +151,8 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
   const schemes: readonly Scheme[] = [
     {
       prefixes: ['$argon2id$', '$argon2i$', '$argon2d$'],
-      async verify(stored, pw) {
-        if (!(await queue(() => argon2.verify(stored, pw)))) return FAILED
+      async verify(stored, pw, signal) {
+        if (!(await queue(() => argon2.verify(stored, pw), signal))) return FAILED
         // argon2's needsRehash compares parameters only, so the variant is checked here.
         const stale = !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, params)
         return { ok: true, needsRehash: stale }
@@ -105,29 +170,35 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     },
   ]
 
-  async function verify(stored: string, pw: string): Promise<VerifyResult> {
+  async function verify(stored: string, pw: string, signal?: AbortSignal): Promise<VerifyResult> {
     const scheme = schemes.find((s) => s.prefixes.some((p) => stored.startsWith(p)))
     if (scheme === undefined) return FAILED
     try {
-      return await scheme.verify(stored, pw)
-    } catch {
+      return await scheme.verify(stored, pw, signal)
+    } catch (err) {
+      if (err instanceof HashingRefused) throw err
       // A corrupt hash is a failed login, never a 500 that tells the caller the account exists.
       return FAILED
     }
   }
 
   let dummy: Promise<string> | undefined
-  async function verifyDummy(pw: string): Promise<void> {
+  async function verifyDummy(pw: string, signal?: AbortSignal): Promise<void> {
     dummy ??= hash(randomBytes(32).toString('base64url'))
     try {
-      const stored = await dummy
-      await queue(() => argon2.verify(stored, pw))
-    } catch {
-      dummy = undefined // let the next call retry instead of caching a failure forever
+      const stored = await dummy.catch((err: unknown) => {
+        dummy = undefined // let the next call retry instead of caching a failure forever
+        throw err
+      })
+      await queue(() => argon2.verify(stored, pw), signal)
+    } catch (err) {
+      // Refused like a real verification would have been; any other failure only costs the
+      // unknown user's answer its delay.
+      if (err instanceof HashingRefused) throw err
     }
   }
 
-  return { hash, verify, verifyDummy }
+  return { hash, verify, verifyDummy, load }
 }
 
 /** For refresh tokens and API keys: they carry ≥ 256 random bits, so no salt or stretching is needed. */

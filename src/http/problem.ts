@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
+import { HashingRefused } from '../crypto/hashing.js'
 
 /** What a client is told to wait when the database is unreachable (SPEC §3 `unavailable`). */
 export const UNAVAILABLE_RETRY_AFTER_SEC = 5
@@ -107,6 +108,16 @@ export function installProblemHandlers(
         'unavailable',
         'the database is unreachable; try again shortly',
         UNAVAILABLE_RETRY_AFTER_SEC,
+      )
+    }
+    if (error instanceof HashingRefused) {
+      // Load, not a bug: the password hasher's line was full, or this client left it.
+      request.log.info({ reason: error.reason }, 'password not hashed')
+      return sendProblem(
+        reply,
+        'unavailable',
+        'the server is busy checking passwords; try again shortly',
+        1,
       )
     }
     const mapped = mapFastifyError(error)

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { QueueLoad } from '../crypto/hashing.js'
 import type { SecurityMetrics } from '../services/metrics.js'
 import type { PostureSnapshot } from '../services/posture/posture.js'
 
@@ -8,6 +9,8 @@ export interface Observability {
   observeRequest(method: string, route: string, status: number, durationSec: number): void
   /** Registers the posture gauges of SPEC §4.15, read from `read` at each scrape. */
   watchPosture(read: () => Promise<PostureSnapshot | undefined>): void
+  /** Registers the password hasher's gauges, read from `load` at each scrape. */
+  watchHasher(load: () => QueueLoad): void
 }
 
 /** Sets a labelled gauge to exactly these series: a role that disappeared stops reporting. */
@@ -120,6 +123,30 @@ export function createObservability(opts: { defaultMetrics: boolean }): Observab
         [],
         (g, s) => g.set(s.sessionsActive),
       )
+    },
+    watchHasher(load) {
+      // Saturation: logins wait for a core to hash on; a growing line means too few cores.
+      new Gauge({
+        name: 'gatehouse_password_hashes',
+        help: 'Password hashes running and waiting for a core',
+        labelNames: ['state'],
+        registers: [registry],
+        collect() {
+          const { running, waiting } = load()
+          this.set({ state: 'running' }, running)
+          this.set({ state: 'waiting' }, waiting)
+        },
+      })
+      new Counter({
+        name: 'gatehouse_password_hashes_refused_total',
+        help: 'Password hashes refused: the line was full (busy), or the client left it (abandoned)',
+        labelNames: ['reason'],
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const [reason, n] of Object.entries(load().refused)) this.inc({ reason }, n)
+        },
+      })
     },
     observeRequest(method, route, status, durationSec) {
       requests.inc({ method, route, status: String(status) })

@@ -3,6 +3,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/index.js'
 import type { Config } from '../../src/config/types.js'
+import type { PasswordHasherOptions } from '../../src/crypto/hashing.js'
 import { createContainer, type Services } from '../../src/container.js'
 import type { App } from '../../src/http/routes/types.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
@@ -52,6 +53,8 @@ export interface StartOptions {
   webRoot?: string
   /** How long a client may take to send a request (the app's default otherwise). */
   requestTimeoutMs?: number
+  /** The password hasher's settings, instead of the fast ones tests use. */
+  hashing?: PasswordHasherOptions
 }
 
 /** A migrated app on a fresh database, with a fake clock. */
@@ -61,7 +64,7 @@ export async function startApp(url: string, opts: StartOptions = {}): Promise<Te
   const logs: string[] = []
   const services = createContainer(config, {
     clock,
-    hasherOptions: fastHashing,
+    hasherOptions: opts.hashing ?? fastHashing,
     defaultMetrics: false,
     logger: {
       info: (obj, msg) => logs.push(JSON.stringify({ level: 'info', ...obj, msg })),

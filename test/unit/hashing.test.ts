@@ -5,6 +5,7 @@ import {
   createCodeHasher,
   createPasswordHasher,
   createWorkQueue,
+  HashingRefused,
   sha256Hex,
   timingSafeEqualHex,
 } from '../../src/crypto/hashing.js'
@@ -219,7 +220,7 @@ describe('argon2 work queue', () => {
   }
 
   it('runs at most its limit at once, the rest in arrival order', async () => {
-    const run = createWorkQueue(2)
+    const { run } = createWorkQueue(2)
     const gates = Array.from({ length: 5 }, deferred)
     const started: number[] = []
     let inFlight = 0
@@ -245,11 +246,74 @@ describe('argon2 work queue', () => {
   })
 
   it('passes the slot on when a task fails', async () => {
-    const run = createWorkQueue(1)
+    const { run } = createWorkQueue(1)
     const failing = run(() => Promise.reject(new Error('boom')))
     const next = run(() => Promise.resolve('next'))
     await expect(failing).rejects.toThrow('boom')
     expect(await next).toBe('next')
+  })
+
+  it('refuses a task at once when its limit of waiting ones is reached', async () => {
+    const { run, load } = createWorkQueue(1, 1)
+    const gate = deferred()
+    const first = run(() => gate.promise)
+    const second = run(() => Promise.resolve('second'))
+    await expect(run(() => Promise.resolve('third'))).rejects.toEqual(new HashingRefused('busy'))
+    expect(load()).toEqual({ running: 1, waiting: 1, refused: { busy: 1, abandoned: 0 } })
+    gate.resolve()
+    await first
+    expect(await second).toBe('second')
+    // The line has room again.
+    expect(await run(() => Promise.resolve('fourth'))).toBe('fourth')
+  })
+
+  it('drops a waiting task whose signal fires, and never runs it', async () => {
+    const { run, load } = createWorkQueue(1)
+    const gate = deferred()
+    const ran: string[] = []
+    const first = run(async () => {
+      ran.push('first')
+      await gate.promise
+    })
+    const gone = new AbortController()
+    const abandoned = run(async () => {
+      ran.push('abandoned')
+    }, gone.signal)
+    const third = run(async () => {
+      ran.push('third')
+    })
+    gone.abort()
+    await expect(abandoned).rejects.toEqual(new HashingRefused('abandoned'))
+    expect(load()).toEqual({ running: 1, waiting: 1, refused: { busy: 0, abandoned: 1 } })
+    gate.resolve()
+    await Promise.all([first, third])
+    expect(ran).toEqual(['first', 'third'])
+  })
+
+  it('refuses a task whose signal fired before it asked, even with a free slot', async () => {
+    const { run } = createWorkQueue(1)
+    const gone = new AbortController()
+    gone.abort()
+    const task = vi.fn(() => Promise.resolve())
+    await expect(run(task, gone.signal)).rejects.toEqual(new HashingRefused('abandoned'))
+    expect(task).not.toHaveBeenCalled()
+    // The slot was not taken.
+    expect(await run(() => Promise.resolve('next'))).toBe('next')
+  })
+
+  it('lets a refusal through the hasher instead of calling it a wrong password', async () => {
+    const hasher = createPasswordHasher({ memoryKiB: 1024, timeCost: 1 })
+    const h = await hasher.hash(pw)
+    const gone = new AbortController()
+    gone.abort()
+    await expect(hasher.verify(h, pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
+    await expect(hasher.verifyDummy(pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
+    await expect(hasher.hash(pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
+    // The dummy hash was not dropped: an unknown user still costs one verification.
+    const spy = vi.mocked(argon2.verify)
+    spy.mockClear()
+    await hasher.verifyDummy(pw)
+    expect(spy).toHaveBeenCalledTimes(1)
   })
 
   it('bounds the hasher: with concurrency 1, verifications never overlap', async () => {

@@ -137,7 +137,7 @@ export function authRoutes(services: Services) {
             identifier: username,
             password,
             otp,
-            context: contextOf(request),
+            context: contextOf(request, reply),
           })
           return web.tokenReply(request, reply, await loginJson(result))
         },

@@ -117,19 +117,19 @@ export function createAccountService(deps: {
     ): Promise<LoginRecord> {
       let ok = false
       if (record?.password_hash) {
-        const verdict = await hasher.verify(record.password_hash, password)
+        const verdict = await hasher.verify(record.password_hash, password, context.signal)
         ok = verdict.ok
         if (ok && verdict.needsRehash) {
           // Imported bcrypt (or weaker argon2) hashes move to today's parameters at first use.
           await updatePasswordHash(
             db,
             record.id,
-            await hasher.hash(password),
+            await hasher.hash(password, context.signal),
             clock.now().getTime(),
           )
         }
       } else {
-        await hasher.verifyDummy(password)
+        await hasher.verifyDummy(password, context.signal)
       }
       const failed = (userId: string | null, reason: string) =>
         audit.record({

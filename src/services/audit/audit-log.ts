@@ -44,6 +44,8 @@ export type AuditEventName =
 export interface RequestContext {
   ip: string | null
   userAgent: string | null
+  /** Fires when the client hung up before its answer: work still waiting for it is dropped. */
+  signal?: AbortSignal
 }
 
 export interface AuditEntry {
