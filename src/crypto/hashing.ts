@@ -160,11 +160,14 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     },
     {
       prefixes: ['$2a$', '$2b$', '$2y$'],
-      async verify(stored, pw) {
+      async verify(stored, pw, signal) {
         // $2y$ is PHP's name for the fixed $2b$ algorithm; swapping keeps us independent of
         // whether the bcrypt library knows the alias.
         const normalised = stored.startsWith('$2y$') ? `$2b$${stored.slice(4)}` : stored
-        if (!(await bcrypt.compare(pw, normalised))) return FAILED
+        // bcryptjs computes on the main thread (in slices, so requests still interleave);
+        // through the same line as argon2, guesses at imported accounts cannot take more
+        // cores than logins may, and a flood of them meets the same bound.
+        if (!(await queue(() => bcrypt.compare(pw, normalised), signal))) return FAILED
         return { ok: true, needsRehash: true }
       },
     },

@@ -307,6 +307,9 @@ describe('argon2 work queue', () => {
     const gone = new AbortController()
     gone.abort()
     await expect(hasher.verify(h, pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
+    // Imported bcrypt hashes wait in the same line.
+    const imported = bcrypt.hashSync(pw, 4)
+    await expect(hasher.verify(imported, pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
     await expect(hasher.verifyDummy(pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
     await expect(hasher.hash(pw, gone.signal)).rejects.toBeInstanceOf(HashingRefused)
     // The dummy hash was not dropped: an unknown user still costs one verification.
