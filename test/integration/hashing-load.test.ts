@@ -44,7 +44,7 @@ async function failedLogins(t: TestApp): Promise<number> {
 describe('logins waiting for the password hasher', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
-  it('are answered 503 unavailable at once when the line is full, and nothing is counted', async () => {
+  it('are answered 503 unavailable at once when the line is full, and nothing is counted or kept', async () => {
     const t = await startApp(fresh.url, { hashing: { ...oneSlowHashAtATime, maxWaiting: 0 } })
     try {
       const api = client(t.app)
@@ -63,9 +63,13 @@ describe('logins waiting for the password hasher', () => {
       expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/)
       expect(refused.body.code).toBe('unavailable')
       expect(refused.headers['retry-after']).toBe('1')
+      // A registration hashes in the same line: refused alike, and no account half made.
+      const register = { username: 'later', password: STRONG_PASSWORD }
+      expect((await api.post('/api/auth/register', register)).status).toBe(503)
 
       expect((await first).status).toBe(200)
-      expect(await hashes(t)).toMatchObject({ running: 0, waiting: 0, busy: 1, abandoned: 0 })
+      expect(await hashes(t)).toMatchObject({ running: 0, waiting: 0, busy: 2, abandoned: 0 })
+      expect((await api.post('/api/auth/register', register)).status).toBe(201)
       // The refused guess was never checked, so it is no failure either.
       expect(await failedLogins(t)).toBe(0)
       expect(t.logs.join('\n')).not.toContain('"level":50')

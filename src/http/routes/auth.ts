@@ -98,8 +98,8 @@ export function authRoutes(services: Services) {
       },
       async (request, reply) => {
         const { username, password, email, phone } = request.body
-        const context = contextOf(request)
-        const userId = await accounts.create({ username, password, email, phone })
+        const context = contextOf(request, reply)
+        const userId = await accounts.create({ username, password, email, phone }, context.signal)
         await audit.record({ event: 'register', outcome: 'success', userId, username, context })
         try {
           await contacts.sendForNewAccount(userId, { email, phone })

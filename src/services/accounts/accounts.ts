@@ -61,8 +61,11 @@ export function createAccountService(deps: {
   }
 
   return {
-    /** Creates an account (registration, CLI, import); returns the new user's id. */
-    async create(input: NewAccount): Promise<string> {
+    /**
+     * Creates an account (registration, CLI, import); returns the new user's id. `signal`:
+     * the registering client hung up (see PasswordHasher).
+     */
+    async create(input: NewAccount, signal?: AbortSignal): Promise<string> {
       const username = checkUsername(input.username)
       if (!username.ok) throw new GatehouseError('validation_error', { detail: username.reason })
       if (input.password !== undefined)
@@ -85,7 +88,8 @@ export function createAccountService(deps: {
         email_verified_at: null,
         phone: input.phone ?? null,
         phone_verified_at: null,
-        password_hash: input.password === undefined ? null : await hasher.hash(input.password),
+        password_hash:
+          input.password === undefined ? null : await hasher.hash(input.password, signal),
         locked_at: null,
         disabled_at: null,
         created_at: nowMs,
