@@ -25,7 +25,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match[1]
 }
 
-/** The preHandler of every Bearer-protected route: sets `request.principal` or answers 401. */
+/**
+ * The preValidation hook of every Bearer-protected route: sets `request.principal` or answers
+ * 401. It runs before the body and query are checked against the route's schema, so a caller
+ * without credentials gets 401 whatever it sent, and learns nothing of the schema.
+ */
 export function requireBearer(verifier: BearerVerifier) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const token = bearerToken(request)

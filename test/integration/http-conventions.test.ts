@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
-import { adminWithMfa, apiKey } from '../support/principals.js'
+import { adminWithMfa, apiKey, userWithRoles } from '../support/principals.js'
 
 interface OpenApiOperation {
   requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }
@@ -44,6 +44,29 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     expectProblem(res, 405, 'method_not_allowed')
     expect(res.headers.allow).toBe('POST')
     expectProblem(await api.call('PUT', '/api/auth/sessions/abc'), 405, 'method_not_allowed')
+  })
+
+  // A caller without credentials is told so before anything else, whatever it sent: it learns
+  // nothing of a route's schema, and a test of "needs a token" need not send a valid body.
+  it('checks credentials and permissions before the body or query', async () => {
+    const junk = { junk: 1 }
+    expectProblem(await api.post('/api/products', junk), 401, 'unauthorized')
+    expectProblem(await api.post('/api/admin/roles', {}), 401, 'unauthorized')
+    expectProblem(await api.get('/api/admin/users?limit=0'), 401, 'unauthorized')
+    expectProblem(await api.post('/api/auth/2fa/totp/enable', {}), 401, 'unauthorized')
+    expectProblem(await api.post('/api/auth/password/change', junk, 'x.y.z'), 401, 'invalid_token')
+    expectProblem(await api.post('/api/totp/register', {}), 401, 'unauthorized')
+    expectProblem(await api.post('/api/oauth/introspect', {}), 401, 'unauthorized')
+    const reader = await userWithRoles(t, api, 'reader-only', ['user'])
+    expectProblem(
+      await api.call('PUT', '/api/products/nope', { body: junk, token: reader.token }),
+      403,
+      'forbidden',
+    )
+    expectProblem(await api.post('/api/admin/roles', {}, reader.token), 403, 'forbidden')
+    // With the right credentials, the body is checked as before.
+    const admin = await adminWithMfa(t, 'schema-admin')
+    expectProblem(await api.post('/api/admin/roles', {}, admin.token), 400, 'validation_error')
   })
 
   it('maps malformed JSON, other media types and oversized bodies', async () => {

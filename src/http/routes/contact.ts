@@ -34,7 +34,7 @@ export function contactRoutes(services: Services) {
     )
 
     await app.register(async (authed: App) => {
-      authed.addHook('preHandler', requireBearer(sessions))
+      authed.addHook('preValidation', requireBearer(sessions))
       authed.post(
         '/api/auth/verify-contact/send',
         {

@@ -29,7 +29,7 @@ export function introspectionRoutes(services: Services) {
   return async (app: App) => {
     // RFC 7662 §2.1 clients post forms; JSON is accepted too.
     await app.register(formBody, { bodyLimit: 64 * 1024 })
-    app.addHook('preHandler', requireApiKey(services.apiKeys, 'introspect'))
+    app.addHook('preValidation', requireApiKey(services.apiKeys, 'introspect'))
 
     app.post(
       '/api/oauth/introspect',

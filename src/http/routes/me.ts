@@ -15,7 +15,7 @@ const KNOWN_PERMISSIONS = ['products:read', 'products:write']
 export function meRoutes(services: Services) {
   return async (app: App) => {
     const { accounts, profiles, sessions, audit, permissions } = services
-    app.addHook('preHandler', requireBearer(sessions))
+    app.addHook('preValidation', requireBearer(sessions))
 
     app.get(
       '/api/auth/me',

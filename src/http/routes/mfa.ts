@@ -22,7 +22,7 @@ function enrollerOf(request: FastifyRequest): Enroller {
 export function mfaRoutes(services: Services) {
   return async (app: App) => {
     const { mfa } = services
-    app.addHook('preHandler', requireBearer(services.sessions))
+    app.addHook('preValidation', requireBearer(services.sessions))
 
     app.post(
       '/api/auth/2fa/totp/setup',

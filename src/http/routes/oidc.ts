@@ -107,7 +107,7 @@ export function oidcInteractionRoutes(services: Services) {
     )
 
     await app.register(async (authed: App) => {
-      authed.addHook('preHandler', requireBearer(sessions))
+      authed.addHook('preValidation', requireBearer(sessions))
 
       authed.post(
         '/api/oidc/interaction/:uid/login',

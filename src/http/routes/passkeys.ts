@@ -95,7 +95,7 @@ export function passkeyRoutes(services: Services) {
     )
 
     await app.register(async (authed: App) => {
-      authed.addHook('preHandler', requireBearer(services.sessions))
+      authed.addHook('preValidation', requireBearer(services.sessions))
       const who = (request: Parameters<typeof principalOf>[0]) => {
         const p = principalOf(request)
         return { userId: p.sub, username: p.username, amr: p.amr }

@@ -39,21 +39,21 @@ const security = [{ bearerAuth: [] }]
 const tags = ['products']
 
 /**
- * The example protected resource (SPEC §4.8). Each route checks its permission in a
- * preHandler, before the handler looks the product up: a caller without the permission
- * learns nothing about which ids exist.
+ * The example protected resource (SPEC §4.8). Each route checks its permission before its
+ * body is validated and before the handler looks the product up: a caller without the
+ * permission learns nothing about which ids exist, nor about the schema.
  */
 export function productRoutes(services: Services) {
   return async (app: App) => {
     const { products, permissions } = services
-    app.addHook('preHandler', requireBearer(services.sessions))
+    app.addHook('preValidation', requireBearer(services.sessions))
     const canRead = requirePermission(permissions, 'products:read')
     const canWrite = requirePermission(permissions, 'products:write')
 
     app.get(
       '/api/products',
       {
-        preHandler: canRead,
+        preValidation: canRead,
         schema: {
           tags,
           security,
@@ -73,7 +73,7 @@ export function productRoutes(services: Services) {
     app.get(
       '/api/products/:id',
       {
-        preHandler: canRead,
+        preValidation: canRead,
         schema: {
           tags,
           security,
@@ -87,7 +87,7 @@ export function productRoutes(services: Services) {
     app.post(
       '/api/products',
       {
-        preHandler: canWrite,
+        preValidation: canWrite,
         schema: {
           tags,
           security,
@@ -102,7 +102,7 @@ export function productRoutes(services: Services) {
     app.put(
       '/api/products/:id',
       {
-        preHandler: canWrite,
+        preValidation: canWrite,
         schema: {
           tags,
           security,
@@ -117,7 +117,7 @@ export function productRoutes(services: Services) {
     app.delete(
       '/api/products/:id',
       {
-        preHandler: canWrite,
+        preValidation: canWrite,
         schema: {
           tags,
           security,

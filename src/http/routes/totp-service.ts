@@ -33,7 +33,7 @@ function callerOf(request: FastifyRequest): TotpCaller {
 export function totpServiceRoutes(services: Services) {
   return async (app: App) => {
     const { totpService } = services
-    app.addHook('preHandler', requireApiKey(services.apiKeys, 'totp'))
+    app.addHook('preValidation', requireApiKey(services.apiKeys, 'totp'))
 
     app.post(
       '/api/totp/register',

@@ -11,8 +11,11 @@ import { adminUserRoutes } from './users.js'
 /** SPEC §4.6: every admin route sits behind the Bearer check and the admin (+ MFA) check. */
 export function adminRoutes(services: Services) {
   return async (app: App) => {
-    app.addHook('preHandler', requireBearer(services.sessions))
-    app.addHook('preHandler', requireAdmin(services.profiles, services.config.requireMfaForRoles))
+    app.addHook('preValidation', requireBearer(services.sessions))
+    app.addHook(
+      'preValidation',
+      requireAdmin(services.profiles, services.config.requireMfaForRoles),
+    )
     await app.register(adminUserRoutes(services))
     await app.register(adminRoleRoutes(services))
     await app.register(adminAuditRoutes(services))
