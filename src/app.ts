@@ -2,7 +2,11 @@ import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyHttpOptions, type FastifyServerOptions } from 'fastify'
+import Fastify, {
+  type FastifyHttpOptions,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify'
 import type { Server } from 'node:http'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
@@ -59,12 +63,34 @@ const REQUEST_TIMEOUT_MS = 30_000
 const HEADERS_TIMEOUT_MS = 15_000
 const TIMEOUT_CHECK_EVERY_MS = 5_000
 
+/**
+ * A request as its log lines show it: Fastify's own fields, with the path but not the query.
+ * Tokens travel in queries (the "this wasn't me" link's, OIDC's `id_token_hint`, an
+ * `access_token` a client puts in the URL), and a log is read by more people than the
+ * database.
+ */
+function requestForLog(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.split('?', 1)[0],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  }
+}
+
+function withSafeRequests(logger: AppOptions['logger']): AppOptions['logger'] {
+  if (logger === undefined || logger === false) return logger
+  const options = logger === true ? {} : logger
+  return { ...options, serializers: { ...options.serializers, req: requestForLog } }
+}
+
 /** Builds the HTTP app around the services. It never listens: serve.ts does, tests inject. */
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<App> {
   const { config } = services
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   const options: FastifyHttpOptions<Server> = {
-    logger: opts.logger ?? false,
+    logger: withSafeRequests(opts.logger ?? false),
     bodyLimit: 64 * 1024,
     requestTimeout,
     http: {

@@ -69,6 +69,17 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     expectProblem(await api.post('/api/admin/roles', {}, admin.token), 400, 'validation_error')
   })
 
+  it('logs request paths without their query, where tokens travel', async () => {
+    const secret = 'q7Hc0ffee5ecret7oken9xYz'
+    await api.get(`/not-me?token=${secret}`)
+    await api.get(`/api/auth/me?access_token=${secret}`)
+    await api.get(`/oidc/session/end?id_token_hint=${secret}`)
+    const logged = t.logs.join('\n')
+    expect(logged).toContain('"url":"/not-me"')
+    expect(logged).toContain('"url":"/api/auth/me"')
+    expect(logged).not.toContain(secret)
+  })
+
   it('maps malformed JSON, other media types and oversized bodies', async () => {
     expectProblem(asJson(await raw('{"username": ')), 400, 'malformed_request')
     expectProblem(asJson(await raw('', 'application/json')), 400, 'malformed_request')
