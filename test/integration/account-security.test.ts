@@ -368,6 +368,42 @@ describe.each(databases)('session lifetime on $name', (database) => {
     expect((await refresh(again.body.refresh_token)).status).toBe(200)
   })
 
+  // An access token refreshed near the end would otherwise outlive its session by a TTL.
+  it('issues no access token that outlives SESSION_MAX_AGE, and lists no session past it', async () => {
+    const first = await registerAndLogin(api, 'ending-session')
+    expect(first.expires_in).toBe(600)
+    t.clock.advance('55m')
+    const last = await refresh(first.refresh_token)
+    expect(last.status).toBe(200)
+    expect(last.body.expires_in).toBe(300)
+    const claims = JSON.parse(
+      Buffer.from(last.body.access_token.split('.')[1]!, 'base64url').toString('utf8'),
+    ) as { iat: number; exp: number }
+    expect(claims.exp - claims.iat).toBe(300)
+    expect((await api.get('/api/auth/me', last.body.access_token)).status).toBe(200)
+
+    t.clock.advance('5m') // the session's hour is up, though nothing ended it
+    const me = await api.get('/api/auth/me', last.body.access_token)
+    expect(me.status).toBe(401)
+    expect((me.body as { code?: string }).code).toBe('token_expired')
+    const other = await api.post<Tokens>('/api/auth/login', {
+      username: 'ending-session',
+      password: STRONG_PASSWORD,
+    })
+    const listed = await api.get<{ sessions: { id: string }[] }>(
+      '/api/auth/sessions',
+      other.body.access_token,
+    )
+    expect(listed.status).toBe(200)
+    const sid = (token: string) =>
+      (
+        JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as {
+          sid: string
+        }
+      ).sid
+    expect(listed.body.sessions.map((s) => s.id)).toEqual([sid(other.body.access_token)])
+  })
+
   /**
    * Issue 9 item 6: the successor kept (encrypted) for REFRESH_REUSE_GRACE stayed in the
    * database until the session's next rotation — for an idle session, forever, a live

@@ -108,17 +108,29 @@ export function createSessionService(deps: {
    * `known`: the account's username and roles, when the caller has just read them (a login,
    * which found the account usable); otherwise they are read here.
    */
+  /**
+   * How long an access token issued now may live: ACCESS_TOKEN_TTL, but never past its
+   * session's SESSION_MAX_AGE (SPEC §4.3), or a token refreshed just before the end would
+   * outlive the session by up to a TTL.
+   */
+  function accessTtlSec(sessionCreatedMs: number, nowMs: number): number {
+    const leftSec = Math.floor((sessionCreatedMs + cfg.sessionMaxAgeSec * 1000 - nowMs) / 1000)
+    return Math.max(1, Math.min(cfg.accessTtlSec, leftSec))
+  }
+
   async function accessFor(
     userId: string,
-    sessionId: string,
+    session: { id: string; created_at: number },
     amr: string[],
+    ttlSec: number,
     known?: { username: string; roles: string[] },
   ): Promise<string> {
-    if (known) return accessTokens.issue({ userId, sessionId, amr, ...known })
+    const sessionId = session.id
+    if (known) return accessTokens.issue({ userId, sessionId, amr, ttlSec, ...known })
     const user = await findUserById(db, userId)
     if (!user || user.disabled_at !== null || user.locked_at !== null) throw invalidRefresh()
     const roles = await rolesOfUser(db, userId)
-    return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr })
+    return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr, ttlSec })
   }
 
   async function endSessionsAudited(
@@ -189,10 +201,17 @@ export function createSessionService(deps: {
           known = { username, roles: await rolesOfUser(trx, input.userId) }
       })
       await forgetSpentSuccessors()
+      const ttlSec = accessTtlSec(nowMs, nowMs)
       return {
-        accessToken: await accessFor(input.userId, sessionId, input.amr, known),
+        accessToken: await accessFor(
+          input.userId,
+          { id: sessionId, created_at: nowMs },
+          input.amr,
+          ttlSec,
+          known,
+        ),
         refreshToken: token,
-        expiresIn: cfg.accessTtlSec,
+        expiresIn: ttlSec,
         userId: input.userId,
         sessionId,
       }
@@ -222,6 +241,7 @@ export function createSessionService(deps: {
           detail: 'the session reached its maximum age; log in again',
         })
       }
+      const ttlSec = accessTtlSec(session.created_at, nowMs)
 
       if (current.used_at === null) {
         if (current.expires_at <= nowMs) throw invalidRefresh()
@@ -231,9 +251,9 @@ export function createSessionService(deps: {
           await touchSession(db, session.id, nowMs)
           await forgetSpentSuccessors()
           return {
-            accessToken: await accessFor(session.user_id, session.id, amr),
+            accessToken: await accessFor(session.user_id, session, amr, ttlSec),
             refreshToken: successor.token,
-            expiresIn: cfg.accessTtlSec,
+            expiresIn: ttlSec,
             userId: session.user_id,
             sessionId: session.id,
           }
@@ -253,9 +273,9 @@ export function createSessionService(deps: {
           .open(rotated.successor_sealed, sealAad(rotated.id))
           .toString('utf8')
         return {
-          accessToken: await accessFor(session.user_id, session.id, amr),
+          accessToken: await accessFor(session.user_id, session, amr, ttlSec),
           refreshToken: successorToken,
-          expiresIn: cfg.accessTtlSec,
+          expiresIn: ttlSec,
           userId: session.user_id,
           sessionId: session.id,
         }
@@ -324,7 +344,9 @@ export function createSessionService(deps: {
     },
 
     async list(userId: string): Promise<SessionSummary[]> {
-      const rows = await listActiveSessions(db, userId)
+      // A session past its maximum age can no longer be refreshed: it is over, ended or not.
+      const bornAfter = clock.now().getTime() - cfg.sessionMaxAgeSec * 1000
+      const rows = (await listActiveSessions(db, userId)).filter((r) => r.created_at > bornAfter)
       return rows.map((r) => ({
         id: r.id,
         createdAt: new Date(r.created_at),

@@ -31,6 +31,8 @@ export interface AccessTokens {
     username: string
     roles: string[]
     amr: string[]
+    /** The token's lifetime when shorter than ACCESS_TOKEN_TTL (its session ends sooner). */
+    ttlSec?: number
   }): Promise<string>
   /** Verifies signature and claims; throws `invalid_token` or `token_expired`. */
   verify(token: string): Promise<AccessClaims>
@@ -85,7 +87,7 @@ export function createAccessTokens(deps: {
         sub: subject.userId,
         jti: newId(deps.random),
         iat: nowSec,
-        exp: nowSec + cfg.accessTtlSec,
+        exp: nowSec + Math.min(cfg.accessTtlSec, subject.ttlSec ?? cfg.accessTtlSec),
       })
     },
 
