@@ -11,6 +11,7 @@ import type { Server } from 'node:http'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
+import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
 import { installRateLimits } from './http/rate-limit.js'
 import { lazySerializers, lazyValidatorCompiler } from './http/lazy-schemas.js'
 import { securityHeaders } from './http/security-headers.js'
@@ -116,6 +117,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   // SPEC §3: JSON in (and forms where a route registers the form parser). Fastify also parses
   // text/plain by default, which turned a text body into a schema failure instead of a 415.
   app.removeContentTypeParser('text/plain')
+  acceptEmptyJsonWhereNothingIsRequired(app)
 
   const routes = createRouteIndex()
   app.addHook('onRoute', (route) => routes.add(route.method, route.url))

@@ -2,7 +2,7 @@ import { connect, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
-import { STRONG_PASSWORD } from '../support/http.js'
+import { registerAndLogin, STRONG_PASSWORD } from '../support/http.js'
 import { adminWithMfa, apiKey, userWithRoles } from '../support/principals.js'
 
 interface OpenApiOperation {
@@ -67,6 +67,21 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     // With the right credentials, the body is checked as before.
     const admin = await adminWithMfa(t, 'schema-admin')
     expectProblem(await api.post('/api/admin/roles', {}, admin.token), 400, 'validation_error')
+  })
+
+  it('takes an empty JSON body as {} where the route requires nothing of it', async () => {
+    const { access_token: token } = await registerAndLogin(api, 'empty-bodies')
+    const bodiless = (url: string) =>
+      t.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        payload: '',
+      })
+    expect((await bodiless('/api/auth/2fa/totp/setup')).statusCode).toBe(200)
+    expect((await bodiless('/api/auth/logout-all')).statusCode).toBe(204)
+    // Where a member is required, an empty body is still no JSON.
+    expectProblem(asJson(await bodiless('/api/auth/password/change')), 400, 'malformed_request')
   })
 
   it('logs request paths without their query, where tokens travel', async () => {
