@@ -296,6 +296,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     appName: config.appName,
     log,
     counters,
+    metrics: observability.security,
   })
   const secondFactor = createSecondFactorCheck({ totp, backupCodes, codes, audit, profiles })
   const passkeyCfg = {

@@ -209,6 +209,9 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     t.clock.advance('61s')
     const sixth = await resend()
     expect(sixth.status).toBe(429)
+    // Both refusals are counted under the send_code limiter (SPEC §4.11).
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+    expect(metrics.body).toContain('gatehouse_rate_limited_total{limit="send_code"} 2')
     const wait = Number(sixth.headers['retry-after'])
     expect(wait).toBeGreaterThan(55 * 60 - 60)
     expect(wait).toBeLessThanOrEqual(60 * 60)

@@ -9,6 +9,7 @@ import {
   type OneTimeCodeRow,
 } from '../../store/repositories/one-time-codes.js'
 import { GatehouseError } from '../errors.js'
+import type { SecurityMetrics } from '../metrics.js'
 import { newId } from '../ids.js'
 import type { Clock, Mailer, Random, SmsSender, WarningLog } from '../ports.js'
 import type { CounterFactory } from '../lockout/counters.js'
@@ -69,6 +70,7 @@ export function createOneTimeCodes(deps: {
   appName: string
   log: WarningLog
   counters: CounterFactory
+  metrics: Pick<SecurityMetrics, 'rateLimited'>
 }) {
   const { db, clock, random, hasher, mailer, sms, appName, log } = deps
   const throttle = createSendThrottle({ db, clock })
@@ -117,7 +119,10 @@ export function createOneTimeCodes(deps: {
     req: CodeRequest,
   ): Promise<{ ok: true; deliver: () => Promise<void> } | { ok: false; retryAfterSec: number }> {
     const slot = await throttle.reserve(sendKey(req))
-    if (!slot.ok) return slot
+    if (!slot.ok) {
+      deps.metrics.rateLimited('send_code')
+      return slot
+    }
     // Only a contact being verified is a destination the asker picked; the other purposes
     // go to contacts already proven, which the per-user limit covers.
     const destination =
@@ -126,6 +131,7 @@ export function createOneTimeCodes(deps: {
         : { ok: true as const, release: async () => {} }
     if (!destination.ok) {
       await throttle.release(sendKey(req), slot.sentAtMs)
+      deps.metrics.rateLimited('send_code')
       return destination
     }
     const release = async () => {
