@@ -192,6 +192,11 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     expect((await call(keyA, 'DELETE', '/api/totp/delete-me')).status).toBe(404)
     const events = (await auditOf('totp_service_deleted')).filter((e) => e.username === 'delete-me')
     expect(events.map((e) => e.outcome)).toEqual(['success', 'failure'])
+    // Every call is audited (SPEC §4.7), look-ups too.
+    const reads = (await auditOf('totp_service_read')).filter((e) => e.username === 'delete-me')
+    expect(reads.map((e) => [e.outcome, JSON.parse(e.details ?? '{}').reason])).toEqual([
+      ['failure', 'unknown_subject'],
+    ])
   })
 
   it('answers 404 for an unknown subject', async () => {

@@ -32,6 +32,7 @@ export type AuditEventName =
   | 'api_key_revoked'
   | 'totp_service_registered'
   | 'totp_service_verified'
+  | 'totp_service_read'
   | 'totp_service_deleted'
   | 'signing_key_rotated'
   | 'compromise_reported'

@@ -56,7 +56,11 @@ export function createTotpService(deps: {
   const { db, clock, random, box, audit, appName } = deps
 
   const record = (
-    event: 'totp_service_registered' | 'totp_service_verified' | 'totp_service_deleted',
+    event:
+      | 'totp_service_registered'
+      | 'totp_service_verified'
+      | 'totp_service_read'
+      | 'totp_service_deleted',
     outcome: 'success' | 'failure',
     username: string,
     caller: TotpCaller,
@@ -146,6 +150,14 @@ export function createTotpService(deps: {
 
     async get(username: string, caller: TotpCaller): Promise<TotpSubject> {
       const row = await findTotpSubject(db, caller.owner, username)
+      // SPEC §4.7 audits every call: who looked up which subject tells of a probing key too.
+      await record(
+        'totp_service_read',
+        row ? 'success' : 'failure',
+        username,
+        caller,
+        row ? undefined : 'unknown_subject',
+      )
       if (!row) throw notFound()
       return toSubject(row)
     },
