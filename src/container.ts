@@ -396,9 +396,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clock,
     rules: defaultRouteLimits(config.limits),
   })
-  // The lazy sweep (logins, refreshes) misses a quiet instance; this one does not.
+  // The lazy sweep (logins, refreshes) misses a quiet instance; this one does not. It waits
+  // for the first lazy one: the container is built before the migrations run, and a sweep of
+  // a fresh database still being migrated failed on a table not yet there.
   const successorSweep = setInterval(
     () => {
+      if (!sessions.hasSwept()) return
       sessions
         .forgetSpentSuccessors()
         .catch((err: unknown) =>

@@ -83,6 +83,7 @@ export function createSessionService(deps: {
     lastSweepMs = nowMs
     await forgetExpiredSuccessors(db, nowMs - graceMs)
   }
+  const hasSwept = () => lastSweepMs > Number.NEGATIVE_INFINITY
 
   function newRefreshToken(
     sessionId: string,
@@ -157,6 +158,8 @@ export function createSessionService(deps: {
 
   return {
     forgetSpentSuccessors: () => forgetSpentSuccessors(true),
+    /** True once a login or refresh here has swept (so the database is migrated). */
+    hasSwept,
     /** Calls `listener` with the ids of sessions each time some end. */
     onSessionsEnded(listener: (sessionIds: string[]) => Promise<void>): void {
       endListeners.push(listener)
