@@ -159,6 +159,24 @@ describe.each(databases)('tamper-evident audit log on $name', (database) => {
     expect((await verify()).code).toBe(0)
   })
 
+  it('detects a row added after the sealed head with a hash of its own', async () => {
+    const last = (await rows()).at(-1)!
+    const forged = {
+      id: last.id + 1_000_000,
+      time: Number(last.time),
+      event: 'login_succeeded',
+      outcome: 'success',
+      username: 'chain-ann',
+      hash: '0'.repeat(64),
+    }
+    await t.services.db.insertInto('audit_events').values(forged).execute()
+    const broken = await verify()
+    expect(broken.code).toBe(1)
+    expect(broken.lines[0]).toMatch(new RegExp(`^broken: event ${forged.id} `))
+    await t.services.db.deleteFrom('audit_events').where('id', '=', forged.id).execute()
+    expect((await verify()).code).toBe(0)
+  })
+
   it('moves a row that committed after a later id was sealed to the end, then seals it', async () => {
     const gap = await gapId()
     // What a transaction that took its id early and committed late leaves behind.

@@ -56,16 +56,25 @@ export function createAuditChainCheck(deps: { db: Db; sealer: AuditSealer }) {
           events,
         }
       }
+      // A row past the head that carries a hash was never sealed here: the sealer writes the
+      // hashes and the head in one transaction. Unless the head moved on meanwhile (another
+      // instance sealed), it was written by hand, to pass as a sealed event.
+      const [beyond] = await sealedAuditEventsAfter(db, head.lastId, 1)
+      if (beyond && Number(beyond.id) > (await readChainHead(db)).lastId)
+        return { ok: false, brokenId: String(beyond.id), reason: 'sealed beyond the head', events }
       return { ok: true, events }
     },
 
     /** Sealed rows (optionally from `since` on) as export records, in chain order. */
     async *export(since?: Date): AsyncGenerator<ChainRecord & { hash: string }> {
       await deps.sealer.sealNow()
+      // Up to the head: a row past it with a hash was not sealed by us (see verify).
+      const head = await readChainHead(db)
       let afterId = 0
       for (;;) {
         const rows = await sealedAuditEventsAfter(db, afterId, PAGE, since?.getTime())
         for (const row of rows) {
+          if (Number(row.id) > head.lastId) return
           let record: ChainRecord
           try {
             record = toChainRecord(row)
