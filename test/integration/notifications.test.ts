@@ -105,6 +105,15 @@ describe.each(databases)('security notifications on $name', (database) => {
         .executeTakeFirstOrThrow()
     ).id
     const context = { ip: '203.0.113.5', userAgent: 'Phone/7.1' }
+    // A backup code spent on turning two-step verification off is no sign-in: that notice
+    // (mfa_disabled) tells of it, so this one is not sent.
+    await t.services.audit.record({
+      event: 'backup_code_used',
+      outcome: 'success',
+      userId: ninaId,
+      details: { remaining: 9, action: 'mfa_disable' },
+      context,
+    })
     await t.services.audit.record({
       event: 'backup_code_used',
       outcome: 'success',
@@ -229,6 +238,8 @@ describe.each(databases)('security notifications on $name', (database) => {
     )
     const text = (await captures.sms.next(phone)).text
     expect(text).toContain('The password of your account was changed.')
+    // Which address and device (SPEC §4.13), the device as the request's user agent.
+    expect(text).toContain('from 198.51.100.7 (Laptop/1.0).')
     expect(text).toContain('https://auth.example.test/not-me?token=')
   })
 

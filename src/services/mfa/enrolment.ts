@@ -140,6 +140,7 @@ export function createMfaEnrolment(deps: {
               method,
               code: code ?? '',
               context,
+              action: 'mfa_disable',
             })
           const ok =
             code !== undefined &&

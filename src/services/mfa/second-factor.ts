@@ -32,6 +32,8 @@ export function createSecondFactorCheck(deps: {
       method: CodeMethod
       code: string
       context?: RequestContext
+      /** What the code is for when it is not a sign-in (e.g. `mfa_disable`), for the audit. */
+      action?: string
     }): Promise<boolean> {
       const { userId, code } = input
       switch (input.method) {
@@ -51,7 +53,10 @@ export function createSecondFactorCheck(deps: {
             outcome: 'success',
             userId,
             username: input.username,
-            details: { remaining: await backupCodes.remaining(userId) },
+            details: {
+              remaining: await backupCodes.remaining(userId),
+              ...(input.action === undefined ? {} : { action: input.action }),
+            },
             context: input.context,
           })
           return true

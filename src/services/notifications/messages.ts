@@ -140,6 +140,12 @@ export function composeNotice(f: NoticeFacts): Notice {
     `<p>— ${escapeHtml(f.appName)}</p>`,
     '</body></html>',
   ].join('\n')
-  const sms = `${f.appName}: ${what} ${utc(f.occurredAt)}, from ${f.ip ?? 'unknown'}. Not you? ${f.notMeUrl}`
+  const sms = `${f.appName}: ${what} ${utc(f.occurredAt)}, from ${f.ip ?? 'unknown'} (${shortDevice(f.userAgent)}). Not you? ${f.notMeUrl}`
   return { subject: `${f.appName}: ${subject}`, text, html, sms }
+}
+
+/** The device as an SMS names it: a user agent cut short, so the message stays one or two parts. */
+function shortDevice(userAgent: string | null): string {
+  if (!userAgent) return 'unknown device'
+  return userAgent.length <= 40 ? userAgent : `${userAgent.slice(0, 39)}…`
 }

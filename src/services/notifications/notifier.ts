@@ -77,6 +77,9 @@ export function createNotifier(deps: {
     if (!entry.userId) return undefined
     if (entry.outcome !== 'success' && !FAILURE_EVENTS.has(entry.event)) return undefined
     if (entry.event === 'login_succeeded') return 'new_device'
+    // A backup code spent to turn two-step verification off is told by that notice, which
+    // follows; this one would claim a sign-in and count codes that are about to be gone.
+    if (entry.event === 'backup_code_used' && entry.details?.action !== undefined) return undefined
     return KIND_OF_EVENT[entry.event]
   }
 
