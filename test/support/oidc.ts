@@ -211,9 +211,17 @@ export async function signIn(
   b: Browser,
   start: URL,
   token: string,
-  opts: { allow?: boolean } = {},
+  opts: { allow?: boolean; method?: 'GET' | 'POST' } = {},
 ): Promise<URL> {
-  let res = await b.go(start.toString())
+  // OIDC Core §3.1.2.1: the same request as a form post to the authorization endpoint.
+  let res =
+    opts.method === 'POST'
+      ? await b.go(`${start.origin}${start.pathname}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: start.searchParams.toString(),
+        })
+      : await b.go(start.toString())
   for (let step = 0; step < 4; step++) {
     const to = location(res)
     if (to.startsWith(APP)) return new URL(to)

@@ -24,10 +24,15 @@ export function oidcProviderRoutes(services: Services) {
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
 
-    async function handOver(request: FastifyRequest, reply: FastifyReply, path: string) {
+    async function handOver(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      path: string,
+      method?: 'GET',
+    ) {
       reply.hijack()
       try {
-        await oidc.handle(request.raw, reply.raw, path, request.ip)
+        await oidc.handle(request.raw, reply.raw, path, request.ip, method)
       } catch (err) {
         request.log.error({ err }, 'the OpenID provider failed')
         if (!reply.raw.headersSent) {
@@ -57,6 +62,33 @@ export function oidcProviderRoutes(services: Services) {
     app.all(`${OIDC_MOUNT}/*`, { schema: { hide: true } }, (request, reply) =>
       handOver(request, reply, request.url.slice(OIDC_MOUNT.length)),
     )
+
+    /*
+     * OIDC Core §3.1.2.1: the authorization endpoint MUST take POST as well as GET, its
+     * parameters form-serialized in the body. oidc-provider 9 serves that POST only with
+     * `enableHttpPostMethods`, which insists on SameSite=None for its session cookie (so that
+     * a cross-site form post carries it); browsers drop such cookies unless they are Secure,
+     * which a plain-http PUBLIC_URL cannot set, and None would send the session on every
+     * cross-site request. So the form is read here and handed over as the very same request
+     * made with GET: same checks, same answers. A cross-site POST carries no Lax cookie, so
+     * it starts as in a fresh browser (the person signed in to Gatehouse still goes straight
+     * through the interaction; prompt=none from another site answers login_required).
+     */
+    await app.register(async (form: App) => {
+      form.removeAllContentTypeParsers()
+      form.addContentTypeParser(
+        'application/x-www-form-urlencoded',
+        { parseAs: 'string' },
+        (_request, body, done) => done(null, body),
+      )
+      form.post(`${OIDC_MOUNT}/auth`, { schema: { hide: true } }, (request, reply) => {
+        // Re-serialized, so the query holds exactly the body's parameters, repeated ones too
+        // (the provider refuses those), and nothing of the URL's own query.
+        const params = new URLSearchParams(typeof request.body === 'string' ? request.body : '')
+        const query = params.toString()
+        return handOver(request, reply, query === '' ? '/auth' : `/auth?${query}`, 'GET')
+      })
+    })
   }
 }
 

@@ -379,19 +379,24 @@ export function createOidcProvider(deps: {
     /**
      * Hands a raw request to the provider. `path` is what follows the mount (`/auth?…`);
      * the request's own URL keeps the mount, which is how the provider learns where it lives.
+     * `method` replaces the request's own for the provider (an authorization POST is handed
+     * over as its GET, see routes/oidc.ts).
      */
     async handle(
       req: IncomingMessage,
       res: ServerResponse,
       path: string,
       clientIp: string,
+      method?: 'GET',
     ): Promise<void> {
       await provider()
       if (!current) throw new Error('the OpenID provider is not built')
       const { callback } = current
       const original = req.url ?? '/'
+      const originalMethod = req.method
       ;(req as IncomingMessage & { originalUrl?: string }).originalUrl = `${OIDC_MOUNT}${path}`
       req.url = path
+      if (method) req.method = method
       req.headers['x-forwarded-proto'] = forwardedProto
       req.headers['x-forwarded-host'] = publicUrl.host
       // The address Fastify worked out under TRUST_PROXY, not whatever the client claimed.
@@ -400,6 +405,7 @@ export function createOidcProvider(deps: {
         await callback(req, res)
       } finally {
         req.url = original
+        req.method = originalMethod
       }
     },
   }
