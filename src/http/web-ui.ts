@@ -19,7 +19,7 @@ function checkoutRoot(): string {
 export const defaultWebRoot = join(checkoutRoot(), 'web', 'dist')
 
 // Paths the server owns: a miss under them is the API's 404, never the app's HTML.
-const serverRoots = ['/api', '/.well-known', '/docs', '/openapi.json', '/assets']
+const serverRoots = ['/api', '/oidc', '/.well-known', '/docs', '/openapi.json', '/assets']
 
 export interface WebUi {
   /** Answers a GET/HEAD the router did not match with the app's HTML; false if it is not ours. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { OIDC_ROUTES } from '../../src/services/oidc/endpoints.js'
 import { testDatabases } from '../support/databases.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import {
@@ -7,6 +8,7 @@ import {
   CALLBACK,
   configFor,
   gatehouseLogin,
+  ISSUER,
   location,
   redeem,
   registerClient,
@@ -16,7 +18,9 @@ import {
 
 /**
  * What a black-box audit found at the edges of the OpenID provider's HTTP surface: the
- * authorization endpoint refused POST (OIDC Core §3.1.2.1 requires it).
+ * authorization endpoint refused POST (OIDC Core §3.1.2.1 requires it); unknown paths and
+ * other methods under /oidc got the library's plain-text "Not Found" instead of SPEC §3's
+ * problem+json (404, or 405 with Allow).
  */
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider surface on $name', (database) => {
@@ -36,6 +40,13 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: body.toString(),
   })
+  const expectProblem = async (res: Response, status: number, code: string) => {
+    expect(res.status).toBe(status)
+    expect(res.headers.get('content-type')).toContain('application/problem+json')
+    const body = (await res.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ status, code })
+    for (const member of ['type', 'title', 'detail']) expect(body).toHaveProperty(member)
+  }
 
   describe('POST to the authorization endpoint (OIDC Core §3.1.2.1)', () => {
     it('starts the same sign-in as the GET: 303 to the interaction, then a code for the client', async () => {
@@ -95,6 +106,84 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
       expect(asJson.status).toBe(415)
       expect(asJson.headers.get('content-type')).toContain('application/problem+json')
       expect(((await asJson.json()) as { code: string }).code).toBe('unsupported_media_type')
+    })
+  })
+
+  describe('unknown paths and other methods under /oidc (SPEC §3)', () => {
+    it.each([
+      ['GET', '/oidc/token', 'POST'],
+      ['GET', '/oidc/token/revocation', 'POST'],
+      ['GET', '/oidc/request', 'POST'],
+      ['PUT', '/oidc/auth', 'GET, POST'],
+      ['DELETE', '/oidc/me', 'GET, POST'],
+      ['GET', '/oidc/session/end/confirm', 'POST'],
+      ['POST', '/oidc/session/end/success', 'GET'],
+      ['POST', '/oidc/jwks', 'GET'],
+      ['PATCH', '/oidc/auth/some-uid', 'GET'],
+    ])('%s %s is 405 method_not_allowed with Allow: %s', async (method, path, allow) => {
+      const res = await srv.server.fetch(`${ISSUER}${path}`, { method })
+      expect(res.headers.get('allow')).toBe(allow)
+      await expectProblem(res, 405, 'method_not_allowed')
+    })
+
+    it('an unknown path is a 404 problem, also for a browser (never the web UI page)', async () => {
+      for (const [method, path] of [
+        ['GET', '/oidc/nope'],
+        ['POST', '/oidc/nope'],
+        ['GET', '/oidc'],
+        ['GET', '/oidc/'],
+        ['GET', '/oidc/token/'],
+        ['GET', '/oidc/auth/uid/more'],
+        ['GET', '/oidc/interaction/some-uid'],
+      ] as const) {
+        const res = await srv.server.fetch(`${ISSUER}${path}`, {
+          method,
+          headers: { accept: 'text/html,application/xhtml+xml' },
+        })
+        await expectProblem(res, 404, 'not_found')
+      }
+    })
+
+    it("keeps the provider's own OAuth answers as they are", async () => {
+      const registered = await registerClient(srv.server, { type: 'confidential' })
+      const token = await srv.server.fetch(`${ISSUER}/oidc/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${registered.client_id}:${registered.client_secret}`).toString('base64')}`,
+        },
+        body: 'grant_type=authorization_code&code=nope&redirect_uri=x&code_verifier=y',
+      })
+      expect(token.status).toBe(400)
+      expect(token.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(await token.json()).toMatchObject({ error: 'invalid_grant' })
+
+      const userinfo = await srv.server.fetch(`${ISSUER}/oidc/me`)
+      expect(userinfo.status).toBe(401)
+      expect(userinfo.headers.get('www-authenticate')).toMatch(/^Bearer /)
+      expect(await userinfo.json()).toMatchObject({ error: 'invalid_token' })
+
+      const page = await srv.server.fetch(`${ISSUER}/oidc/auth?client_id=nobody`)
+      expect(page.status).toBe(400)
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+      expect(page.headers.get('location')).toBeNull()
+
+      const preflight = await srv.server.fetch(`${ISSUER}/oidc/token`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.test', 'access-control-request-method': 'POST' },
+      })
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('access-control-allow-methods')).toBe('POST')
+    })
+
+    it("mounts the provider's own paths", async () => {
+      const provider = await srv.server.t.services.oidc.provider()
+      for (const route of OIDC_ROUTES) {
+        if (route.path.startsWith('/.well-known/')) continue // one name, two paths
+        // The issuer is the root; the mount is told per request.
+        const path = route.path.replace(':uid', 'x')
+        expect(provider.pathFor(route.name, { uid: 'x' }), route.name).toBe(path)
+      }
     })
   })
 })

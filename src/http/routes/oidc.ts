@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import type { OidcGrantView } from '../../services/oidc/interactions.js'
+import { OIDC_ROUTES } from '../../services/oidc/endpoints.js'
 import { OIDC_MOUNT } from '../../services/oidc/provider.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { problems } from '../schemas/common.js'
@@ -59,9 +60,15 @@ export function oidcProviderRoutes(services: Services) {
       reply.header('cache-control', 'public, max-age=60')
       return keyRing.jwks()
     })
-    app.all(`${OIDC_MOUNT}/*`, { schema: { hide: true } }, (request, reply) =>
-      handOver(request, reply, request.url.slice(OIDC_MOUNT.length)),
-    )
+    // The provider's own routes, and no others: the rest is the 404/405 problem of SPEC §3.
+    for (const route of OIDC_ROUTES) {
+      app.route({
+        method: [...route.methods],
+        url: `${OIDC_MOUNT}${route.path}`,
+        schema: { hide: true },
+        handler: (request, reply) => handOver(request, reply, request.url.slice(OIDC_MOUNT.length)),
+      })
+    }
 
     /*
      * OIDC Core §3.1.2.1: the authorization endpoint MUST take POST as well as GET, its
