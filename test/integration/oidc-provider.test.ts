@@ -415,7 +415,8 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const uid = location(first).split('/').pop()!
     const login = await b.go(`/api/oidc/interaction/${uid}/login`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${user.token}` },
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: '{}',
     })
     const resumed = await b.go(((await login.json()) as { redirect_to: string }).redirect_to)
     expect(location(resumed)).toMatch(/^http:\/\/app\.test\/callback\?code=/)
@@ -431,7 +432,8 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const uid2 = location(again).split('/').pop()!
     const login2 = await fresh.go(`/api/oidc/interaction/${uid2}/login`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${user.token}` },
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: '{}',
     })
     const next = await fresh.go(((await login2.json()) as { redirect_to: string }).redirect_to)
     expect(location(next)).toMatch(/^\/oidc-interaction\//)
@@ -505,7 +507,8 @@ describe.each(databases)('OpenID provider on $name', (database) => {
       expect(view.client.name).toBe('Example app')
       const refused = await b.go(`/api/oidc/interaction/${uid}/login`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${user.token}` },
+        headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+        body: '{}',
       })
       expect(refused.status).toBe(403)
       expect(((await refused.json()) as { code: string }).code).toBe('mfa_required')
@@ -521,7 +524,8 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const { config, tokens, user, b } = await signedIn()
     const logout = await srv.server.fetch(`${ISSUER}/api/auth/logout`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${user.token}` },
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: '{}',
     })
     expect(logout.status).toBe(204)
     expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toBe(

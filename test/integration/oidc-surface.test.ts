@@ -20,7 +20,9 @@ import {
  * What a black-box audit found at the edges of the OpenID provider's HTTP surface: the
  * authorization endpoint refused POST (OIDC Core §3.1.2.1 requires it); unknown paths and
  * other methods under /oidc got the library's plain-text "Not Found" instead of SPEC §3's
- * problem+json (404, or 405 with Allow).
+ * problem+json (404, or 405 with Allow); the interaction API's login and restart took any
+ * body, `[1]` or none at all, and went ahead (SPEC §3: valid JSON that is not an object is a
+ * validation_error, after the credentials are checked).
  */
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider surface on $name', (database) => {
@@ -185,5 +187,57 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
         expect(provider.pathFor(route.name, { uid: 'x' }), route.name).toBe(path)
       }
     })
+  })
+
+  describe('the interaction API checks its bodies (SPEC §3)', () => {
+    /** A browser at the login step of a fresh sign-in, and the interaction's uid. */
+    async function atLogin() {
+      const config = await configFor(srv.server, await registerClient(srv.server, {}))
+      const b = browser(srv.server)
+      const to = location(await b.go((await authorizationUrl(config)).url.toString()))
+      const uid = /^\/oidc-interaction\/([A-Za-z0-9_-]+)$/.exec(to)![1]!
+      return { b, uid }
+    }
+    const prompt = async (b: ReturnType<typeof browser>, uid: string) =>
+      ((await (await b.go(`/api/oidc/interaction/${uid}`)).json()) as { prompt: { name: string } })
+        .prompt.name
+
+    it.each(['login', 'restart'])(
+      'POST …/%s refuses a body that is not a JSON object, and goes no further',
+      async (action) => {
+        const user = await newUser()
+        const { b, uid } = await atLogin()
+        const post = (init: { token?: string; type?: string; body?: string }) =>
+          b.go(`/api/oidc/interaction/${uid}/${action}`, {
+            method: 'POST',
+            headers: {
+              ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+              ...(init.type ? { 'content-type': init.type } : {}),
+            },
+            body: init.body,
+          })
+        for (const body of ['[1]', '"x"', '42', 'null']) {
+          const res = await post({ token: user.token, type: 'application/json', body })
+          await expectProblem(res, 400, 'validation_error')
+        }
+        await expectProblem(await post({ token: user.token }), 400, 'validation_error')
+        await expectProblem(
+          await post({ token: user.token, type: 'text/plain', body: '{}' }),
+          415,
+          'unsupported_media_type',
+        )
+        // Credentials first: no token is a 401 whatever the body.
+        await expectProblem(
+          await post({ type: 'application/json', body: '[1]' }),
+          401,
+          'unauthorized',
+        )
+        expect(await prompt(b, uid)).toBe('login')
+
+        // What the web UI sends still works.
+        const ok = await post({ token: user.token, type: 'application/json', body: '{}' })
+        expect(ok.status).toBe(action === 'login' ? 200 : 204)
+      },
+    )
   })
 })

@@ -14,6 +14,8 @@ const ClientIdParams = Type.Object({
   client_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
 })
 const Redirect = Type.Object({ redirect_to: Type.String() })
+/** Login and restart take nothing but the caller's token; the body is still an object (SPEC §3). */
+const NoFields = Type.Object({})
 
 /**
  * The OpenID provider (SPEC §4.12), mounted under /oidc. The provider is a Koa app that reads
@@ -155,7 +157,8 @@ export function oidcInteractionRoutes(services: Services) {
             tags,
             security: bearer,
             params: UidParams,
-            response: { 200: Redirect, ...problems(400, 401, 403, 404, 409) },
+            body: NoFields,
+            response: { 200: Redirect, ...problems(400, 401, 403, 404, 409, 413, 415) },
           },
         },
         async (request, reply) => {
@@ -177,7 +180,8 @@ export function oidcInteractionRoutes(services: Services) {
             tags,
             security: bearer,
             params: UidParams,
-            response: { 204: Type.Null(), ...problems(401, 403, 404) },
+            body: NoFields,
+            response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 413, 415) },
           },
         },
         async (request, reply) => {
