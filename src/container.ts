@@ -453,7 +453,13 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     onBackgroundError: (err) =>
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OpenID provider error'),
   })
-  const oidcInteractions = createOidcInteractions({ db, clock, oidc, clients: oidcClients })
+  const oidcInteractions = createOidcInteractions({
+    db,
+    clock,
+    oidc,
+    clients: oidcClients,
+    audit,
+  })
   sessions.onSessionsEnded((ids) => oidcInteractions.endGatehouseSessions(ids))
 
   return {

@@ -1,3 +1,4 @@
+import * as oidc from 'openid-client'
 import { describe, expect, it } from 'vitest'
 import { OIDC_ROUTES } from '../../src/services/oidc/endpoints.js'
 import { testDatabases } from '../support/databases.js'
@@ -10,6 +11,7 @@ import {
   gatehouseLogin,
   ISSUER,
   location,
+  oauthError,
   redeem,
   registerClient,
   signIn,
@@ -22,7 +24,8 @@ import {
  * other methods under /oidc got the library's plain-text "Not Found" instead of SPEC §3's
  * problem+json (404, or 405 with Allow); the interaction API's login and restart took any
  * body, `[1]` or none at all, and went ahead (SPEC §3: valid JSON that is not an object is a
- * validation_error, after the credentials are checked).
+ * validation_error, after the credentials are checked); a person revoking an application's
+ * consent ended its tokens without an audit row (SPEC §4.12 audits `oidc_token_revoked`).
  */
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider surface on $name', (database) => {
@@ -239,5 +242,60 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
         expect(ok.status).toBe(action === 'login' ? 200 : 204)
       },
     )
+  })
+
+  describe("revoking an application's consent (SPEC §4.12)", () => {
+    const revokedRows = (userId: string) =>
+      srv.server.t.services.db
+        .selectFrom('audit_events')
+        .select(['user_id', 'details', 'user_agent', 'outcome'])
+        .where('event', '=', 'oidc_token_revoked')
+        .where('user_id', '=', userId)
+        .execute()
+    const revoke = (token: string, clientId?: string) =>
+      srv.server.fetch(`${ISSUER}/api/auth/oidc-grants${clientId ? `/${clientId}` : ''}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}`, 'user-agent': 'surface-test' },
+      })
+
+    it("ends that application's tokens and audits oidc_token_revoked, once per application", async () => {
+      const user = await newUser()
+      const signedInTo = async () => {
+        const registered = await registerClient(srv.server, {})
+        const config = await configFor(srv.server, registered)
+        const start = await authorizationUrl(config)
+        const callback = await signIn(browser(srv.server), start.url, user.token)
+        return { registered, config, tokens: await redeem(config, callback, start) }
+      }
+      const wiki = await signedInTo()
+      const chat = await signedInTo()
+
+      expect((await revoke(user.token, wiki.registered.client_id)).status).toBe(204)
+      expect(
+        await oauthError(oidc.refreshTokenGrant(wiki.config, wiki.tokens.refresh_token!)),
+      ).toBe('invalid_grant')
+      const rows = await revokedRows(user.id)
+      expect(rows).toHaveLength(1)
+      expect(rows[0]).toMatchObject({ outcome: 'success', user_agent: 'surface-test' })
+      expect(JSON.parse(rows[0]!.details!)).toEqual({
+        client_id: wiki.registered.client_id,
+        via: 'grant',
+      })
+      expect(rows[0]!.details).not.toContain(wiki.tokens.refresh_token!)
+
+      // Nothing to revoke: 404, nothing audited.
+      await expectProblem(await revoke(user.token, wiki.registered.client_id), 404, 'not_found')
+      expect(await revokedRows(user.id)).toHaveLength(1)
+
+      // Revoking every consent audits each application it ended.
+      expect((await revoke(user.token)).status).toBe(204)
+      expect(
+        await oauthError(oidc.refreshTokenGrant(chat.config, chat.tokens.refresh_token!)),
+      ).toBe('invalid_grant')
+      const all = (await revokedRows(user.id)).map(
+        (r) => (JSON.parse(r.details!) as { client_id: string }).client_id,
+      )
+      expect(all.sort()).toEqual([wiki.registered.client_id, chat.registered.client_id].sort())
+    })
   })
 })

@@ -5,6 +5,7 @@ import type { OidcGrantView } from '../../services/oidc/interactions.js'
 import { OIDC_ROUTES } from '../../services/oidc/endpoints.js'
 import { OIDC_MOUNT } from '../../services/oidc/provider.js'
 import { principalOf, requireBearer } from '../auth.js'
+import { contextOf } from '../context.js'
 import { problems } from '../schemas/common.js'
 import type { App } from './types.js'
 
@@ -250,7 +251,9 @@ export function oidcInteractionRoutes(services: Services) {
         '/api/auth/oidc-grants',
         { schema: { tags, security: bearer, response: { 204: Type.Null(), ...problems(401) } } },
         async (request, reply) => {
-          await oidcInteractions.revokeGrants(principalOf(request).sub)
+          await oidcInteractions.revokeGrants(principalOf(request).sub, {
+            context: contextOf(request),
+          })
           return reply.code(204).send(null)
         },
       )
@@ -266,7 +269,10 @@ export function oidcInteractionRoutes(services: Services) {
           },
         },
         async (request, reply) => {
-          await oidcInteractions.revokeGrants(principalOf(request).sub, request.params.client_id)
+          await oidcInteractions.revokeGrants(principalOf(request).sub, {
+            clientId: request.params.client_id,
+            context: contextOf(request),
+          })
           return reply.code(204).send(null)
         },
       )

@@ -13,6 +13,7 @@ import {
   takeOidcSessionLinks,
 } from '../../store/repositories/oidc-payloads.js'
 import { findSession } from '../../store/repositories/sessions.js'
+import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { AccessClaims } from '../tokens/access-tokens.js'
@@ -60,8 +61,9 @@ export function createOidcInteractions(deps: {
   clock: Clock
   oidc: OidcProvider
   clients: OidcClients
+  audit: AuditLog
 }) {
-  const { db, clock, oidc, clients } = deps
+  const { db, clock, oidc, clients, audit } = deps
 
   async function load(req: IncomingMessage, res: ServerResponse, uid: string) {
     const provider = await oidc.provider()
@@ -265,12 +267,29 @@ export function createOidcInteractions(deps: {
       }))
     },
 
-    /** Forgets consents (one client's, or all) and ends the tokens issued under them. */
-    async revokeGrants(accountId: string, clientId?: string): Promise<void> {
+    /**
+     * Forgets consents (one client's, or all) and ends the tokens issued under them. Audited
+     * as the revocation endpoint audits one token (SPEC §4.12 `oidc_token_revoked`), once per
+     * application whose tokens ended.
+     */
+    async revokeGrants(
+      accountId: string,
+      opts: { clientId?: string; context?: RequestContext } = {},
+    ): Promise<void> {
+      const { clientId, context } = opts
       const revoked = await deleteOidcConsents(db, accountId, clientId)
       if (clientId !== undefined && revoked.length === 0)
         throw new GatehouseError('not_found', { detail: 'no consent for this client' })
-      for (const id of revoked) await deleteOidcGrantsOf(db, accountId, id)
+      for (const id of revoked) {
+        await deleteOidcGrantsOf(db, accountId, id)
+        await audit.record({
+          event: 'oidc_token_revoked',
+          outcome: 'success',
+          userId: accountId,
+          details: { client_id: id, via: 'grant' },
+          context,
+        })
+      }
     },
 
     /** Ends the provider sessions, codes and tokens that came from ended Gatehouse sessions. */
