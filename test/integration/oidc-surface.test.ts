@@ -1,8 +1,9 @@
 import * as oidc from 'openid-client'
 import { describe, expect, it } from 'vitest'
 import { OIDC_ROUTES } from '../../src/services/oidc/endpoints.js'
+import { runCli } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
-import { STRONG_PASSWORD } from '../support/http.js'
+import { clientOf, STRONG_PASSWORD } from '../support/http.js'
 import {
   authorizationUrl,
   browser,
@@ -17,6 +18,7 @@ import {
   signIn,
   useOidcServer,
 } from '../support/oidc.js'
+import { adminWithMfa } from '../support/principals.js'
 
 /**
  * What a black-box audit found at the edges of the OpenID provider's HTTP surface: the
@@ -25,7 +27,9 @@ import {
  * problem+json (404, or 405 with Allow); the interaction API's login and restart took any
  * body, `[1]` or none at all, and went ahead (SPEC §3: valid JSON that is not an object is a
  * validation_error, after the credentials are checked); a person revoking an application's
- * consent ended its tokens without an audit row (SPEC §4.12 audits `oidc_token_revoked`).
+ * consent ended its tokens without an audit row (SPEC §4.12 audits `oidc_token_revoked`);
+ * clients registered redirect URIs in plain http to other hosts, or with a user name and
+ * password in them (RFC 9700 §2.1: https, or http to this machine only).
  */
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider surface on $name', (database) => {
@@ -296,6 +300,81 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
         (r) => (JSON.parse(r.details!) as { client_id: string }).client_id,
       )
       expect(all.sort()).toEqual([wiki.registered.client_id, chat.registered.client_id].sort())
+    })
+  })
+
+  describe('redirect URIs are https, or http to this machine (RFC 9700 §2.1)', () => {
+    const refused: [string, RegExp][] = [
+      ['http://example.com/cb', /must be an https URL/],
+      ['http://app.test:8080/cb', /must be an https URL/],
+      ['http://127.0.0.2/cb', /must be an https URL/],
+      ['http://localhost.example.com/cb', /must be an https URL/],
+      ['ftp://example.com/cb', /must be an https URL/],
+      ['http://user:s3cret@localhost/cb', /must not contain a user name or password/],
+      ['https://user:s3cret@example.com/cb', /must not contain a user name or password/],
+      ['https://trusted.example@evil.example/cb', /must not contain a user name or password/],
+      ['https://@example.com/cb', /must not contain a user name or password/],
+      ['https://example.com/cb#frag', /must not have a fragment/],
+    ]
+    const accepted = [
+      'https://wiki.test/cb',
+      'http://localhost:4000/callback',
+      'http://127.0.0.1:8080/cb',
+      'http://[::1]:3000/cb',
+    ]
+
+    it('the admin API refuses the others with validation_error naming the field, on create and change', async () => {
+      const admin = await adminWithMfa(srv.server.t, `surface-admin-${++n}`)
+      const api = clientOf(() => srv.server.t.app)
+      const create = (body: Record<string, unknown>) =>
+        api.post<{ code: string; detail: string; client_id: string }>(
+          '/api/admin/oidc-clients',
+          { name: 'Redirects', type: 'public', ...body },
+          admin.token,
+        )
+      for (const [uri, why] of refused) {
+        for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
+          const res = await create({
+            redirect_uris: ['https://wiki.test/cb'],
+            [field]: [uri],
+          })
+          expect(res.status, `${field} ${uri}`).toBe(400)
+          expect(res.body.code).toBe('validation_error')
+          expect(res.body.detail).toMatch(new RegExp(`^${field}: `))
+          expect(res.body.detail).toMatch(why)
+          expect(res.body.detail).not.toContain('s3cret')
+        }
+      }
+      const ok = await create({ redirect_uris: accepted, post_logout_redirect_uris: accepted })
+      expect(ok.status).toBe(201)
+      const id = ok.body.client_id
+
+      for (const [uri, why] of refused) {
+        const res = await api.call<{ code: string; detail: string }>(
+          'PATCH',
+          `/api/admin/oidc-clients/${id}`,
+          { body: { redirect_uris: [uri] }, token: admin.token },
+        )
+        expect(res.status, uri).toBe(400)
+        expect(res.body.code).toBe('validation_error')
+        expect(res.body.detail).toMatch(/^redirect_uris: /)
+        expect(res.body.detail).toMatch(why)
+      }
+      const kept = await api.get<{ redirect_uris: string[] }>(
+        `/api/admin/oidc-clients/${id}`,
+        admin.token,
+      )
+      expect(kept.body.redirect_uris).toEqual(accepted)
+    })
+
+    it('`gatehouse client create` refuses them too', { timeout: 60_000 }, async () => {
+      const res = await runCli(
+        ['client', 'create', 'Plain', '--redirect-uri', 'http://example.com/cb'],
+        { databaseUrl: srv.server.databaseUrl },
+      )
+      expect(res.code).not.toBe(0)
+      expect(res.stderr).toMatch(/redirect_uris: "http:\/\/example\.com\/cb" must be an https URL/)
+      expect(res.stdout).not.toContain('client_id')
     })
   })
 })

@@ -15,6 +15,8 @@ export const ISSUER = 'http://gatehouse.test'
 
 export interface OidcServer {
   t: TestApp
+  /** The database it runs on, for the CLI. */
+  databaseUrl: string
   /** fetch that reaches PUBLIC_URL on the real port; never follows redirects. */
   fetch: typeof fetch
   /** openid-client options that route its requests the same way. */
@@ -61,6 +63,7 @@ export async function serveOidc(
   }
   return {
     t,
+    databaseUrl,
     fetch: routed,
     clientOptions: {
       execute: [oidcClient.allowInsecureRequests],
@@ -115,7 +118,8 @@ export function location(res: Response): string {
   return to
 }
 
-export const APP = 'http://app.test'
+// RFC 9700 §2.1: a redirect URI is https unless it is this machine's (clients.ts).
+export const APP = 'https://app.test'
 export const CALLBACK = `${APP}/callback`
 export const API = 'https://api.app.test'
 

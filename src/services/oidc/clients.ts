@@ -67,7 +67,7 @@ const SECRET_PREFIX = 'ghcs_'
 const invalid = (detail: string) => new GatehouseError('validation_error', { detail })
 const notFound = () => new GatehouseError('not_found', { detail: 'no such OIDC client' })
 
-function absoluteUrl(field: string, value: string, opts: { https?: boolean } = {}): string {
+function parsedUrl(field: string, value: string): URL {
   let url: URL
   try {
     url = new URL(value)
@@ -76,9 +76,38 @@ function absoluteUrl(field: string, value: string, opts: { https?: boolean } = {
   }
   if (url.hash !== '' || value.includes('#'))
     throw invalid(`${field}: a URL must not have a fragment`)
-  if (opts.https && url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw invalid(`${field}: must be an http or https URL`)
+  return url
+}
+
+function absoluteUrl(field: string, value: string): string {
+  parsedUrl(field, value)
   // Exact matching (SPEC §4.12) compares what was registered; keep it as given.
+  return value
+}
+
+/** Where plain http is still a redirect target: this machine (RFC 8252 §7.3, RFC 9700 §2.1). */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * A URL the provider sends the browser to with a code or after a logout (RFC 9700 §2.1,
+ * OAuth 2.1 §2.3.1): https, or http to a loopback host for development, since a code sent in
+ * clear over the network is anyone's; no user name or password (a registered
+ * `https://trusted@evil.example` reads as trusted but goes to evil.example, and the
+ * credentials would travel in every redirect); no fragment. Registration by the admin API and
+ * by the CLI both come through here.
+ */
+function redirectUri(field: string, value: string): string {
+  const url = parsedUrl(field, value)
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(value)?.[1] ?? ''
+  // Not echoed: what sits before the @ may be a password.
+  if (url.username !== '' || url.password !== '' || authority.includes('@'))
+    throw invalid(`${field}: a redirect URI must not contain a user name or password`)
+  const loopbackHttp = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)
+  if (url.protocol !== 'https:' && !loopbackHttp) {
+    throw invalid(
+      `${field}: ${JSON.stringify(value)} must be an https URL (plain http only for localhost, 127.0.0.1 or [::1])`,
+    )
+  }
   return value
 }
 
@@ -95,13 +124,11 @@ function normalise(
       throw invalid(`scopes: ${JSON.stringify(scope)} is not a valid scope`)
   }
   return {
-    redirect_uris: [
-      ...new Set(redirectUris.map((u) => absoluteUrl('redirect_uris', u, { https: true }))),
-    ],
+    redirect_uris: [...new Set(redirectUris.map((u) => redirectUri('redirect_uris', u)))],
     post_logout_redirect_uris: [
       ...new Set(
         (input.postLogoutRedirectUris ?? base?.post_logout_redirect_uris ?? []).map((u) =>
-          absoluteUrl('post_logout_redirect_uris', u, { https: true }),
+          redirectUri('post_logout_redirect_uris', u),
         ),
       ),
     ],
