@@ -10,6 +10,7 @@ import * as oidc from './migrations/0013-oidc.js'
 import * as auditChain from './migrations/0014-audit-chain.js'
 import * as notifications from './migrations/0014-notifications.js'
 import * as exactCollation from './migrations/0015-exact-collation.js'
+import * as oidcHashedIds from './migrations/0016-oidc-hashed-ids.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0014-audit-chain': auditChain,
   '0014-notifications': notifications,
   '0015-exact-collation': exactCollation,
+  '0016-oidc-hashed-ids': oidcHashedIds,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -3,7 +3,11 @@ import * as oidc from 'openid-client'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../../src/crypto/hashing.js'
 import { createOidcAdapter } from '../../src/services/oidc/adapter.js'
+import { createDb } from '../../src/store/db.js'
+import { migrateToLatest } from '../../src/store/migrate.js'
+import { up as hashIds } from '../../src/store/migrations/0016-oidc-hashed-ids.js'
 import { testDatabases } from '../support/databases.js'
+import { useFreshDatabase } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import {
   authorizationUrl,
@@ -156,5 +160,78 @@ describe.each(await testDatabases())('OIDC storage keeps no token on $name', (da
     await new Adapter('AccessToken').upsert(token2, { jti: token2, grantId: grantId2 }, 600)
     await new Adapter('AccessToken').revokeByGrantId(grantId2)
     expect(await new Adapter('AccessToken').find(token2)).toBeUndefined()
+  })
+})
+
+/**
+ * Rows written before the fix hold raw codes and tokens; migration 0016 hashes their ids and
+ * drops `jti`, so the tokens applications hold keep working after the upgrade.
+ */
+describe.each(await testDatabases())('migration 0016 on $name', (database) => {
+  const fresh = useFreshDatabase(database)
+
+  it('hashes the ids of existing token rows, drops their jti, keeps sessions and grants, and may run again', async () => {
+    const handle = createDb(fresh.url)
+    try {
+      const { db } = handle
+      await migrateToLatest(db)
+      const raw = () => randomBytes(32).toString('base64url')
+      const row = (model: string, id: string, payload: Record<string, unknown>) => ({
+        model,
+        id,
+        payload: JSON.stringify({ jti: id, kind: model, ...payload }),
+        grant_id: (payload.grantId as string | undefined) ?? null,
+        uid: (payload.uid as string | undefined) ?? null,
+        user_code: null,
+        session_uid: null,
+        account_id: 'acct',
+        client_id: 'client',
+        expires_at: Date.now() + 600_000,
+        consumed_at: null,
+      })
+      const grantId = raw()
+      const session = { id: raw(), uid: raw() }
+      // Many rows of one model, so the conversion pages through more than one batch.
+      const refreshTokens = Array.from({ length: 1203 }, raw)
+      const code = raw()
+      await db
+        .insertInto('oidc_payloads')
+        .values([
+          row('Grant', grantId, {}),
+          row('Session', session.id, { uid: session.uid }),
+          row('AuthorizationCode', code, { grantId }),
+        ])
+        .execute()
+      for (let i = 0; i < refreshTokens.length; i += 200)
+        await db
+          .insertInto('oidc_payloads')
+          .values(refreshTokens.slice(i, i + 200).map((t) => row('RefreshToken', t, { grantId })))
+          .execute()
+
+      await hashIds(db)
+      const converted = await db.selectFrom('oidc_payloads').selectAll().execute()
+      const text = JSON.stringify(converted)
+      for (const value of [code, ...refreshTokens]) expect(text).not.toContain(value)
+      expect(text).toContain(session.id)
+      expect(converted.filter((r) => r.model === 'RefreshToken')).toHaveLength(1203)
+
+      await hashIds(db) // a second run (say after a crash half way) changes nothing
+      expect(await db.selectFrom('oidc_payloads').selectAll().execute()).toEqual(converted)
+
+      const Adapter = createOidcAdapter({
+        db,
+        clock: { now: () => new Date() },
+        clients: { metadata: () => Promise.resolve(undefined) },
+      })
+      for (const t of [refreshTokens[0]!, refreshTokens[1202]!])
+        expect(await new Adapter('RefreshToken').find(t)).toMatchObject({ jti: t, grantId })
+      expect(await new Adapter('AuthorizationCode').find(code)).toMatchObject({ jti: code })
+      expect(await new Adapter('Session').findByUid(session.uid)).toMatchObject({
+        jti: session.id,
+      })
+      expect(await new Adapter('Grant').find(grantId)).toMatchObject({ jti: grantId })
+    } finally {
+      await handle.close()
+    }
   })
 })
