@@ -27,7 +27,10 @@ export interface Command {
 
 export class CliError extends Error {}
 
-/** The line a writing command prints first, so that acting on the wrong installation shows. */
+/**
+ * The line a writing command prints first (on standard error, so that its output stays
+ * machine-readable), so that acting on the wrong installation shows.
+ */
 export function whereLine(config: Config, keyId: string): string {
   const old = config.secrets.oldKeys.length
   return (
@@ -40,7 +43,8 @@ export function whereLine(config: Config, keyId: string): string {
 export function createServicesOnce(
   config: Config,
   command: Pick<Command, 'createsDatabase' | 'readOnly'>,
-  out: (line: string) => void,
+  /** Where informational lines go (standard error), never the command's output. */
+  note: (line: string) => void,
 ): {
   get: () => Promise<Services>
   applied: () => readonly string[]
@@ -70,7 +74,7 @@ export function createServicesOnce(
         await requireInstallation(built)
         applied = await migrateToLatest(built.db)
         await built.sealedKeys.assertAllPresent(config.secrets.source)
-        if (!command.readOnly) out(whereLine(config, built.box.currentKid))
+        if (!command.readOnly) note(whereLine(config, built.box.currentKid))
       }
       return services
     },

@@ -89,7 +89,10 @@ async function main(argv: string[]): Promise<number> {
       found.command.createsDatabase ? loadOrCreateDevSecretKey(keyPath) : loadDevSecretKey(keyPath),
   })
   const out = (line: string) => console.log(line)
-  const services = createServicesOnce(config, found.command, out)
+  // Standard output carries only what the command produces (NDJSON, keys, tables), so it can
+  // be piped or redirected; where the command acts is said on standard error.
+  const note = (line: string) => console.error(line)
+  const services = createServicesOnce(config, found.command, note)
   try {
     const code = await found.command.run({
       args: found.args,

@@ -21,10 +21,10 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
   let t: TestApp
   let api: Client
 
-  /** The real binary; stdout without the leading "using database … and the secret key …" line. */
+  /** The real binary; stderr without the leading "using database … and the secret key …" line. */
   const gatehouse = async (args: string[], stdin?: string) => {
     const res = await runCli(args, { databaseUrl, stdin })
-    return { ...res, stdout: res.stdout.replace(WHERE_LINE, '') }
+    return { ...res, stderr: res.stderr.replace(WHERE_LINE, '') }
   }
 
   beforeAll(async () => {

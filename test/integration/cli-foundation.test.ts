@@ -17,14 +17,12 @@ describe.each(databases)(
 
     it('migrates an empty database', async () => {
       const res = await runCli(['migrate'], { databaseUrl: fresh.url })
-      expect(res.stderr).toBe('')
       expect(res.code).toBe(0)
-      const [where, applied] = res.stdout.trimEnd().split('\n')
-      expect(where).toMatch(WHERE_LINE)
+      const where = res.stderr.split('\n').find((l) => WHERE_LINE.test(l))
       expect(where).toContain('the secret key from GATEHOUSE_SECRET_KEY (key id ')
-      expect(applied).toMatch(/^applied \d+ migrations: 0001-foundation, /)
+      expect(res.stdout).toMatch(/^applied \d+ migrations: 0001-foundation, [^\n]*\n$/)
       const again = await runCli(['migrate'], { databaseUrl: fresh.url })
-      expect(again.stdout.replace(WHERE_LINE, '')).toBe('database is up to date\n')
+      expect(again.stdout).toBe('database is up to date\n')
     })
 
     it('creates a user whose password comes from stdin without the trailing newline', async () => {
@@ -67,17 +65,41 @@ describe.each(databases)(
       expect(res.stdout).toMatch(/cli-admin\tadmin@example.com\tadmin\tactive/)
     })
 
+    /**
+     * Black-box audit, item 1: `gatehouse audit export > audit.ndjson` began with the
+     * "using database …" line, so the file was not NDJSON and the README's verifier choked.
+     * Where a command acts is now said on standard error; standard output is the export.
+     */
+    it('exports the audit log as pure NDJSON on stdout, saying where on stderr', async () => {
+      const res = await runCli(['audit', 'export'], { databaseUrl: fresh.url })
+      expect(res.code).toBe(0)
+      expect(res.stderr).toMatch(WHERE_LINE)
+      const lines = res.stdout.split('\n')
+      expect(lines.pop()).toBe('')
+      expect(lines.length).toBeGreaterThan(0)
+      for (const line of lines) {
+        const row = JSON.parse(line) as { id: unknown; event: unknown; hash: unknown }
+        expect(row).toMatchObject({ event: expect.any(String), hash: expect.any(String) })
+      }
+      expect(lines.map((l) => (JSON.parse(l) as { event: string }).event)).toContain('register')
+      // Every writing command keeps its output clean the same way.
+      const rotated = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
+      expect(rotated.code).toBe(0)
+      expect(rotated.stdout).toMatch(/^new signing key \S+; [^\n]*\n$/)
+      expect(rotated.stderr).toMatch(WHERE_LINE)
+    })
+
     it('refuses bad input with one line and a non-zero exit', async () => {
       const dup = await runCli(['user', 'create', 'CLI-ADMIN'], { databaseUrl: fresh.url })
       expect(dup.code).toBe(1)
-      expect(dup.stderr.trim().split('\n')).toHaveLength(1)
+      expect(dup.stderr.replace(WHERE_LINE, '').trim().split('\n')).toHaveLength(1)
       expect(dup.stderr).toContain('already taken')
       const weak = await runCli(['user', 'create', 'weak', '--password-stdin'], {
         databaseUrl: fresh.url,
         stdin: 'password123\n',
       })
       expect(weak.code).toBe(1)
-      expect(weak.stderr).toMatch(/^gatehouse: password/)
+      expect(weak.stderr.replace(WHERE_LINE, '')).toMatch(/^gatehouse: password/)
       const role = await runCli(['user', 'create', 'norole', '--role', 'wizard'], {
         databaseUrl: fresh.url,
       })

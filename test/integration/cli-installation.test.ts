@@ -61,7 +61,8 @@ describe('the CLI outside an installation', () => {
     async () => {
       const migrated = await here(['migrate'])
       expect(migrated.code).toBe(0)
-      const [where, applied] = migrated.stdout.trimEnd().split('\n')
+      const where = migrated.stderr.trimEnd()
+      const applied = migrated.stdout.trimEnd()
       expect(where).toBe(
         `using database sqlite:${join(dir, 'data', 'gatehouse.db')} and the secret key from ` +
           `${join(dir, 'data', 'secret.key')} (key id ${/key id ([0-9a-f]{8})/.exec(where ?? '')?.[1]})` +
@@ -71,9 +72,10 @@ describe('the CLI outside an installation', () => {
 
       const created = await here(['user', 'create', 'admin2', '--role', 'admin'])
       expect(created.code).toBe(0)
-      expect(created.stdout).toMatch(WHERE_LINE)
-      expect(created.stdout).toContain(`the secret key from ${join(dir, 'data', 'secret.key')}`)
-      expect(created.stdout).not.toContain('generated just now')
+      expect(created.stderr).toMatch(WHERE_LINE)
+      expect(created.stderr).toContain(`the secret key from ${join(dir, 'data', 'secret.key')}`)
+      expect(created.stderr).not.toContain('generated just now')
+      expect(created.stdout).toMatch(/^created user admin2 /)
       // Reading commands print only what they read.
       const list = await here(['user', 'list'])
       expect(list.stdout).toMatch(/^id\tusername/)
@@ -142,7 +144,7 @@ describe.each(databases)('the CLI and the server on $name', (database) => {
         },
       })
       expect(ok.code).toBe(0)
-      expect(ok.stdout).toContain('1 old key')
+      expect(ok.stderr).toContain('1 old key')
     },
     SLOW,
   )

@@ -10,7 +10,10 @@ export interface CliResult {
 
 const BIN = resolve('bin/gatehouse.js')
 
-/** The line every writing command prints first (database and key source); tests skip it. */
+/**
+ * The line every writing command prints first (database and key source), on standard error so
+ * that standard output stays machine-readable; tests skip it.
+ */
 export const WHERE_LINE = /^using database \S+ and the secret key from [^\n]*\n?/
 
 /**
