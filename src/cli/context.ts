@@ -22,6 +22,8 @@ export interface Command {
   createsDatabase?: boolean
   /** Read-only commands do not print where they act. */
   readOnly?: boolean
+  /** Refuses arguments the command does not take, with one line (see args.ts). */
+  checkArgs(argv: string[]): void
   run(ctx: CliContext): Promise<number | void>
 }
 

@@ -8,6 +8,7 @@ import {
 import { GatehouseError } from '../services/errors.js'
 import { serve } from '../serve.js'
 import { MissingSecretKeys } from '../services/secrets/sealed-keys.js'
+import { asksForHelp } from './args.js'
 import { CliError, createServicesOnce, type Command } from './context.js'
 import { keysRotate, secretsRotate } from './commands/keys.js'
 import { migrate } from './commands/migrate.js'
@@ -78,6 +79,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const found = match(argv)
   if (!found) throw new CliError(`unknown command "${argv.join(' ')}"; run gatehouse --help`)
+  if (asksForHelp(found.args)) {
+    console.log(`usage: gatehouse ${found.command.usage}`)
+    return 0
+  }
+  // Arguments are refused before anything is read or opened.
+  found.command.checkArgs(found.args)
   try {
     process.loadEnvFile('.env')
   } catch {

@@ -83,10 +83,19 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
 
   it.each([
     [['user', 'lock', 'nobody'], 'no such user'],
-    [['user', 'delete'], 'usage: gatehouse user delete <username>'],
-    [['user', 'roles', 'nobody'], 'usage: gatehouse user roles'],
-    [['apikey', 'create', 'svc'], 'usage: gatehouse apikey create'],
+    [['user', 'delete'], 'user delete: a username is required'],
+    [['user', 'roles', 'nobody'], 'user roles: at least one role is required'],
+    [['apikey', 'create', 'svc'], 'apikey create: at least one --scope is required'],
     [['apikey', 'create', 'svc', '--scope', 'admin'], 'unknown scope admin'],
+    [['client', 'create'], 'client create: a name is required'],
+    [['client', 'create', 'wiki'], 'client create: at least one --redirect-uri is required'],
+    [['user', 'list', '--bogus'], 'user list: unknown option --bogus'],
+    [['client', 'list', 'extra'], 'client list: unexpected argument "extra"'],
+    [['user', 'create', 'x', '--email'], 'user create: --email needs a value'],
+    [['user', 'create', 'x', '--totp=yes'], 'user create: --totp takes no value'],
+    [['user', 'lock', '-x'], 'user lock: unknown option -x'],
+    [['audit', 'tail', '--limit', '0'], 'audit tail: --limit must be a whole number'],
+    [['audit', 'export', '--since', 'yesterday'], 'audit export: --since must be a time'],
     [['apikey', 'revoke', 'missing'], 'no such API key'],
     [['user', 'import', '/nonexistent/users.csv'], 'cannot read /nonexistent/users.csv (ENOENT)'],
     [['frobnicate'], 'unknown command "frobnicate"'],
@@ -95,6 +104,65 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/^gatehouse: [^\n]+\n$/)
     expect(run.stderr).toContain(message)
+  })
+
+  /**
+   * Black-box audit, item 2: `user list --bogus` and `client list extra` exited 0, `keys
+   * rotate extra` exited 0 and rotated the keys, and `client create` alone printed three
+   * lines of usage. Every command now refuses what it does not take, in one line, exit 1,
+   * before it opens the database.
+   */
+  it.each([
+    'migrate',
+    'user create',
+    'user totp',
+    'user list',
+    'user lock',
+    'user unlock',
+    'user delete',
+    'user roles',
+    'user import',
+    'apikey create',
+    'apikey list',
+    'apikey revoke',
+    'keys rotate',
+    'secrets rotate',
+    'audit tail',
+    'audit verify',
+    'audit export',
+    'client create',
+    'client list',
+    'client delete',
+  ])('gatehouse %s refuses an unknown option and an argument too many', async (name) => {
+    const words = name.split(' ')
+    const flag = await runCli([...words, 'a', 'b', 'c', '--bogus'], { databaseUrl })
+    expect(flag).toMatchObject({ code: 1, stdout: '' })
+    // One line: what is wrong, then the command's synopsis.
+    const usage = `; usage: gatehouse ${name}[^\\n]*\\n$`
+    expect(flag.stderr).toMatch(new RegExp(`^gatehouse: ${name}: unknown option --bogus${usage}`))
+    // More arguments than any command takes (`user roles` takes a list of roles).
+    if (name !== 'user roles') {
+      const many = await runCli([...words, 'one', 'two', 'three'], { databaseUrl })
+      expect(many).toMatchObject({ code: 1, stdout: '' })
+      expect(many.stderr).toMatch(
+        new RegExp(`^gatehouse: ${name}: unexpected argument "\\w+"${usage}`),
+      )
+    }
+    const help = await runCli([...words, '--help'], { databaseUrl })
+    expect(help).toMatchObject({ code: 0, stderr: '' })
+    expect(help.stdout).toMatch(new RegExp(`^usage: gatehouse ${name}`))
+  })
+
+  it('keys rotate with an argument too many rotates nothing', async () => {
+    const keys = () => t.services.db.selectFrom('signing_keys').select('kid').execute()
+    const before = await keys()
+    const run = await runCli(['keys', 'rotate', 'extra'], { databaseUrl })
+    expect(run).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: 'gatehouse: keys rotate: unexpected argument "extra"; usage: gatehouse keys rotate\n',
+    })
+    expect(await keys()).toEqual(before)
   })
 
   it('refuses an unknown role and changes nothing', async () => {

@@ -1,27 +1,23 @@
-import { parseArgs } from 'node:util'
 import { API_KEY_SCOPES, type ApiKeyScope } from '../../services/apikeys/api-keys.js'
-import { CliError, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
+import { CliError } from '../context.js'
 
 const isScope = (s: string): s is ApiKeyScope => (API_KEY_SCOPES as readonly string[]).includes(s)
 
-export const apikeyCreate: Command = {
+export const apikeyCreate = defineCommand({
   name: 'apikey create',
   usage:
     'apikey create <name> --scope S... [--owner O]\n' +
     `                             create an API key (scopes: ${API_KEY_SCOPES.join(', ')}); the key is printed once`,
-  async run(ctx) {
-    const { values, positionals } = parseArgs({
-      args: ctx.args,
-      allowPositionals: true,
-      options: {
-        scope: { type: 'string', multiple: true },
-        owner: { type: 'string' },
-      },
-    })
-    const [name, ...extra] = positionals
+  positionals: [{ what: 'a name' }],
+  options: {
+    scope: { type: 'string', multiple: true },
+    owner: { type: 'string' },
+  },
+  async run(ctx, { values, positionals, refuse }) {
+    const name = positionals[0]!
     const scopes = (values.scope ?? []).flatMap((s) => s.split(','))
-    if (!name || extra.length > 0 || scopes.length === 0)
-      throw new CliError('usage: gatehouse apikey create <name> --scope S... [--owner O]')
+    if (scopes.length === 0) throw refuse('at least one --scope is required')
     const unknown = scopes.filter((s) => !isScope(s))
     if (unknown.length > 0)
       throw new CliError(`unknown scope ${unknown.join(', ')}; use ${API_KEY_SCOPES.join(', ')}`)
@@ -36,9 +32,9 @@ export const apikeyCreate: Command = {
     ctx.out('the key is shown only now; store it safely:')
     ctx.out(key)
   },
-}
+})
 
-export const apikeyList: Command = {
+export const apikeyList = defineCommand({
   name: 'apikey list',
   usage: 'apikey list                  list API keys in force',
   readOnly: true,
@@ -63,17 +59,16 @@ export const apikeyList: Command = {
       cursor = page.nextCursor ?? undefined
     } while (cursor)
   },
-}
+})
 
-export const apikeyRevoke: Command = {
+export const apikeyRevoke = defineCommand({
   name: 'apikey revoke',
   usage: 'apikey revoke <id>           revoke an API key',
-  async run(ctx) {
-    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
-    const [id, ...extra] = positionals
-    if (!id || extra.length > 0) throw new CliError('usage: gatehouse apikey revoke <id>')
+  positionals: [{ what: 'an id' }],
+  async run(ctx, { positionals }) {
+    const id = positionals[0]!
     const { apiKeys } = await ctx.services()
     await apiKeys.revoke(id, { actorId: null })
     ctx.out(`revoked API key ${id}; running instances refuse it within seconds`)
   },
-}
+})

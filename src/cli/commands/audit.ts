@@ -1,27 +1,22 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
-import { CliError, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
 
 const POLL_MS = 1_000
 
-export const auditTail: Command = {
+export const auditTail = defineCommand({
   name: 'audit tail',
   usage:
     'audit tail [--limit N] [--no-follow]\n' +
     '                             print the newest audit events, then follow new ones',
   readOnly: true,
-  async run(ctx) {
-    const { values, positionals } = parseArgs({
-      args: ctx.args,
-      allowPositionals: true,
-      options: {
-        limit: { type: 'string', default: '20' },
-        'no-follow': { type: 'boolean', default: false },
-      },
-    })
+  options: {
+    limit: { type: 'string', default: '20' },
+    'no-follow': { type: 'boolean', default: false },
+  },
+  async run(ctx, { values, refuse }) {
     const limit = Number(values.limit)
-    if (positionals.length > 0 || !Number.isInteger(limit) || limit < 1 || limit > 10_000)
-      throw new CliError('usage: gatehouse audit tail [--limit N (1-10000)] [--no-follow]')
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw refuse('--limit must be a whole number from 1 to 10000')
     const tail = (await ctx.services()).auditTail
 
     let lastId = 0
@@ -50,14 +45,13 @@ export const auditTail: Command = {
       process.off('SIGTERM', onSignal)
     }
   },
-}
+})
 
-export const auditVerify: Command = {
+export const auditVerify = defineCommand({
   name: 'audit verify',
   usage:
     'audit verify                 check the audit hash chain: "ok: N events", or the first broken row (exit 1)',
   async run(ctx) {
-    if (ctx.args.length > 0) throw new CliError('usage: gatehouse audit verify')
     const verdict = await (await ctx.services()).auditChain.verify()
     if (verdict.ok) {
       ctx.out(`ok: ${verdict.events} events`)
@@ -68,21 +62,17 @@ export const auditVerify: Command = {
     )
     return 1
   },
-}
+})
 
-export const auditExport: Command = {
+export const auditExport = defineCommand({
   name: 'audit export',
   usage: 'audit export [--since T]     write the sealed audit events as NDJSON with their hashes',
-  async run(ctx) {
-    const { values, positionals } = parseArgs({
-      args: ctx.args,
-      allowPositionals: true,
-      options: { since: { type: 'string' } },
-    })
+  options: { since: { type: 'string' } },
+  async run(ctx, { values, refuse }) {
     const since = values.since === undefined ? undefined : new Date(values.since)
-    if (positionals.length > 0 || (since !== undefined && Number.isNaN(since.getTime())))
-      throw new CliError('usage: gatehouse audit export [--since 2026-01-01T00:00:00Z]')
+    if (since !== undefined && Number.isNaN(since.getTime()))
+      throw refuse('--since must be a time such as 2026-01-01T00:00:00Z')
     for await (const record of (await ctx.services()).auditChain.export(since))
       ctx.out(JSON.stringify(record))
   },
-}
+})

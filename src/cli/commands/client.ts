@@ -1,41 +1,31 @@
-import { parseArgs } from 'node:util'
-import { CliError, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
 
-const USAGE =
-  'usage: gatehouse client create <name> --redirect-uri URI... [--type public|confidential]\n' +
-  '       [--post-logout-redirect-uri URI]... [--scope S]... [--resource URI]... [--require-mfa]\n' +
-  '       [--id-token-alg RS256|EdDSA]'
-
-export const clientCreate: Command = {
+export const clientCreate = defineCommand({
   name: 'client create',
   usage:
     'client create <name> --redirect-uri URI... [--type public|confidential] [--require-mfa]\n' +
     '                             [--post-logout-redirect-uri URI]... [--scope S]... [--resource URI]...\n' +
     '                             [--id-token-alg RS256|EdDSA]\n' +
     '                             register an OpenID Connect client; a secret is printed once',
-  async run(ctx) {
-    const { values, positionals } = parseArgs({
-      args: ctx.args,
-      allowPositionals: true,
-      options: {
-        'redirect-uri': { type: 'string', multiple: true },
-        'post-logout-redirect-uri': { type: 'string', multiple: true },
-        type: { type: 'string' },
-        scope: { type: 'string', multiple: true },
-        resource: { type: 'string', multiple: true },
-        'require-mfa': { type: 'boolean' },
-        'id-token-alg': { type: 'string' },
-      },
-    })
-    const [name, ...extra] = positionals
+  positionals: [{ what: 'a name' }],
+  options: {
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    type: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    resource: { type: 'string', multiple: true },
+    'require-mfa': { type: 'boolean' },
+    'id-token-alg': { type: 'string' },
+  },
+  async run(ctx, { values, positionals, refuse }) {
+    const name = positionals[0]!
     const redirectUris = values['redirect-uri'] ?? []
-    if (!name || extra.length > 0 || redirectUris.length === 0) throw new CliError(USAGE)
+    if (redirectUris.length === 0) throw refuse('at least one --redirect-uri is required')
     const type = values.type ?? 'confidential'
     if (type !== 'public' && type !== 'confidential')
-      throw new CliError('--type must be public or confidential')
+      throw refuse('--type must be public or confidential')
     const alg = values['id-token-alg'] ?? 'RS256'
-    if (alg !== 'RS256' && alg !== 'EdDSA')
-      throw new CliError('--id-token-alg must be RS256 or EdDSA')
+    if (alg !== 'RS256' && alg !== 'EdDSA') throw refuse('--id-token-alg must be RS256 or EdDSA')
     const { oidcClients } = await ctx.services()
     const { client, clientSecret } = await oidcClients.create(
       {
@@ -57,9 +47,9 @@ export const clientCreate: Command = {
       ctx.out(`client_secret: ${clientSecret}`)
     }
   },
-}
+})
 
-export const clientList: Command = {
+export const clientList = defineCommand({
   name: 'client list',
   usage: 'client list                  list OpenID Connect clients',
   async run(ctx) {
@@ -83,17 +73,16 @@ export const clientList: Command = {
       cursor = page.nextCursor ?? undefined
     } while (cursor)
   },
-}
+})
 
-export const clientDelete: Command = {
+export const clientDelete = defineCommand({
   name: 'client delete',
   usage: 'client delete <client_id>    delete an OpenID Connect client',
-  async run(ctx) {
-    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
-    const [id, ...extra] = positionals
-    if (!id || extra.length > 0) throw new CliError('usage: gatehouse client delete <client_id>')
+  positionals: [{ what: 'a client_id' }],
+  async run(ctx, { positionals }) {
+    const id = positionals[0]!
     const { oidcClients } = await ctx.services()
     await oidcClients.remove(id, { actorId: null })
     ctx.out(`deleted client ${id}; its tokens are refused from now on`)
   },
-}
+})

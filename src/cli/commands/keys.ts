@@ -1,6 +1,6 @@
-import type { Command } from '../context.js'
+import { defineCommand } from '../args.js'
 
-export const keysRotate: Command = {
+export const keysRotate = defineCommand({
   name: 'keys rotate',
   usage:
     'keys rotate                  add a new signing key (old keys stay published until their tokens expire)',
@@ -14,9 +14,9 @@ export const keysRotate: Command = {
     })
     ctx.out(`new signing key ${kid}; running instances sign with it within 5 seconds`)
   },
-}
+})
 
-export const secretsRotate: Command = {
+export const secretsRotate = defineCommand({
   name: 'secrets rotate',
   usage: 'secrets rotate               re-encrypt every secret under GATEHOUSE_SECRET_KEY',
   async run(ctx) {
@@ -25,4 +25,4 @@ export const secretsRotate: Command = {
     for (const resealer of services.resealers) total += await resealer.reseal()
     ctx.out(`re-encrypted ${total} secret${total === 1 ? '' : 's'} under the current key`)
   },
-}
+})

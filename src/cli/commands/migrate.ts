@@ -1,6 +1,6 @@
-import type { Command } from '../context.js'
+import { defineCommand } from '../args.js'
 
-export const migrate: Command = {
+export const migrate = defineCommand({
   name: 'migrate',
   usage: 'migrate                      create or update the database schema',
   createsDatabase: true,
@@ -14,4 +14,4 @@ export const migrate: Command = {
         : `applied ${applied.length} migration${applied.length === 1 ? '' : 's'}: ${applied.join(', ')}`,
     )
   },
-}
+})

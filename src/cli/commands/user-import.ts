@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
-import { CliError, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
+import { CliError } from '../context.js'
 
-export const userImport: Command = {
+export const userImport = defineCommand({
   name: 'user import',
   usage:
     'user import FILE             import users from CSV or JSON Lines (username, email, phone,\n' +
     '                             password_hash, totp_secret, roles); exits 1 if a row was rejected',
-  async run(ctx) {
-    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
-    const [file, ...extra] = positionals
-    if (!file || extra.length > 0) throw new CliError('usage: gatehouse user import FILE')
+  positionals: [{ what: 'a file' }],
+  async run(ctx, { positionals }) {
+    const file = positionals[0]!
     let text: string
     try {
       text = await readFile(file, 'utf8')
@@ -39,4 +38,4 @@ export const userImport: Command = {
     )
     return report.rejected.length > 0 ? 1 : 0
   },
-}
+})

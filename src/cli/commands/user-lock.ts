@@ -1,30 +1,25 @@
-import { CliError, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
 
-function oneUsername(args: string[], usage: string): string {
-  const [username, ...extra] = args
-  if (!username || extra.length > 0 || username.startsWith('-'))
-    throw new CliError(`usage: gatehouse ${usage.split('\n')[0]}`)
-  return username
-}
-
-export const userLock: Command = {
+export const userLock = defineCommand({
   name: 'user lock',
   usage: 'user lock <username>          lock an account until unlocked; its sessions end',
-  async run(ctx) {
-    const username = oneUsername(ctx.args, userLock.usage)
+  positionals: [{ what: 'a username' }],
+  async run(ctx, { positionals }) {
+    const username = positionals[0]!
     const { accountLocks } = await ctx.services()
     const userId = await accountLocks.resolve(username)
     const changed = await accountLocks.lock(userId, { via: 'cli', username })
     ctx.out(changed ? `locked ${username}; its sessions ended` : `${username} was already locked`)
   },
-}
+})
 
-export const userUnlock: Command = {
+export const userUnlock = defineCommand({
   name: 'user unlock',
   usage:
     'user unlock <username>        lift an admin lock and an automatic lockout (and its throttling)',
-  async run(ctx) {
-    const username = oneUsername(ctx.args, userUnlock.usage)
+  positionals: [{ what: 'a username' }],
+  async run(ctx, { positionals }) {
+    const username = positionals[0]!
     const { accountLocks } = await ctx.services()
     const userId = await accountLocks.resolve(username)
     const lifted = await accountLocks.unlock(userId, { via: 'cli', username })
@@ -38,4 +33,4 @@ export const userUnlock: Command = {
         : `${username} was not locked; failed-login counters reset`,
     )
   },
-}
+})

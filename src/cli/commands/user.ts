@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util'
 import QRCode from 'qrcode'
 import type { Services } from '../../container.js'
-import { CliError, type CliContext, type Command } from '../context.js'
+import { defineCommand } from '../args.js'
+import type { CliContext } from '../context.js'
 
 /** Enrols TOTP and prints what the user needs: the secret, the URL and a scannable QR code. */
 async function printTotpEnrolment(ctx: CliContext, services: Services, username: string) {
@@ -14,27 +14,22 @@ async function printTotpEnrolment(ctx: CliContext, services: Services, username:
   ctx.out(qr.trimEnd())
 }
 
-export const userCreate: Command = {
+export const userCreate = defineCommand({
   name: 'user create',
   usage:
     'user create <username> [--email E] [--phone P] [--role R]... [--password-stdin] [--totp]\n' +
     '                             create a user (the password is read from standard input;\n' +
     '                             --totp enrols TOTP and prints its QR code)',
-  async run(ctx) {
-    const { values, positionals } = parseArgs({
-      args: ctx.args,
-      allowPositionals: true,
-      options: {
-        email: { type: 'string' },
-        phone: { type: 'string' },
-        role: { type: 'string', multiple: true },
-        'password-stdin': { type: 'boolean' },
-        totp: { type: 'boolean' },
-      },
-    })
-    const [username, ...extra] = positionals
-    if (!username || extra.length > 0)
-      throw new CliError(`usage: gatehouse ${userCreate.usage.split('\n')[0]}`)
+  positionals: [{ what: 'a username' }],
+  options: {
+    email: { type: 'string' },
+    phone: { type: 'string' },
+    role: { type: 'string', multiple: true },
+    'password-stdin': { type: 'boolean' },
+    totp: { type: 'boolean' },
+  },
+  async run(ctx, { values, positionals }) {
+    const username = positionals[0]!
     const password = values['password-stdin']
       ? (await ctx.readStdin()).replace(/\r?\n$/, '')
       : undefined
@@ -58,22 +53,19 @@ export const userCreate: Command = {
     )
     if (values.totp) await printTotpEnrolment(ctx, services, username)
   },
-}
+})
 
-export const userTotp: Command = {
+export const userTotp = defineCommand({
   name: 'user totp',
   usage:
     'user totp <username>         enrol a new TOTP secret (replacing any) and print its QR code',
-  async run(ctx) {
-    const { positionals } = parseArgs({ args: ctx.args, allowPositionals: true, options: {} })
-    const [username, ...extra] = positionals
-    if (!username || extra.length > 0)
-      throw new CliError(`usage: gatehouse ${userTotp.usage.split('  ')[0]}`)
-    await printTotpEnrolment(ctx, await ctx.services(), username)
+  positionals: [{ what: 'a username' }],
+  async run(ctx, { positionals }) {
+    await printTotpEnrolment(ctx, await ctx.services(), positionals[0]!)
   },
-}
+})
 
-export const userList: Command = {
+export const userList = defineCommand({
   name: 'user list',
   usage: 'user list                    list users',
   readOnly: true,
@@ -90,4 +82,4 @@ export const userList: Command = {
       cursor = page.nextCursor ?? undefined
     } while (cursor)
   },
-}
+})
