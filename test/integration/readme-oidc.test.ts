@@ -78,6 +78,32 @@ describe('the README "Sign in with Gatehouse" example', { timeout: 120_000 }, ()
     rmSync(dir, { recursive: true, force: true })
   })
 
+  /**
+   * Black-box audit, item 3: the README's `--resource https://api.example.com --scope
+   * api:read` failed with "scopes: must include openid", since --scope replaced the OpenID
+   * Connect scopes. It now adds to them; the options are taken from the README as written.
+   */
+  it("registers a client with the README's --resource and --scope options", async () => {
+    const text = section(readFileSync(join(repo, 'README.md'), 'utf8'))
+    const options = /`(--resource [^`]*--scope [^`]*)`/.exec(text)?.[1]
+    expect(options).toBeDefined()
+    const created = await runCli(
+      ['client', 'create', 'API reader', '--redirect-uri', 'http://localhost:4000/callback'].concat(
+        shellWords(options!),
+      ),
+      { databaseUrl },
+    )
+    expect(created.stderr.replace(WHERE_LINE, '')).toBe('')
+    expect(created.code).toBe(0)
+    const clientId = /^client_id: (\S+)$/m.exec(created.stdout)?.[1]
+    const { items } = await t.services.oidcClients.list({ limit: 100 })
+    const client = items.find((c) => c.clientId === clientId)
+    expect(client?.resources).toEqual(['https://api.example.com'])
+    expect(client?.scopes).toEqual(
+      expect.arrayContaining(['openid', 'profile', 'email', 'api:read']),
+    )
+  })
+
   it('registers the client with the CLI and signs alice in to the example app', async () => {
     const text = section(readFileSync(join(repo, 'README.md'), 'utf8'))
     const appPort = await freePort()

@@ -1,3 +1,4 @@
+import { OIDC_SCOPES } from '../../services/oidc/clients.js'
 import { defineCommand } from '../args.js'
 
 export const clientCreate = defineCommand({
@@ -6,7 +7,8 @@ export const clientCreate = defineCommand({
     'client create <name> --redirect-uri URI... [--type public|confidential] [--require-mfa]\n' +
     '                             [--post-logout-redirect-uri URI]... [--scope S]... [--resource URI]...\n' +
     '                             [--id-token-alg RS256|EdDSA]\n' +
-    '                             register an OpenID Connect client; a secret is printed once',
+    '                             register an OpenID Connect client; a secret is printed once;\n' +
+    `                             --scope adds a scope (e.g. an API's) to ${OIDC_SCOPES.join(' ')}`,
   positionals: [{ what: 'a name' }],
   options: {
     'redirect-uri': { type: 'string', multiple: true },
@@ -34,7 +36,12 @@ export const clientCreate = defineCommand({
         redirectUris,
         postLogoutRedirectUris: values['post-logout-redirect-uri'],
         requireMfa: values['require-mfa'] ?? false,
-        scopes: values.scope?.flatMap((s) => s.split(/[ ,]/)).filter(Boolean),
+        // Added to, not instead of, the OpenID Connect scopes: `--scope api:read` is asked
+        // for to reach an API, and a client without `openid` could sign nobody in.
+        scopes: values.scope && [
+          ...OIDC_SCOPES,
+          ...values.scope.flatMap((s) => s.split(/[ ,]/)).filter(Boolean),
+        ],
         resources: values.resource,
         idTokenSignedResponseAlg: alg,
       },
