@@ -116,6 +116,39 @@ describe.each(databases)(
       expect(badConfig.stderr.trim()).toMatch(/^gatehouse: ACCESS_TOKEN_TTL: .*\(got "ten"\)$/)
     })
 
+    /**
+     * Black-box audit, item 4: `user create jill --email notanemail` succeeded while the API
+     * refused that email with 400 validation_error. Both now hold it to the same rule.
+     */
+    it.each([
+      [['--email', 'notanemail'], 'gatehouse: email: must be an email address\n'],
+      [['--email', 'jill@'], 'gatehouse: email: must be an email address\n'],
+      [['--phone', '555-0100'], 'gatehouse: phone: must be E.164, e.g. +14155550100\n'],
+    ])('refuses a user with %j as the API does', async (contact, message) => {
+      const res = await runCli(['user', 'create', 'jill', ...contact, '--password-stdin'], {
+        databaseUrl: fresh.url,
+        stdin: `${STRONG_PASSWORD}\n`,
+      })
+      expect(res.code).toBe(1)
+      expect(res.stdout).toBe('')
+      expect(res.stderr.replace(WHERE_LINE, '')).toBe(message)
+      expect((await runCli(['user', 'list'], { databaseUrl: fresh.url })).stdout).not.toContain(
+        'jill',
+      )
+      const t = await startApp(fresh.url)
+      try {
+        const api = await client(t.app).post<{ code: string }>('/api/auth/register', {
+          username: 'jill',
+          password: STRONG_PASSWORD,
+          [contact[0]!.slice(2)]: contact[1],
+        })
+        expect(api.status).toBe(400)
+        expect(api.body.code).toBe('validation_error')
+      } finally {
+        await t.close()
+      }
+    })
+
     it('rotates signing keys and publishes both', async () => {
       const t = await startApp(fresh.url)
       try {
