@@ -45,6 +45,8 @@ export async function serve(): Promise<void> {
     const applied = await migrateToLatest(services.db)
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
     await services.sealedKeys.assertAllPresent(config.secrets.source)
+    // Notices an earlier process left undelivered go out now, and retries from here on.
+    services.notifier.kick()
   } catch (err) {
     await app.close()
     await services.close()

@@ -197,7 +197,16 @@ export function createNotifier(deps: {
   // One pass at a time per instance; a kick during a pass asks for one more.
   let running: Promise<void> | undefined
   let again = false
+  // The periodic pass (retries, rows an earlier process left) starts with the first kick: the
+  // notifier is built before the migrations run, and a pass on a database still being
+  // migrated warned of a missing table. serve.ts kicks once the database is migrated.
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
   function kick(): void {
+    if (!timer && !stopped) {
+      timer = setInterval(kick, cfg.intervalMs)
+      timer.unref()
+    }
     if (running) {
       again = true
       return
@@ -220,8 +229,6 @@ export function createNotifier(deps: {
         running = undefined
       })
   }
-  const timer = setInterval(kick, cfg.intervalMs)
-  timer.unref()
 
   return {
     enqueue,
@@ -229,6 +236,7 @@ export function createNotifier(deps: {
     kick,
     deliverDue,
     async stop() {
+      stopped = true
       clearInterval(timer)
       await running
     },
