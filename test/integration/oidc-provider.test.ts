@@ -2,7 +2,6 @@ import * as oidc from 'openid-client'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { STRONG_PASSWORD } from '../support/http.js'
 import {
   API,
   APP,
@@ -11,7 +10,6 @@ import {
   type Browser,
   CALLBACK,
   configFor,
-  gatehouseLogin,
   ISSUER,
   location,
   oauthError,
@@ -19,6 +17,7 @@ import {
   registerClient,
   signIn,
   useOidcServer,
+  userMaker,
 } from '../support/oidc.js'
 import { adminWithMfa, mfaToken } from '../support/principals.js'
 import { clientOf } from '../support/http.js'
@@ -26,17 +25,7 @@ import { clientOf } from '../support/http.js'
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider on $name', (database) => {
   const srv = useOidcServer(database)
-  let n = 0
-  const newUser = async (email?: string) => {
-    const username = `oidc-user-${++n}`
-    const id = await srv.server.t.services.accounts.create({
-      username,
-      password: STRONG_PASSWORD,
-      roles: ['user'],
-      ...(email ? { email } : {}),
-    })
-    return { id, username, token: await gatehouseLogin(srv.server, username) }
-  }
+  const newUser = userMaker(srv, 'oidc-user')
 
   it('discovery names the issuer, code flow with S256 only, and the one JWKS', async () => {
     const res = await srv.server.fetch(`${ISSUER}/.well-known/openid-configuration`)
@@ -540,7 +529,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
   })
 
   it('admins register, list, change and delete clients; secrets are shown once; audited', async () => {
-    const admin = await adminWithMfa(srv.server.t, `oidc-admin-${++n}`)
+    const admin = await adminWithMfa(srv.server.t, 'oidc-admin-clients')
     const api = clientOf(() => srv.server.t.app)
     const created = await api.post<Record<string, unknown>>(
       '/api/admin/oidc-clients',

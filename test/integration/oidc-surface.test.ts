@@ -3,13 +3,12 @@ import { describe, expect, it } from 'vitest'
 import { OIDC_ROUTES } from '../../src/services/oidc/endpoints.js'
 import { runCli } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
-import { clientOf, STRONG_PASSWORD } from '../support/http.js'
+import { clientOf } from '../support/http.js'
 import {
   authorizationUrl,
   browser,
   CALLBACK,
   configFor,
-  gatehouseLogin,
   ISSUER,
   location,
   oauthError,
@@ -17,6 +16,7 @@ import {
   registerClient,
   signIn,
   useOidcServer,
+  userMaker,
 } from '../support/oidc.js'
 import { adminWithMfa } from '../support/principals.js'
 
@@ -34,16 +34,7 @@ import { adminWithMfa } from '../support/principals.js'
 const databases = await testDatabases()
 describe.each(databases)('OpenID provider surface on $name', (database) => {
   const srv = useOidcServer(database)
-  let n = 0
-  const newUser = async () => {
-    const username = `surface-user-${++n}`
-    const id = await srv.server.t.services.accounts.create({
-      username,
-      password: STRONG_PASSWORD,
-      roles: ['user'],
-    })
-    return { id, username, token: await gatehouseLogin(srv.server, username) }
-  }
+  const newUser = userMaker(srv, 'surface-user')
   const form = (body: URLSearchParams | string) => ({
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -324,7 +315,7 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
     ]
 
     it('the admin API refuses the others with validation_error naming the field, on create and change', async () => {
-      const admin = await adminWithMfa(srv.server.t, `surface-admin-${++n}`)
+      const admin = await adminWithMfa(srv.server.t, 'surface-admin-uris')
       const api = clientOf(() => srv.server.t.app)
       const create = (body: Record<string, unknown>) =>
         api.post<{ code: string; detail: string; client_id: string }>(

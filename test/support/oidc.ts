@@ -23,6 +23,24 @@ export interface OidcServer {
   clientOptions: oidcClient.DiscoveryRequestOptions
 }
 
+/**
+ * Makes people to authorize applications: each call creates a user (named `<prefix>-<n>`)
+ * and signs them in to Gatehouse, returning their id, name and access token.
+ */
+export function userMaker(srv: { readonly server: OidcServer }, prefix: string) {
+  let n = 0
+  return async (email?: string) => {
+    const username = `${prefix}-${++n}`
+    const id = await srv.server.t.services.accounts.create({
+      username,
+      password: STRONG_PASSWORD,
+      roles: ['user'],
+      ...(email ? { email } : {}),
+    })
+    return { id, username, token: await gatehouseLogin(srv.server, username) }
+  }
+}
+
 export function useOidcServer(
   database: TestDatabase,
   env: Record<string, string> = {},
