@@ -13,6 +13,7 @@ import './http/rate-limit-config.js'
 import { installProblemHandlers, sendProblem } from './http/problem.js'
 import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
 import { installRateLimits } from './http/rate-limit.js'
+import { installStrictLimits } from './http/strict-limit.js'
 import { lazySerializers, lazyValidatorCompiler } from './http/lazy-schemas.js'
 import { securityHeaders } from './http/security-headers.js'
 import { refuseIllFormed } from './http/nul-guard.js'
@@ -129,6 +130,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     (request, reply) => web.ui?.serveAppShell(request, reply) ?? false,
   )
   installRateLimits(app, services.routeLimits, services.observability.security)
+  installStrictLimits(app)
   const stopWatchingRedis = services.watchRedis((status) => {
     // Logged on each change only, not on every failed reconnect.
     if (status === 'ok') app.log.info('Redis is reachable: limits and revocation are shared')
