@@ -8,17 +8,16 @@ import { migrateToLatest } from '../../src/store/migrate.js'
 import { up as hashIds } from '../../src/store/migrations/0016-oidc-hashed-ids.js'
 import { testDatabases } from '../support/databases.js'
 import { useFreshDatabase } from '../support/harness.js'
-import { STRONG_PASSWORD } from '../support/http.js'
 import {
   authorizationUrl,
   browser,
   configFor,
-  gatehouseLogin,
   oauthError,
   redeem,
   registerClient,
   signIn,
   useOidcServer,
+  userMaker,
 } from '../support/oidc.js'
 
 /**
@@ -29,17 +28,12 @@ import {
  */
 describe.each(await testDatabases())('OIDC storage keeps no token on $name', (database) => {
   const srv = useOidcServer(database)
+  const newUser = userMaker(srv, 'hashed-storage')
 
   const allRows = () => srv.server.t.services.db.selectFrom('oidc_payloads').selectAll().execute()
 
   it('a code flow with offline_access leaves neither code nor tokens in oidc_payloads; refresh and revocation work', async () => {
-    const username = 'hashed-storage'
-    const userId = await srv.server.t.services.accounts.create({
-      username,
-      password: STRONG_PASSWORD,
-      roles: ['user'],
-    })
-    const token = await gatehouseLogin(srv.server, username)
+    const { id: userId, token } = await newUser()
     const config = await configFor(srv.server, await registerClient(srv.server, {}))
     const start = await authorizationUrl(config) // offline_access, prompt=consent
     const callback = await signIn(browser(srv.server), start.url, token)
@@ -73,13 +67,8 @@ describe.each(await testDatabases())('OIDC storage keeps no token on $name', (da
   })
 
   it('revocation (RFC 7009) finds a hashed access token or refresh token and removes it', async () => {
-    const signedIn = async (username: string) => {
-      const userId = await srv.server.t.services.accounts.create({
-        username,
-        password: STRONG_PASSWORD,
-        roles: ['user'],
-      })
-      const token = await gatehouseLogin(srv.server, username)
+    const signedIn = async () => {
+      const { id: userId, token } = await newUser()
       const config = await configFor(srv.server, await registerClient(srv.server, {}))
       const start = await authorizationUrl(config)
       const callback = await signIn(browser(srv.server), start.url, token)
@@ -88,7 +77,7 @@ describe.each(await testDatabases())('OIDC storage keeps no token on $name', (da
     const isStored = async (value: string) =>
       (await allRows()).some((r) => r.id === sha256Hex(value))
 
-    const a = await signedIn('hashed-revoke-at')
+    const a = await signedIn()
     expect(await isStored(a.tokens.access_token)).toBe(true)
     await oidc.tokenRevocation(a.config, a.tokens.access_token)
     expect(await isStored(a.tokens.access_token)).toBe(false)
@@ -96,7 +85,7 @@ describe.each(await testDatabases())('OIDC storage keeps no token on $name', (da
       'invalid_token',
     )
 
-    const b = await signedIn('hashed-revoke-rt')
+    const b = await signedIn()
     expect(await isStored(b.tokens.refresh_token!)).toBe(true)
     await oidc.tokenRevocation(b.config, b.tokens.refresh_token!)
     expect(await isStored(b.tokens.refresh_token!)).toBe(false)
