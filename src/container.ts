@@ -78,6 +78,10 @@ import { createSessionGate } from './services/sessions/session-gate.js'
 import { createSessionService, type SessionService } from './services/sessions/session-service.js'
 import { createAccessTokens, type AccessTokens } from './services/tokens/access-tokens.js'
 import { createKeyRing, type KeyRing } from './services/tokens/key-ring.js'
+import {
+  createOidcBrowserSessions,
+  type OidcBrowserSessions,
+} from './services/oidc/browser-sessions.js'
 import { createOidcClients, type OidcClients } from './services/oidc/clients.js'
 import { createOidcInteractions, type OidcInteractions } from './services/oidc/interactions.js'
 import { createOidcProvider, type OidcProvider } from './services/oidc/provider.js'
@@ -139,6 +143,7 @@ export interface Services {
   oidcClients: OidcClients
   oidc: OidcProvider
   oidcInteractions: OidcInteractions
+  oidcBrowserSessions: OidcBrowserSessions
   /** The sliding-window limits routes name in `config.rateLimit` (SPEC §4.5). */
   routeLimits: RouteLimits
   /** Admin locks and the automatic lockout: lock, unlock (CLI, admin API). */
@@ -461,6 +466,16 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
   })
   sessions.onSessionsEnded((ids) => oidcInteractions.endGatehouseSessions(ids))
+  const oidcBrowserSessions = createOidcBrowserSessions({
+    db,
+    clock,
+    oidc,
+    cfg: {
+      sessionTtlSec: config.tokens.refreshTtlSec,
+      sessionMaxAgeSec: config.tokens.sessionMaxAgeSec,
+      secure: config.http.publicUrl.startsWith('https:'),
+    },
+  })
 
   return {
     config,
@@ -511,6 +526,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     oidcClients,
     oidc,
     oidcInteractions,
+    oidcBrowserSessions,
     routeLimits,
     accountLocks,
     sealedKeys: createSealedKeyCheck({ db, box }),

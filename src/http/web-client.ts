@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Services } from '../container.js'
 
 /**
  * Cookie mode of SPEC §7. The web UI keeps its access token in memory and its refresh token in
@@ -20,6 +21,11 @@ export interface RefreshCookieOptions {
   maxAgeSec: number
   /** PUBLIC_URL is https: the cookie never travels over plain http. */
   secure: boolean
+  /**
+   * Opens the browser's single sign-on session for OpenID applications (SPEC §4.12) and gives
+   * back the cookies that carry it.
+   */
+  signOn?: (request: FastifyRequest, reply: FastifyReply, sessionId: string) => Promise<string[]>
 }
 
 export interface CookieJar {
@@ -45,14 +51,34 @@ export function webClientCookies(jar: CookieJar, opts: RefreshCookieOptions) {
 
     /**
      * Shapes a token response for the client that asked: a web client gets the refresh token
-     * as the cookie and never in the body. Login, login/verify, refresh and passkey/verify all
+     * as the cookie and never in the body, and the browser is signed on for OpenID
+     * applications with the same session. Login, login/verify, refresh and passkey/verify all
      * answer through here (their `no-store` comes from the routes' noStore hook).
+     * `sessionId` is the session the tokens belong to (none for a login that needs its
+     * second step).
      */
-    tokenReply<T extends object>(request: FastifyRequest, reply: FastifyReply, json: T): T {
+    async tokenReply<T extends object>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      json: T,
+      sessionId: string | undefined,
+    ): Promise<T> {
       if (!isWebClient(request) || !('refresh_token' in json)) return json
       const { refresh_token: token, ...rest } = json
       if (typeof token !== 'string') return json
       reply.setCookie(REFRESH_COOKIE, token, { ...attributes, maxAge: opts.maxAgeSec })
+      if (sessionId !== undefined && opts.signOn) {
+        try {
+          for (const line of await opts.signOn(request, reply, sessionId))
+            reply.header('set-cookie', line)
+        } catch (err) {
+          // The sign-in itself succeeded; applications will ask the person to sign in again.
+          request.log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'could not open the single sign-on session',
+          )
+        }
+      }
       return rest as T
     },
 
@@ -70,8 +96,14 @@ export type WebClientCookies = ReturnType<typeof webClientCookies>
  */
 export async function installWebClientCookies(
   app: FastifyInstance,
-  opts: RefreshCookieOptions,
+  services: Pick<Services, 'config' | 'oidcBrowserSessions'>,
 ): Promise<WebClientCookies> {
   await app.register(cookie, { hook: false })
-  return webClientCookies(app, opts)
+  const { config, oidcBrowserSessions } = services
+  return webClientCookies(app, {
+    maxAgeSec: config.tokens.refreshTtlSec,
+    secure: config.http.publicUrl.startsWith('https:'),
+    signOn: (request, reply, sessionId) =>
+      oidcBrowserSessions.open(request.raw, reply.raw, sessionId),
+  })
 }

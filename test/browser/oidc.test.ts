@@ -196,6 +196,31 @@ describe('signing in to another application through the web UI', { timeout: 180_
     expect(more.claims()).toMatchObject({ acr: 'mfa' })
   })
 
+  it('after a sign-in at Gatehouse itself, an application signs the person in silently (prompt=none)', async () => {
+    const own = await rig.newContext()
+    const p = await own.newPage()
+    const silent = () => start(wiki, { prompt: 'none' })
+    const before = await silent()
+    await p.goto(before.url)
+    expect((await landed(p)).searchParams.get('error')).toBe('login_required')
+
+    await p.goto(`${rig.baseUrl}/login`)
+    await signIn(p, 'alice')
+    await heading(p, 'Second step').waitFor()
+    await p.getByRole('textbox', { name: 'Code' }).fill(freshTotp())
+    await p.getByRole('button', { name: 'Verify' }).click()
+    await expect
+      .poll(async () => (await own.cookies()).some((c) => c.name === '_session'))
+      .toBe(true)
+
+    const after = await silent()
+    await p.goto(after.url)
+    const callback = await landed(p)
+    expect(callback.searchParams.get('error')).toBeNull()
+    expect((await redeem(wiki, callback, after)).claims()).toMatchObject({ acr: 'mfa' })
+    await own.close()
+  })
+
   it('lists the consent on the profile; revoking it ends the refresh token and asks again', async () => {
     await page.goto('/profile')
     const apps = page.getByRole('region', { name: 'Applications you signed in to' })

@@ -41,10 +41,7 @@ export function authRoutes(services: Services) {
     const { accounts, profiles, sessions, loginFlow, audit, contacts, config } = services
     const tokenResponse = tokenResponses(profiles)
 
-    const web = await installWebClientCookies(app, {
-      maxAgeSec: config.tokens.refreshTtlSec,
-      secure: config.http.publicUrl.startsWith('https:'),
-    })
+    const web = await installWebClientCookies(app, services)
 
     const profileOf = async (userId: string) => {
       const profile = await profiles.get(userId)
@@ -139,7 +136,12 @@ export function authRoutes(services: Services) {
             otp,
             context: contextOf(request, reply),
           })
-          return web.tokenReply(request, reply, await loginJson(result))
+          return web.tokenReply(
+            request,
+            reply,
+            await loginJson(result),
+            result.kind === 'tokens' ? result.tokens.sessionId : undefined,
+          )
         },
       )
 
@@ -176,7 +178,7 @@ export function authRoutes(services: Services) {
         async (request, reply) => {
           try {
             const tokens = await sessions.refresh(request.body.refresh_token, contextOf(request))
-            return web.tokenReply(request, reply, await tokenResponse(tokens))
+            return web.tokenReply(request, reply, await tokenResponse(tokens), tokens.sessionId)
           } catch (err) {
             // A dead cookie is useless to the browser; drop it so the app starts from login.
             if (isWebClient(request)) web.clearRefreshToken(reply)
@@ -231,7 +233,7 @@ export function authRoutes(services: Services) {
           if (code === undefined) throw missing('code', `with method "${method}"`)
           tokens = await loginFlow.verify({ mfaToken, method, code, context })
         }
-        return web.tokenReply(request, reply, await tokenResponse(tokens))
+        return web.tokenReply(request, reply, await tokenResponse(tokens), tokens.sessionId)
       },
     )
 

@@ -27,10 +27,7 @@ export function passkeyRoutes(services: Services) {
     const { registration, credentials, login } = services.passkeys
     const tokenResponse = tokenResponses(services.profiles)
     // SPEC §7: passkey/verify honours cookie mode like login.
-    const web = await installWebClientCookies(app, {
-      maxAgeSec: services.config.tokens.refreshTtlSec,
-      secure: services.config.http.publicUrl.startsWith('https:'),
-    })
+    const web = await installWebClientCookies(app, services)
 
     app.post(
       '/api/auth/login/webauthn/options',
@@ -90,7 +87,7 @@ export function passkeyRoutes(services: Services) {
           response: authenticationResponse(request.body.response),
           context: contextOf(request),
         })
-        return web.tokenReply(request, reply, await tokenResponse(tokens))
+        return web.tokenReply(request, reply, await tokenResponse(tokens), tokens.sessionId)
       },
     )
 

@@ -164,7 +164,13 @@ export function createOidcInteractions(deps: {
           detail: 'this application asks for a fresh sign-in: sign in again',
         })
       }
-      if (step === 'consent') await startOver(provider, interaction)
+      // The interaction waits on another provider session than this person's (someone else
+      // signed in at the web UI meanwhile, or it ended): it goes on with theirs instead.
+      const origin = interaction.session
+      const elsewhere =
+        origin?.uid !== undefined &&
+        (origin.accountId !== principal.sub || !(await provider.Session.findByUid(origin.uid)))
+      if (step === 'consent' || elsewhere) await startOver(provider, interaction)
       return finish(
         req,
         res,

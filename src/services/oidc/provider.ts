@@ -34,6 +34,9 @@ export interface OidcProviderConfig {
   cookieKeys: string[]
 }
 
+/** The provider's session cookie: sent on an application's cross-site redirect (Lax), never to scripts. */
+export const SESSION_COOKIE = { signed: true, httpOnly: true, sameSite: 'lax' } as const
+
 /** The ACR a login reached: Gatehouse's amr says whether a second factor was used. */
 export const acrOf = (amr: readonly string[]) => (amr.includes('mfa') ? 'mfa' : 'pwd')
 
@@ -220,7 +223,7 @@ export function createOidcProvider(deps: {
       },
       cookies: {
         keys: cfg.cookieKeys,
-        long: { signed: true, httpOnly: true, sameSite: 'lax' },
+        long: SESSION_COOKIE,
         // The interaction cookie is read by the interaction API (/api/oidc/interaction/…),
         // which is not under the UI route the provider would otherwise scope it to.
         short: { signed: true, httpOnly: true, sameSite: 'lax', path: '/' },

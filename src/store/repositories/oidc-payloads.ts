@@ -132,19 +132,28 @@ export async function sweepExpiredOidcPayloads(db: Db, nowMs: number): Promise<n
   return Number(res.numDeletedRows)
 }
 
+/** Whether a provider session ends with this Gatehouse session. */
+export async function oidcSessionLinked(
+  db: Db,
+  sessionUid: string,
+  gatehouseSessionId: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('oidc_session_links')
+    .select('session_uid')
+    .where('session_uid', '=', sessionUid)
+    .where('gatehouse_session_id', '=', gatehouseSessionId)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
 export async function linkOidcSession(
   db: Db,
   sessionUid: string,
   gatehouseSessionId: string,
   nowMs: number,
 ): Promise<void> {
-  const exists = await db
-    .selectFrom('oidc_session_links')
-    .select('session_uid')
-    .where('session_uid', '=', sessionUid)
-    .where('gatehouse_session_id', '=', gatehouseSessionId)
-    .executeTakeFirst()
-  if (exists) return
+  if (await oidcSessionLinked(db, sessionUid, gatehouseSessionId)) return
   try {
     await db
       .insertInto('oidc_session_links')
@@ -156,13 +165,7 @@ export async function linkOidcSession(
       .execute()
   } catch (err) {
     // A concurrent request wrote the same link: the row is there, which is all we want.
-    const again = await db
-      .selectFrom('oidc_session_links')
-      .select('session_uid')
-      .where('session_uid', '=', sessionUid)
-      .where('gatehouse_session_id', '=', gatehouseSessionId)
-      .executeTakeFirst()
-    if (!again) throw err
+    if (!(await oidcSessionLinked(db, sessionUid, gatehouseSessionId))) throw err
   }
 }
 
