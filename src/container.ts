@@ -457,6 +457,8 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     },
     onBackgroundError: (err) =>
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OpenID provider error'),
+    onSignedOut: (uid, accountId, context) =>
+      oidcBrowserSessions.signedOut(uid, accountId, context),
   })
   const oidcInteractions = createOidcInteractions({
     db,
@@ -470,6 +472,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     db,
     clock,
     oidc,
+    sessions,
     cfg: {
       sessionTtlSec: config.tokens.refreshTtlSec,
       sessionMaxAgeSec: config.tokens.sessionMaxAgeSec,

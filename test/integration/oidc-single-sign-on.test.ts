@@ -1,3 +1,4 @@
+import * as oidc from 'openid-client'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import {
@@ -205,5 +206,45 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     expect(next).toMatch(/^\/oidc-interaction\//)
     const view = await b.go(`/api/oidc/interaction/${next.split('/').pop()}`)
     expect(((await view.json()) as { prompt: { name: string } }).prompt.name).toBe('consent')
+  })
+
+  it('signing out at an application\'s request ends the Gatehouse session too; "Stay signed in" keeps it', async () => {
+    const user = await newUser()
+    const config = await consentedApp(user)
+    const b = browser(srv.server)
+    const login = await web(b, '/api/auth/login', {
+      username: user.username,
+      password: STRONG_PASSWORD,
+    })
+    const accessToken = login.body.access_token as string
+    const { callback, start } = await silently(b, config)
+    const idToken = (await redeem(config, callback, start)).id_token!
+    const signOut = async (choice: Record<string, string>) => {
+      const page = await b.go(oidc.buildEndSessionUrl(config, { id_token_hint: idToken }).href)
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())![1]!
+      return b.go('/oidc/session/end/confirm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ xsrf, ...choice }).toString(),
+      })
+    }
+    const me = async () =>
+      (await b.go('/api/auth/me', { headers: { authorization: `Bearer ${accessToken}` } })).status
+
+    await signOut({})
+    expect(await me()).toBe(200)
+    expect((await silently(b, config)).callback.searchParams.get('code')).toBeTruthy()
+
+    await signOut({ logout: 'yes' })
+    expect(await me()).toBe(401)
+    expect((await web(b, '/api/auth/refresh', {})).status).toBe(401)
+    expect((await silently(b, config)).callback.searchParams.get('error')).toBe('login_required')
+    const ended = await srv.server.t.services.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'session_ended')
+      .execute()
+    expect(ended.map((e) => JSON.parse(e.details ?? '{}').reason)).toEqual(['oidc_logout'])
   })
 })

@@ -1,8 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Db } from '../../store/db.js'
-import { linkOidcSession, oidcSessionLinked } from '../../store/repositories/oidc-payloads.js'
+import {
+  gatehouseSessionsOf,
+  linkOidcSession,
+  oidcSessionLinked,
+} from '../../store/repositories/oidc-payloads.js'
 import { findSession } from '../../store/repositories/sessions.js'
+import type { RequestContext } from '../audit/audit-log.js'
+import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
+import type { SessionService } from '../sessions/session-service.js'
 import { acrOf, SESSION_COOKIE, type OidcProvider } from './provider.js'
 
 export interface BrowserSessionConfig {
@@ -22,15 +29,18 @@ export type OidcBrowserSessions = ReturnType<typeof createOidcBrowserSessions>
  * navigation, which carries none of the web UI's cookies (SameSite=Strict, Path=/api/auth) —
  * only the provider's own Lax session cookie. So when the web UI receives tokens, the same
  * browser gets a provider session for the same person, linked to the Gatehouse session so it
- * ends with it (logout, revocation, password reset, lock).
+ * ends with it (logout, revocation, password reset, lock) — and the other way round: signing
+ * out at an application's request ends the Gatehouse session too, or the web UI's next
+ * refresh would sign the browser straight back in to every application.
  */
 export function createOidcBrowserSessions(deps: {
   db: Db
   clock: Clock
   oidc: OidcProvider
+  sessions: Pick<SessionService, 'endOne'>
   cfg: BrowserSessionConfig
 }) {
-  const { db, clock, oidc, cfg } = deps
+  const { db, clock, oidc, sessions, cfg } = deps
 
   return {
     /**
@@ -84,6 +94,16 @@ export function createOidcBrowserSessions(deps: {
       const lines = res.getHeader('set-cookie')
       res.removeHeader('set-cookie')
       return Array.isArray(lines) ? lines : typeof lines === 'string' ? [lines] : []
+    },
+
+    /** Ends the Gatehouse sessions of a provider session its person signed out of. */
+    async signedOut(sessionUid: string, accountId: string, context: RequestContext): Promise<void> {
+      for (const id of await gatehouseSessionsOf(db, sessionUid)) {
+        await sessions.endOne(accountId, id, 'oidc_logout', context).catch((err: unknown) => {
+          // Already ended (or another person's, which a link never names): nothing to do.
+          if (!(err instanceof GatehouseError && err.code === 'not_found')) throw err
+        })
+      }
     },
   }
 }

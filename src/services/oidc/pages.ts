@@ -38,7 +38,7 @@ export function logoutPage(form: string, appName: string | undefined): string {
     : 'An application asks to sign you out.'
   return page(
     'Sign out?',
-    `<h1>Sign out?</h1><p>${who} This ends your sign-in to the applications you opened with Gatehouse in this browser.</p>${form}<div class="actions"><button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button><button class="secondary" type="submit" form="op.logoutForm">Stay signed in</button></div>`,
+    `<h1>Sign out?</h1><p>${who} This signs you out of Gatehouse and of the applications you opened with it in this browser.</p>${form}<div class="actions"><button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button><button class="secondary" type="submit" form="op.logoutForm">Stay signed in</button></div>`,
   )
 }
 

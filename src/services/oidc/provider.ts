@@ -63,6 +63,15 @@ export function createOidcProvider(deps: {
   audit: AuditLog
   cfg: OidcProviderConfig
   onBackgroundError: (err: unknown) => void
+  /**
+   * A person signed out at an application's request (RP-initiated logout, "Sign out"): the
+   * Gatehouse sessions their provider session came from end too.
+   */
+  onSignedOut: (
+    sessionUid: string,
+    accountId: string,
+    context: { ip: string; userAgent: string | null },
+  ) => Promise<void>
 }) {
   const { db, clock, keyRing, clients, audit, cfg } = deps
   const Adapter = createOidcAdapter({
@@ -350,6 +359,12 @@ export function createOidcProvider(deps: {
         if (typeof sessionId === 'string' && uid && oidc.session?.accountId)
           await linkOidcSession(db, uid, sessionId, clock.now().getTime())
       }
+      // The library marks the session `destroyed` (not in its types) when the person chose
+      // "Sign out", not "Stay signed in".
+      const session = oidc.session
+      const destroyed = (session as { destroyed?: boolean } | undefined)?.destroyed === true
+      if (oidc.route === 'end_session_confirm' && destroyed && session?.accountId)
+        await deps.onSignedOut(session.uid, session.accountId, contextOf(ctx as KoaContextWithOIDC))
       await auditOutcome(ctx as KoaContextWithOIDC)
     })
 

@@ -169,6 +169,16 @@ export async function linkOidcSession(
   }
 }
 
+/** The Gatehouse sessions a provider session ends with. */
+export async function gatehouseSessionsOf(db: Db, sessionUid: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('oidc_session_links')
+    .select('gatehouse_session_id')
+    .where('session_uid', '=', sessionUid)
+    .execute()
+  return rows.map((r) => r.gatehouse_session_id)
+}
+
 /** Removes the links of ended Gatehouse sessions and returns the provider sessions they named. */
 export async function takeOidcSessionLinks(
   db: Db,
