@@ -10,7 +10,7 @@ import Fastify, {
 import type { Server } from 'node:http'
 import type { Services } from './container.js'
 import './http/rate-limit-config.js'
-import { installProblemHandlers, sendProblem } from './http/problem.js'
+import { answerClientError, installProblemHandlers, sendProblem } from './http/problem.js'
 import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
 import { installRateLimits } from './http/rate-limit.js'
 import { installStrictLimits } from './http/strict-limit.js'
@@ -106,6 +106,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     onConstructorPoisoning: 'remove',
     routerOptions: { maxParamLength: 256 },
     schemaController: lazySerializers,
+    // Node's HTTP parser refuses some requests before Fastify sees them (SPEC §3 all the same).
+    clientErrorHandler: answerClientError,
     // The router rejects some URLs before any handler runs; they still answer problem+json.
     frameworkErrors: (error, _request, reply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')

@@ -1,4 +1,12 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { HashingRefused } from '../crypto/hashing.js'
@@ -45,6 +53,74 @@ export function sendProblem(
     )
   }
   return reply.code(problem.status).type('application/problem+json').send(problem)
+}
+
+interface ClientErrorAnswer {
+  status: number
+  code: ErrorCode
+  detail: string
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request, as SPEC §3 problems. The
+ * status is Node's own (what a client or proxy acts on); the code is the nearest SPEC §3 one:
+ * too-large headers or chunk extensions are `payload_too_large`, a request not received in full
+ * within the time limit is `malformed_request`, like any other unreadable request.
+ */
+const clientErrors: Record<string, ClientErrorAnswer> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'payload_too_large',
+    detail: 'the request headers are too large',
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: 'payload_too_large',
+    detail: 'the chunk extensions are too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'malformed_request',
+    detail: 'the request was not received in time',
+  },
+}
+const otherClientError: ClientErrorAnswer = {
+  status: 400,
+  code: 'malformed_request',
+  detail: 'the request could not be parsed as HTTP',
+}
+
+/** A whole HTTP/1.1 response, for a socket no request or reply object owns yet. */
+function rawProblemResponse(error: { code?: string }): string {
+  const { status, code, detail } =
+    (error.code === undefined ? undefined : clientErrors[error.code]) ?? otherClientError
+  const body = JSON.stringify({ ...problemOf(code, detail), status })
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    'Content-Type: application/problem+json\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  )
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a malformed request line, headers over Node's limit or a
+ * request timeout is answered as problem+json, not with Fastify's `{error, message,
+ * statusCode}`. Like Node's own handler, it writes nothing on a reset or closed socket, or once
+ * a reply to the request in flight has started (a second status line would corrupt it).
+ */
+export function answerClientError(
+  this: FastifyInstance,
+  error: ConnectionError,
+  socket: Socket,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  // The code only: the error carries the raw bytes received, Authorization headers included.
+  this.log.trace({ code: error.code }, 'client error')
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (socket.writable && !inFlight?.headersSent) socket.write(rawProblemResponse(error))
+  socket.destroy(error)
 }
 
 interface ValidationIssue {

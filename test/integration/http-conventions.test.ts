@@ -340,6 +340,71 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
   })
 })
 
+/** What a raw client reads back: the status line and headers, then the body as JSON. */
+async function exchange(port: number, request: string) {
+  const socket = connect(port, '127.0.0.1')
+  const text = await new Promise<string>((resolve) => {
+    let received = ''
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+    socket.on('error', () => undefined)
+    socket.on('close', () => resolve(received))
+    socket.write(request)
+  })
+  const [head = '', body = ''] = text.split('\r\n\r\n', 2)
+  return { head, body: JSON.parse(body || 'null') as unknown }
+}
+
+const expectRawProblem = (
+  answer: { head: string; body: unknown },
+  status: number,
+  code: string,
+) => {
+  expect(answer.head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
+  expect(answer.head.toLowerCase()).toContain('content-type: application/problem+json')
+  expect(answer.body).toMatchObject({ status, code })
+  for (const member of ['type', 'title', 'status', 'detail', 'code'])
+    expect(answer.body).toHaveProperty(member)
+  // Not Fastify's default shape, which SPEC §3 does not know.
+  expect(answer.body).not.toHaveProperty('statusCode')
+}
+
+/**
+ * Regression: requests Node's HTTP parser refuses before Fastify sees them (a malformed request
+ * line, headers over Node's limit, a timeout) were answered with Fastify's default
+ * `{error, message, statusCode}` JSON instead of SPEC §3 problem+json.
+ */
+describe('a request the HTTP parser refuses', () => {
+  const fresh = useFreshDatabase(databases[0]!)
+
+  it('is answered as problem+json with the parser status and a SPEC code', async () => {
+    const t = await startApp(fresh.url)
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = t.app.server.address() as AddressInfo
+      expectRawProblem(await exchange(port, 'this is not http\r\n\r\n'), 400, 'malformed_request')
+      // Node's limit on the header block is 16 KiB; this one carries a token-like header.
+      const secret = 'Bearer ' + 'x'.repeat(20 * 1024)
+      expectRawProblem(
+        await exchange(
+          port,
+          `GET /healthz HTTP/1.1\r\nHost: gatehouse\r\nAuthorization: ${secret}\r\n\r\n`,
+        ),
+        431,
+        'payload_too_large',
+      )
+      expect(t.logs.join('\n')).not.toContain('xxxxxxxx')
+      // The server is unharmed: the next request is answered as usual.
+      const next = await exchange(
+        port,
+        'GET /healthz HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n',
+      )
+      expect(next.head).toMatch(/^HTTP\/1\.1 200 /)
+    } finally {
+      await t.close()
+    }
+  })
+})
+
 describe('a client that sends its request slowly', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
@@ -348,18 +413,13 @@ describe('a client that sends its request slowly', () => {
     try {
       await t.app.listen({ host: '127.0.0.1', port: 0 })
       const { port } = t.app.server.address() as AddressInfo
-      const socket = connect(port, '127.0.0.1')
-      const answer = new Promise<string>((resolve) => {
-        let text = ''
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')))
-        socket.on('close', () => resolve(text))
-      })
       // The headers promise 100 bytes of body; only a few ever come.
-      socket.write(
+      const answer = await exchange(
+        port,
         'POST /api/auth/login HTTP/1.1\r\nHost: gatehouse\r\n' +
           'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
       )
-      expect(await answer).toMatch(/^HTTP\/1\.1 408 /)
+      expectRawProblem(answer, 408, 'malformed_request')
     } finally {
       await t.close()
     }
