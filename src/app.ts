@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify'
 import type { Server } from 'node:http'
 import type { Services } from './container.js'
+import { withoutPassword } from './store/db.js'
 import './http/rate-limit-config.js'
 import { answerClientError, installProblemHandlers, sendProblem } from './http/problem.js'
 import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
@@ -133,12 +134,15 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   )
   installRateLimits(app, services.routeLimits, services.observability.security)
   installStrictLimits(app)
+  // Named with its variable and where it points (password masked), so an operator sees at
+  // once which setting to check; the service keeps running without Redis (README, Faults).
+  const redisAt = `Redis at REDIS_URL=${config.redis.url ? withoutPassword(config.redis.url) : ''}`
   const stopWatchingRedis = services.watchRedis((status) => {
     // Logged on each change only, not on every failed reconnect.
-    if (status === 'ok') app.log.info('Redis is reachable: limits and revocation are shared')
+    if (status === 'ok') app.log.info(`${redisAt} is reachable: limits and revocation are shared`)
     else
       app.log.warn(
-        'Redis is unreachable: rate limits fall back to this instance, revocation to the database',
+        `${redisAt} is unreachable: rate limits fall back to this instance, revocation to the database`,
       )
   })
   app.addHook('onClose', async () => stopWatchingRedis())

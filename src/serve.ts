@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { buildApp } from './app.js'
-import { loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
+import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
-import { describeDatabaseUrl } from './store/db.js'
+import { checkDatabaseReachable, describeDatabaseUrl } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
 
 /** The only reader of process.env: configuration in, a listening server out. */
@@ -42,6 +42,7 @@ export async function serve(): Promise<void> {
     'starting',
   )
   try {
+    await checkDatabaseReachable(services.db, config.databaseUrl)
     const applied = await migrateToLatest(services.db)
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated')
     await services.sealedKeys.assertAllPresent(config.secrets.source)
@@ -59,5 +60,36 @@ export async function serve(): Promise<void> {
   }
   process.once('SIGINT', () => void shutdown())
   process.once('SIGTERM', () => void shutdown())
-  await app.listen({ port: config.http.port, host: config.http.host })
+  try {
+    await app.listen({ port: config.http.port, host: config.http.host })
+  } catch (err) {
+    await shutdown()
+    throw listenError(err, config.http)
+  }
+}
+
+/**
+ * A listen failure as one line naming the variable to fix: HOST for a name that does not
+ * resolve or an address this machine does not have, PORT for one that is taken or privileged.
+ * Anything else is passed on as it is.
+ */
+function listenError(err: unknown, http: { host: string; port: number }): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  const reason = err instanceof Error ? err.message : String(code)
+  const host = JSON.stringify(http.host)
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+    case 'EAI_FAIL':
+      return new ConfigError('HOST', `cannot resolve ${host} to an address (${reason})`)
+    case 'EADDRNOTAVAIL':
+      return new ConfigError('HOST', `${host} is not an address of this machine (${reason})`)
+    case 'EADDRINUSE':
+      return new ConfigError('PORT', `${http.port} is already in use on ${host} (${reason})`)
+    case 'EACCES':
+      return new ConfigError('PORT', `not allowed to listen on port ${http.port} (${reason})`)
+    default:
+      return err
+  }
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js'
 import { createContainer, type Services } from '../container.js'
-import { describeDatabaseUrl, sqliteFileExists } from '../store/db.js'
+import { checkDatabaseReachable, describeDatabaseUrl, sqliteFileExists } from '../store/db.js'
 import { appliedMigrationCount, migrateToLatest } from '../store/migrate.js'
 
 /** What every command gets: its parsed arguments, output streams and a lazily built container. */
@@ -73,6 +73,7 @@ export function createServicesOnce(
         }
         const built = createContainer(config, { defaultMetrics: false })
         services = built
+        await checkDatabaseReachable(built.db, config.databaseUrl)
         await requireInstallation(built)
         applied = await migrateToLatest(built.db)
         await built.sealedKeys.assertAllPresent(config.secrets.source)

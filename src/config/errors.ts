@@ -1,6 +1,7 @@
 /**
  * A configuration problem, reported as one line that names the variable and the rule, e.g.
- * `ACCESS_TOKEN_TTL: must be a duration such as 600s, 10m, 1h or 30d (got "ten")`.
+ * `ACCESS_TOKEN_TTL: must be a duration such as 600s, 10m, 1h or 30d (got "ten")`, or what
+ * start-up could not do with its value (`HOST: cannot resolve …`, `DATABASE_URL: cannot connect`).
  * main.ts prints the message and exits, so it must never contain a secret.
  */
 export class ConfigError extends Error {

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely'
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely'
 import type Mysql from 'mysql2'
 import type Pg from 'pg'
+import { ConfigError } from '../config/errors.js'
 import type { Database } from './tables.js'
 import { preparedStatementName } from './precompiled.js'
 import { InlineLimitsPlugin } from './inline-limits.js'
@@ -47,9 +48,51 @@ export function describeDatabaseUrl(url: string): string {
     const path = url.slice('sqlite:'.length)
     return path === ':memory:' ? url : `sqlite:${resolve(path)}`
   }
+  return withoutPassword(url)
+}
+
+/** A server's URL (database, Redis) as it may be shown or logged: the password masked. */
+export function withoutPassword(url: string): string {
   const parsed = new URL(url)
   if (parsed.password !== '') parsed.password = '***'
   return parsed.toString()
+}
+
+/**
+ * Why a connection failed, on one line and without the URL's password (no driver is known to
+ * echo it, but this line is printed). Node's connection errors to a name with several
+ * addresses are AggregateErrors with an empty message and the reasons inside.
+ */
+function failureReason(err: unknown, url: string): string {
+  const error =
+    err instanceof Error ? (err as Error & { code?: unknown; errors?: unknown }) : undefined
+  const inner = Array.isArray(error?.errors) ? (error.errors as unknown[])[0] : undefined
+  const reason =
+    error?.message.split('\n')[0] ||
+    (inner instanceof Error ? inner.message : '') ||
+    (typeof error?.code === 'string' ? error.code : '') ||
+    'unknown error'
+  const password = url.includes('://') ? new URL(url).password : ''
+  return password === ''
+    ? reason
+    : reason.replaceAll(password, '***').replaceAll(decodeURIComponent(password), '***')
+}
+
+/**
+ * Opens a connection and runs a trivial query, so that a database that is unreachable, refuses
+ * us or cannot be opened stops start-up with one line naming DATABASE_URL and where it points
+ * (password masked), rather than with the driver's bare `connect ECONNREFUSED 127.0.0.1:5432`.
+ */
+export async function checkDatabaseReachable(db: Db, url: string): Promise<void> {
+  try {
+    await sql`select 1`.execute(db)
+  } catch (err) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      `${dialectOf(url) === 'sqlite' ? 'cannot open' : 'cannot connect to'} ` +
+        `${describeDatabaseUrl(url)} (${failureReason(err, url)})`,
+    )
+  }
 }
 
 /** True when the SQLite file of `url` exists (or the URL names a server, which we cannot tell). */
