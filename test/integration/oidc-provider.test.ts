@@ -234,6 +234,46 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     }
   })
 
+  /**
+   * Regression: `response_type=token` (or any type with a token in it) was answered
+   * `invalid_request` — the client's query-only response mode was checked before the response
+   * type — where RFC 6749 §4.1.2.1/§4.2.2.1 and OIDC Core §3.1.2.6 say
+   * `unsupported_response_type`, sent back to the registered redirect URI with the state.
+   */
+  it('answers an unsupported response_type with unsupported_response_type at the redirect URI', async () => {
+    const registered = await registerClient(srv.server, {})
+    const config = await configFor(srv.server, registered)
+    // Implicit and hybrid types get it in the fragment, where such a client reads its answer
+    // (RFC 6749 §4.2.2.1); an unknown type in the query.
+    for (const [type, part] of [
+      ['token', 'hash'],
+      ['id_token', 'hash'],
+      ['id_token token', 'hash'],
+      ['code id_token', 'hash'],
+      ['none', 'search'],
+      ['made_up', 'search'],
+    ] as const) {
+      const start = await authorizationUrl(config, { response_type: type })
+      const res = await browser(srv.server).go(start.url.toString())
+      expect(res.status, type).toBe(303)
+      const to = new URL(location(res))
+      expect(`${to.origin}${to.pathname}`, type).toBe(CALLBACK)
+      const answer = new URLSearchParams(to[part].slice(1))
+      expect(answer.get('error'), type).toBe('unsupported_response_type')
+      expect(answer.get('state'), type).toBe(start.state)
+      expect(answer.get('iss'), type).toBe(ISSUER)
+      expect(answer.get('code'), type).toBeNull()
+    }
+    // With a redirect URI the client never registered, nothing is sent there.
+    const foreign = await authorizationUrl(config, {
+      response_type: 'token',
+      redirect_uri: `${APP}/elsewhere`,
+    })
+    const res = await browser(srv.server).go(foreign.url.toString())
+    expect(res.status).toBe(400)
+    expect(res.headers.get('location')).toBeNull()
+  })
+
   it('refuses a wrong code_verifier, and a code used twice gives tokens once', async () => {
     const user = await newUser()
     const registered = await registerClient(srv.server, {})

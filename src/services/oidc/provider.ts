@@ -6,6 +6,7 @@ import type {
   Grant,
   KoaContextWithOIDC,
   default as ProviderInstance,
+  ResponseType,
 } from 'oidc-provider'
 import type { Db } from '../../store/db.js'
 import { findOidcConsent } from '../../store/repositories/oidc-consents.js'
@@ -36,6 +37,18 @@ export interface OidcProviderConfig {
 
 /** The provider's session cookie: sent on an application's cross-site redirect (Lax), never to scripts. */
 export const SESSION_COOKIE = { signed: true, httpOnly: true, sameSite: 'lax' } as const
+
+/** The only response type offered: the code flow with PKCE (SPEC §4.12). */
+const RESPONSE_TYPES: ResponseType[] = ['code']
+
+/**
+ * The response mode a response type implies when the request names none (OAuth 2.0 Multiple
+ * Response Type Encoding Practices §2.1 and §5): fragment for any type that returns a token or
+ * an ID token, the query otherwise. oidc-provider applies the same rule
+ * (lib/helpers/resolve_response_mode.js), which is not part of its public API.
+ */
+const impliedResponseMode = (responseType: string) =>
+  responseType.includes('token') ? 'fragment' : 'query'
 
 /** The ACR a login reached: Gatehouse's amr says whether a second factor was used. */
 export const acrOf = (amr: readonly string[]) => (amr.includes('mfa') ? 'mfa' : 'pwd')
@@ -186,7 +199,7 @@ export function createOidcProvider(deps: {
         roles: ['roles'],
       },
       acrValues: ['pwd', 'mfa'],
-      responseTypes: ['code'],
+      responseTypes: RESPONSE_TYPES,
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
       // OAuth 2.1 / RFC 9700: every client, confidential ones too, proves its code with PKCE.
       pkce: { required: () => true },
@@ -338,6 +351,25 @@ export function createOidcProvider(deps: {
         typeof this.clientSecret === 'string' &&
           constantTimeEqual(this.clientSecret, hashClientSecret(actual)),
       )
+    }
+
+    // RFC 6749 §4.1.2.1 / OIDC Core §3.1.2.6: a response type the provider does not offer is
+    // `unsupported_response_type`, which the library's own type check answers (at the client's
+    // redirect URI, with the state). But the library checks the response mode first, and every
+    // client is registered for query alone (clients.ts), so `token`, `id_token` and the hybrid
+    // types failed on the fragment they imply, as `invalid_request`. The mode a type implies is
+    // therefore let through for a type not offered (only that error is ever sent in it); a mode
+    // a request names is still held to the client's list, so a code only goes in the query.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called on the client below
+    const responseModeAllowed = provider.Client.prototype.responseModeAllowed
+    provider.Client.prototype.responseModeAllowed = function allowed(mode, responseType, fapi) {
+      if (
+        typeof responseType === 'string' &&
+        !RESPONSE_TYPES.includes(responseType) &&
+        mode === impliedResponseMode(responseType)
+      )
+        return true
+      return responseModeAllowed.call(this, mode, responseType, fapi)
     }
 
     provider.use(async (ctx, next) => {
