@@ -8,7 +8,9 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify'
 import type { Server } from 'node:http'
+import Format from 'typebox/format'
 import type { Services } from './container.js'
+import { isEmailAddress } from './services/accounts/contact-rules.js'
 import { withoutPassword } from './store/db.js'
 import './http/rate-limit-config.js'
 import { answerClientError, installProblemHandlers, sendProblem } from './http/problem.js'
@@ -37,6 +39,8 @@ import { wellKnownRoutes } from './http/routes/well-known.js'
 import { defaultWebRoot, installWebUi, type WebUi } from './http/web-ui.js'
 
 registerAjvFormats()
+// The API's emails follow the one rule that accounts.create and user import apply too.
+Format.Set('email', isEmailAddress)
 
 /** TRUST_PROXY as Fastify takes it; a hop count becomes proxy-addr's "trust the first n hops". */
 function trustProxyOption(

@@ -5,6 +5,7 @@ import { cryptoRandom } from '../../src/crypto/random.js'
 import { base32 } from '../../src/services/totp-service/totp-code.js'
 import { testDatabases } from '../support/databases.js'
 import { useTestApp } from '../support/harness.js'
+import { STRONG_PASSWORD } from '../support/http.js'
 
 const databases = await testDatabases()
 
@@ -84,6 +85,62 @@ describe.each(databases)('user import on $name', (database) => {
    * contact, so every imported user had none, and password resets (which go only to a
    * verified contact, SPEC §4.1) reached nobody.
    */
+  /**
+   * Regression: import checked emails with its own looser pattern (`a..b@example.com`,
+   * `ü@example.com` and `a@[127.0.0.1]` got in) and accounts.create with TypeBox's
+   * (`a@localhost` and quoted local parts got in), while the API refused all of them. Every
+   * way in now applies the one rule, and import reports a refused email on its row.
+   */
+  it('refuses, row by row, every email the API refuses, and only those', async () => {
+    // `%` becomes a three-letter tag for each way in, so that the addresses never collide.
+    const emails: [string, boolean][] = [
+      ['ok.name+%@example.com', true],
+      ["o'brien.%@mail.example.co.uk", true],
+      ['a..b%@example.com', false],
+      ['.a%@example.com', false],
+      ['ü%@example.com', false],
+      ['a%@[127.0.0.1]', false],
+      ['a%@b_c.com', false],
+      ['a,b%@example.com', false],
+      ['a%@localhost', false],
+      ['"q r%"@example.com', false],
+      [`${'a'.repeat(61)}%@${'b'.repeat(186)}.com`, false], // 255 characters
+    ]
+    const tagged = (email: string, tag: 'imp' | 'api' | 'acc') => email.replace('%', tag)
+    const jsonl = emails
+      .map(([email], i) =>
+        JSON.stringify({ username: `imported-${i}`, email: tagged(email, 'imp') }),
+      )
+      .join('\n')
+    const report = await importer().run(jsonl)
+    expect(report.rejected).toEqual(
+      emails.flatMap(([, ok], i) =>
+        ok ? [] : [{ line: i + 1, reason: 'email: must be an email address' }],
+      ),
+    )
+    expect(report.imported).toBe(emails.filter(([, ok]) => ok).length)
+
+    for (const [i, [email, ok]] of emails.entries()) {
+      const registered = await api.post<{ code?: string }>('/api/auth/register', {
+        username: `registered-${i}`,
+        password: STRONG_PASSWORD,
+        email: tagged(email, 'api'),
+      })
+      expect([email, registered.status], 'API').toEqual([email, ok ? 201 : 400])
+      if (!ok) expect(registered.body.code).toBe('validation_error')
+      const created = await t.services.accounts
+        .create({ username: `created-${i}`, email: tagged(email, 'acc') })
+        .then(
+          () => 'created',
+          (err: unknown) => (err instanceof GatehouseError ? err.code : String(err)),
+        )
+      expect([email, created], 'accounts.create').toEqual([
+        email,
+        ok ? 'created' : 'validation_error',
+      ])
+    }
+  })
+
   it('takes email_verified / phone_verified from CSV and JSON Lines; resets use only those', async () => {
     const csv = [
       'username,email,email_verified,phone,phone_verified',

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { E164, EMAIL_MAX_LENGTH } from '../../services/accounts/contact-rules.js'
 import type { UserProfile } from '../../services/accounts/user-profile.js'
 import type { IssuedTokens } from '../../services/sessions/session-service.js'
 
@@ -90,9 +91,10 @@ export function tokenJson(
 /** Strings a client sends: bounded so nobody makes us hash or store megabytes. */
 export const Password = Type.String({ minLength: 1, maxLength: 1024 })
 export const Username = Type.String({ minLength: 1, maxLength: 255 })
-export const Email = Type.String({ format: 'email', maxLength: 254 })
-// E.164: a plus and up to 15 digits.
-export const Phone = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$' })
+// The `email` format is services/accounts/contact-rules.ts's isEmailAddress (app.ts registers
+// it), the rule accounts.create and user import apply too.
+export const Email = Type.String({ format: 'email', maxLength: EMAIL_MAX_LENGTH })
+export const Phone = Type.String({ pattern: E164.source })
 export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })
 
 /** Ids we issue are base64url; anything else names nothing. */

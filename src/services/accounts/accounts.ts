@@ -1,4 +1,3 @@
-import { IsEmail } from 'typebox/format'
 import type { PasswordHasher } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
@@ -15,6 +14,7 @@ import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { PasswordRecheck, Rechecked } from '../login/password-recheck.js'
 import type { Clock, Random } from '../ports.js'
+import { isEmailAddress, isPhoneNumber } from './contact-rules.js'
 import { checkPassword, checkUsername } from './password-policy.js'
 import type { ProfileReader } from './user-profile.js'
 
@@ -33,11 +33,6 @@ export const normalizeIdentifier = (s: string) => s.normalize('NFC').toLowerCase
 // Identifiers that can name no account never reach the database: NUL would make
 // PostgreSQL fail the query, and huge strings only cost work.
 const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
-
-// The API's schemas check contacts by the same rules (http/schemas/common.ts: `Email` is
-// TypeBox's email format, `Phone` E.164); the CLI reaches accounts only through here.
-const E164 = /^\+[1-9][0-9]{6,14}$/
-export const isEmailAddress = (s: string) => s.length <= 254 && IsEmail(s)
 
 // SPEC §4.13: after "this wasn't me" the right old password is refused until a reset.
 export const passwordResetRequired = () =>
@@ -78,7 +73,7 @@ export function createAccountService(deps: {
         assertPasswordPolicy(input.password, input.username, 'password')
       if (input.email !== undefined && !isEmailAddress(input.email))
         throw new GatehouseError('validation_error', { detail: 'email: must be an email address' })
-      if (input.phone !== undefined && !E164.test(input.phone))
+      if (input.phone !== undefined && !isPhoneNumber(input.phone))
         throw new GatehouseError('validation_error', {
           detail: 'phone: must be E.164, e.g. +14155550100',
         })
