@@ -6,6 +6,8 @@ import { createContainer } from './container.js'
 import { checkDatabaseReachable, describeDatabaseUrl } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
 
+type FlushingLogger = { flush(done: (err?: Error) => void): void }
+
 /** The only reader of process.env: configuration in, a listening server out. */
 export async function serve(): Promise<void> {
   try {
@@ -17,12 +19,14 @@ export async function serve(): Promise<void> {
     devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
   })
   // The container is built before the app, so its notifiers log through a late-bound forwarder.
-  const late: { log?: FastifyBaseLogger } = {}
+  // Fastify's logger is pino's, whose flush its type leaves out.
+  const late: { log?: FastifyBaseLogger & Partial<FlushingLogger> } = {}
   const services = createContainer(config, {
     logger: {
       info: (obj, msg) => late.log?.info(obj, msg),
       warn: (obj, msg) => late.log?.warn(obj, msg),
       error: (obj, msg) => late.log?.error(obj, msg),
+      flush: (done) => (late.log?.flush ? late.log.flush(done) : done()),
     },
   })
   const app = await buildApp(services, {

@@ -1,6 +1,6 @@
 import type { Transporter } from 'nodemailer'
 import type { Mailer } from '../services/ports.js'
-import type { NotifyLogger } from './logger.js'
+import { logWritten, type NotifyLogger } from './logger.js'
 
 /** Real delivery through the SMTP server of SMTP_URL (smtp:// or smtps://, credentials in the URL). */
 export function createSmtpMailer(cfg: { smtpUrl: string; from: string }): Mailer & {
@@ -46,6 +46,7 @@ export function createLogMailer(log: NotifyLogger): Mailer {
         { mail: { to: m.to, subject: m.subject, text: m.text } },
         'email not sent (SMTP_URL is unset); written to the log instead',
       )
+      await logWritten(log)
     },
   }
 }

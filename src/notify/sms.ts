@@ -1,5 +1,5 @@
 import type { SmsSender } from '../services/ports.js'
-import type { NotifyLogger } from './logger.js'
+import { logWritten, type NotifyLogger } from './logger.js'
 
 const TIMEOUT_MS = 10_000
 
@@ -8,6 +8,7 @@ export function createLogSms(log: NotifyLogger): SmsSender {
   return {
     async send(m) {
       log.info({ sms: { to: m.to, text: m.text } }, 'SMS not sent (SMS_PROVIDER=log)')
+      await logWritten(log)
     },
   }
 }

@@ -42,6 +42,25 @@ describe('notifiers', () => {
     expect(log.lines.join('\n')).toContain('111222')
   })
 
+  it('a message written to the log is sent only once the log has written it', async () => {
+    // pino writes asynchronously: the code must be in the log before the request that sent
+    // it is answered, or whoever reads it from the log right after finds the previous one.
+    const pending: (() => void)[] = []
+    const log = { ...memoryLog(), flush: (done: () => void) => void pending.push(done) }
+    for (const send of [
+      () => createLogMailer(log).send({ to: 'a@example.com', subject: 's', text: 'code 1' }),
+      () => createLogSms(log).send({ to: '+14155550100', text: 'code 2' }),
+    ]) {
+      let sent = false
+      const sending = send().then(() => (sent = true))
+      await new Promise((r) => setTimeout(r, 10))
+      expect(sent).toBe(false)
+      pending.shift()!()
+      await sending
+      expect(sent).toBe(true)
+    }
+  })
+
   it('posts {to, text} as JSON to the SMS webhook', async () => {
     const server = await startSmsCapture('webhook')
     try {
