@@ -10,7 +10,8 @@ import type { RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
-import { acrOf, SESSION_COOKIE, type OidcProvider } from './provider.js'
+import { acrOf, SESSION_COOKIE } from './configuration.js'
+import type { OidcProvider } from './provider.js'
 
 export interface BrowserSessionConfig {
   /** The provider's session lifetime (its `ttl.Session`). */

@@ -18,7 +18,8 @@ import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { AccessClaims } from '../tokens/access-tokens.js'
 import type { OidcClients } from './clients.js'
-import { acrOf, wantsMfa, type OidcProvider } from './provider.js'
+import { acrOf, wantsMfa } from './configuration.js'
+import type { OidcProvider } from './provider.js'
 
 export interface InteractionView {
   client: { clientId: string; name: string }
