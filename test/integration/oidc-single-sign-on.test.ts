@@ -31,6 +31,10 @@ async function web(b: Browser, path: string, body: unknown, token?: string) {
   }
 }
 
+/** Signs in at the web UI (cookie mode) in browser `b`. */
+const webSignIn = (b: Browser, user: { username: string }) =>
+  web(b, '/api/auth/login', { username: user.username, password: STRONG_PASSWORD })
+
 // SPEC §4.12: "prompt=none works when a Gatehouse session exists" — the web UI's session too,
 // not only a provider session from an earlier OpenID sign-in in this browser.
 describe.each(await testDatabases())('single sign-on from the web UI on $name', (database) => {
@@ -55,10 +59,7 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const user = await newUser()
     const config = await consentedApp(user)
     const b = browser(srv.server)
-    const login = await web(b, '/api/auth/login', {
-      username: user.username,
-      password: STRONG_PASSWORD,
-    })
+    const login = await webSignIn(b, user)
     expect(login.status).toBe(200)
     expect(login.body.refresh_token).toBeUndefined()
     expect(b.jar.has('gatehouse_refresh')).toBe(true)
@@ -109,7 +110,7 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const user = await newUser()
     const config = await consentedApp(user)
     const b = browser(srv.server)
-    await web(b, '/api/auth/login', { username: user.username, password: STRONG_PASSWORD })
+    await webSignIn(b, user)
     expect((await silently(b, config)).callback.searchParams.get('code')).toBeTruthy()
 
     expect((await web(b, '/api/auth/logout', {})).status).toBe(204)
@@ -121,11 +122,11 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const second = await newUser()
     const firstApp = await consentedApp(first)
     const b = browser(srv.server)
-    await web(b, '/api/auth/login', { username: first.username, password: STRONG_PASSWORD })
+    await webSignIn(b, first)
     expect((await silently(b, firstApp)).callback.searchParams.get('code')).toBeTruthy()
 
     // The second person signs in in the same browser without the first signing out.
-    await web(b, '/api/auth/login', { username: second.username, password: STRONG_PASSWORD })
+    await webSignIn(b, second)
     const asSecond = await silently(b, firstApp)
     // The second person never allowed the first one's application.
     expect(asSecond.callback.searchParams.get('error')).toBe('consent_required')
@@ -138,7 +139,7 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const user = await newUser()
     const config = await consentedApp(user)
     const b = browser(srv.server)
-    await web(b, '/api/auth/login', { username: user.username, password: STRONG_PASSWORD })
+    await webSignIn(b, user)
     b.jar.delete('_session')
     b.jar.delete('_session.sig')
     expect((await silently(b, config)).callback.searchParams.get('error')).toBe('login_required')
@@ -168,10 +169,7 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const config = await consentedApp({ token: user.token })
 
     const b = browser(srv.server)
-    const first = await web(b, '/api/auth/login', {
-      username: user.username,
-      password: STRONG_PASSWORD,
-    })
+    const first = await webSignIn(b, user)
     expect(first.body.mfa_required).toBe(true)
     expect(b.jar.has('_session')).toBe(false)
     const verified = await web(b, '/api/auth/login/verify', {
@@ -190,15 +188,12 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const second = await newUser()
     const config = await consentedApp(first)
     const b = browser(srv.server)
-    await web(b, '/api/auth/login', { username: first.username, password: STRONG_PASSWORD })
+    await webSignIn(b, first)
     const start = await authorizationUrl(config, { scope: 'openid', prompt: 'login' })
     const uid = /\/oidc-interaction\/(.+)$/.exec(location(await b.go(start.url.toString())))![1]!
 
     // Not the first person after all: the second signs in in this browser and goes on.
-    const login = await web(b, '/api/auth/login', {
-      username: second.username,
-      password: STRONG_PASSWORD,
-    })
+    const login = await webSignIn(b, second)
     const token = login.body.access_token as string
     const answer = await web(b, `/api/oidc/interaction/${uid}/login`, {}, token)
     expect(answer.status).toBe(200)
@@ -212,10 +207,7 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     const user = await newUser()
     const config = await consentedApp(user)
     const b = browser(srv.server)
-    const login = await web(b, '/api/auth/login', {
-      username: user.username,
-      password: STRONG_PASSWORD,
-    })
+    const login = await webSignIn(b, user)
     const accessToken = login.body.access_token as string
     const { callback, start } = await silently(b, config)
     const idToken = (await redeem(config, callback, start)).id_token!

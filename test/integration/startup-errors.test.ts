@@ -4,8 +4,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../support/cli.js'
-import { TEST_SECRET_KEY } from '../support/harness.js'
+import { processEnv, runCli, runNode, type CliResult } from '../support/cli.js'
 import { freePort } from '../support/net.js'
 
 // Each case spawns node and loads the whole service; on a loaded two-core machine that is slow.
@@ -14,24 +13,7 @@ const PASSWORD = 'hunter2-in-the-url'
 
 /** `npm start`: node dist/main.js, as the README runs it. */
 function npmStart(env: Record<string, string>, cwd: string): Promise<CliResult> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [resolve('dist/main.js')], {
-      cwd,
-      env: {
-        PATH: process.env.PATH,
-        GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
-        NODE_ENV: 'test',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }))
-  })
+  return runNode(resolve('dist/main.js'), [], { databaseUrl: undefined, env, cwd })
 }
 
 /** The one line a failed start-up prints, checked for the variable and for the password. */
@@ -133,12 +115,7 @@ function serveUntil(env: Record<string, string>, text: string, cwd: string): Pro
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [resolve('bin/gatehouse.js'), 'serve'], {
       cwd,
-      env: {
-        PATH: process.env.PATH,
-        GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
-        NODE_ENV: 'test',
-        ...env,
-      },
+      env: processEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''

@@ -17,6 +17,47 @@ const BIN = resolve('bin/gatehouse.js')
 export const WHERE_LINE = /^using database \S+ and the secret key from [^\n]*\n?/
 
 /**
+ * The environment of a Gatehouse process under test: PATH, the test secret key, NODE_ENV=test
+ * and `env` over them (an empty `GATEHOUSE_SECRET_KEY` there leaves the key unset).
+ */
+export function processEnv(env: Record<string, string> = {}, databaseUrl?: string) {
+  return {
+    PATH: process.env.PATH,
+    ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
+    GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
+    NODE_ENV: 'test',
+    ...env,
+  }
+}
+
+/** Runs a Node script of the project (the CLI, `dist/main.js`) to its end and collects its output. */
+export function runNode(
+  script: string,
+  args: string[],
+  opts: {
+    databaseUrl: string | undefined
+    stdin?: string
+    env?: Record<string, string>
+    cwd?: string
+  },
+): Promise<CliResult> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [script, ...args], {
+      cwd: opts.cwd,
+      env: processEnv(opts.env, opts.databaseUrl),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }))
+    child.stdin.end(opts.stdin ?? '')
+  })
+}
+
+/**
  * Runs the real `gatehouse` binary with a database URL and the test secret key. `cwd` runs it
  * in another folder (where ./data/ would be); `databaseUrl: undefined` leaves DATABASE_URL
  * unset and an empty `GATEHOUSE_SECRET_KEY` in `env` leaves the key unset.
@@ -30,24 +71,5 @@ export function runCli(
     cwd?: string
   },
 ): Promise<CliResult> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd,
-      env: {
-        PATH: process.env.PATH,
-        ...(opts.databaseUrl === undefined ? {} : { DATABASE_URL: opts.databaseUrl }),
-        GATEHOUSE_SECRET_KEY: TEST_SECRET_KEY,
-        NODE_ENV: 'test',
-        ...opts.env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }))
-    child.stdin.end(opts.stdin ?? '')
-  })
+  return runNode(BIN, args, opts)
 }
