@@ -30,17 +30,15 @@ export function processEnv(env: Record<string, string> = {}, databaseUrl?: strin
   }
 }
 
+export interface RunOptions {
+  databaseUrl: string | undefined
+  stdin?: string
+  env?: Record<string, string>
+  cwd?: string
+}
+
 /** Runs a Node script of the project (the CLI, `dist/main.js`) to its end and collects its output. */
-export function runNode(
-  script: string,
-  args: string[],
-  opts: {
-    databaseUrl: string | undefined
-    stdin?: string
-    env?: Record<string, string>
-    cwd?: string
-  },
-): Promise<CliResult> {
+export function runNode(script: string, args: string[], opts: RunOptions): Promise<CliResult> {
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       cwd: opts.cwd,
@@ -62,14 +60,6 @@ export function runNode(
  * in another folder (where ./data/ would be); `databaseUrl: undefined` leaves DATABASE_URL
  * unset and an empty `GATEHOUSE_SECRET_KEY` in `env` leaves the key unset.
  */
-export function runCli(
-  args: string[],
-  opts: {
-    databaseUrl: string | undefined
-    stdin?: string
-    env?: Record<string, string>
-    cwd?: string
-  },
-): Promise<CliResult> {
+export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
   return runNode(BIN, args, opts)
 }
