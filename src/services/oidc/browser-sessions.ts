@@ -45,9 +45,9 @@ export function createOidcBrowserSessions(deps: {
 
   return {
     /**
-     * Makes the browser's provider session that of `gatehouseSessionId`, unless it already is,
-     * and returns the Set-Cookie lines for the response (none when nothing changed). A
-     * session that reaches the provider through an OpenID sign-in is left as it is.
+     * Makes the browser's provider session that of `gatehouseSessionId`, unless it already is
+     * (the same person, signed in no earlier, linked to this session), and returns the
+     * Set-Cookie lines for the response (none when nothing changed).
      */
     async open(
       req: IncomingMessage,
