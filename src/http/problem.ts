@@ -175,6 +175,12 @@ export function installProblemHandlers(
     if (error instanceof GatehouseError) {
       return sendProblem(reply, error.code, error.message, error.retryAfterSec)
     }
+    if (request.raw.readableAborted) {
+      // The client left in the middle of its body. Node reports that as ECONNRESET, the code a
+      // lost database connection has too; it is neither an outage nor a bug.
+      request.log.info('the client left before sending the whole request')
+      return sendProblem(reply, 'malformed_request', 'the request body was cut short')
+    }
     if (isDatabaseUnavailable(error)) {
       // A warning, not an error: an outage is the operator's, not a bug. Code and message
       // only: mysql2 attaches the failed statement with its values inlined (hashes included).

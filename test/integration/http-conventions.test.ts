@@ -425,3 +425,33 @@ describe('a client that sends its request slowly', () => {
     }
   })
 })
+
+describe('a client that leaves in the middle of its body', () => {
+  const fresh = useFreshDatabase(databases[0]!)
+
+  it('is not taken for a database outage', async () => {
+    const t = await startApp(fresh.url)
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = t.app.server.address() as AddressInfo
+      // Node reports the cut-short body as ECONNRESET "aborted", the code a lost database
+      // connection has too.
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => undefined)
+      socket.end(
+        'POST /api/auth/login HTTP/1.1\r\nHost: gatehouse\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"username"',
+      )
+      try {
+        await expect
+          .poll(() => t.logs.join('\n'), { timeout: 10_000 })
+          .toMatch(/left before sending the whole request|database unreachable/)
+        expect(t.logs.join('\n')).not.toContain('database unreachable')
+      } finally {
+        socket.destroy()
+      }
+    } finally {
+      await t.close()
+    }
+  })
+})
