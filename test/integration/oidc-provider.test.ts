@@ -132,6 +132,22 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     )
   })
 
+  it('a client cannot revoke another client’s token (RFC 7009 §2.1)', async () => {
+    const { config, tokens, user } = await signedIn()
+    const confidential = await configFor(
+      srv.server,
+      await registerClient(srv.server, { type: 'confidential' }),
+    )
+    expect(await oauthError(oidc.tokenRevocation(confidential, tokens.access_token))).toBe(
+      'invalid_request',
+    )
+    // A public client proves nothing about itself: it is told nothing, and nothing happens.
+    const other = await configFor(srv.server, await registerClient(srv.server, {}))
+    await oidc.tokenRevocation(other, tokens.refresh_token!)
+    expect((await oidc.fetchUserInfo(config, tokens.access_token, user.id)).sub).toBe(user.id)
+    expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).refresh_token).toBeTruthy()
+  })
+
   it('revokes tokens (RFC 7009) and audits it', async () => {
     const { config, tokens, user } = await signedIn()
     await oidc.tokenRevocation(config, tokens.refresh_token!)
