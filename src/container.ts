@@ -472,6 +472,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     db,
     clock,
     oidc,
+    clients: oidcClients,
     sessions,
     cfg: {
       sessionTtlSec: config.tokens.refreshTtlSec,

@@ -240,3 +240,24 @@ describe.each(await testDatabases())('single sign-on from the web UI on $name', 
     expect(ended.map((e) => JSON.parse(e.details ?? '{}').reason)).toEqual(['oidc_logout'])
   })
 })
+
+const [firstDatabase] = await testDatabases()
+describe('single sign-on before any application is registered', () => {
+  const srv = useOidcServer(firstDatabase!)
+  const newUser = userMaker(srv, 'sso-early')
+
+  it('opens nothing until an application exists; the next cookie refresh opens it', async () => {
+    const user = await newUser()
+    const b = browser(srv.server)
+    expect((await webSignIn(b, user)).status).toBe(200)
+    expect(b.jar.has('_session')).toBe(false)
+
+    const config = await configFor(srv.server, await registerClient(srv.server, {}))
+    expect((await web(b, '/api/auth/refresh', {})).status).toBe(200)
+    expect(b.jar.has('_session')).toBe(true)
+    const start = await authorizationUrl(config, { scope: 'openid', prompt: 'none' })
+    // Signed on, but this application was never allowed.
+    const answer = new URL(location(await b.go(start.url.toString())))
+    expect(answer.searchParams.get('error')).toBe('consent_required')
+  })
+})

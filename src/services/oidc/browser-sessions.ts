@@ -10,6 +10,7 @@ import type { RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
+import type { OidcClients } from './clients.js'
 import { acrOf, SESSION_COOKIE } from './configuration.js'
 import type { OidcProvider } from './provider.js'
 
@@ -38,10 +39,11 @@ export function createOidcBrowserSessions(deps: {
   db: Db
   clock: Clock
   oidc: OidcProvider
+  clients: Pick<OidcClients, 'any'>
   sessions: Pick<SessionService, 'endOne'>
   cfg: BrowserSessionConfig
 }) {
-  const { db, clock, oidc, sessions, cfg } = deps
+  const { db, clock, oidc, clients, sessions, cfg } = deps
 
   return {
     /**
@@ -61,7 +63,10 @@ export function createOidcBrowserSessions(deps: {
         cfg.sessionTtlSec,
         Math.floor((signedIn.created_at + cfg.sessionMaxAgeSec * 1000 - nowMs) / 1000),
       )
-      if (ttlSec <= 0) return []
+      // With no application registered there is nothing to sign on to, and the provider's
+      // code is not loaded for it (issue 15: load OIDC only when used). A cookie refresh
+      // opens it once the first application is there.
+      if (ttlSec <= 0 || !(await clients.any())) return []
 
       const provider = await oidc.provider()
       const cookies = provider.createContext(req, res).cookies

@@ -3,6 +3,7 @@ import { randomToken } from '../../crypto/random.js'
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
 import {
+  anyOidcClient,
   deleteOidcClient,
   findOidcClient,
   insertOidcClient,
@@ -253,6 +254,9 @@ export function createOidcClients(deps: {
       })
       return { client: toClient(row), clientSecret: secret }
     },
+
+    /** Whether any application is registered: with none, nothing needs the provider. */
+    any: () => anyOidcClient(db),
 
     async list(opts: { limit: number; cursor?: string }): Promise<Page<OidcClient>> {
       const after = decodeCreatedAtCursor(cursors, opts.cursor)

@@ -12,6 +12,13 @@ export async function findOidcClient(db: Db, id: string): Promise<OidcClientRow 
   return db.selectFrom('oidc_clients').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
+/** Whether any application is registered at all. */
+export async function anyOidcClient(db: Db): Promise<boolean> {
+  return (
+    (await db.selectFrom('oidc_clients').select('id').limit(1).executeTakeFirst()) !== undefined
+  )
+}
+
 export async function listOidcClients(
   db: Db,
   opts: { limit: number; after?: KeysetPosition },
