@@ -563,6 +563,27 @@ describe.each(databases)('TOTP and backup codes on $name', (database) => {
     expect(audit.map((e) => e.event)).toContain('mfa_disabled')
   })
 
+  it('2fa/disable without a code is a validation_error while TOTP is on, and costs no try', async () => {
+    const { tokens } = await userWithTotp('disabler-no-code')
+    const missing = await api.post(
+      '/api/auth/2fa/disable',
+      { password: STRONG_PASSWORD },
+      tokens.access_token,
+    )
+    expect(missing.status).toBe(400)
+    expect(missing.body).toMatchObject({ code: 'validation_error' })
+    expect(missing.body.detail).toMatch(/^code: /)
+    const failures = await t.services.db
+      .selectFrom('audit_events')
+      .select('event')
+      .where('user_id', '=', tokens.user.id)
+      .where('event', 'in', ['login_failed', 'mfa_failed'])
+      .execute()
+    expect(failures).toEqual([])
+    const me = await api.get('/api/auth/me', tokens.access_token)
+    expect((me.body.mfa as Record<string, unknown>).totp).toBe(true)
+  })
+
   it('disables with a TOTP code too', async () => {
     const { tokens, secret } = await userWithTotp('disabler-totp')
     const ok = await api.post(

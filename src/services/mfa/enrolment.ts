@@ -119,7 +119,8 @@ export function createMfaEnrolment(deps: {
 
     /**
      * Removes every second factor after the password and a TOTP or backup code. A user whose
-     * only factors are email/SMS codes has neither; their token must then carry `mfa`.
+     * only factors are passkeys or email/SMS codes has neither; their token must then carry
+     * `mfa`.
      */
     async disable(
       who: Enroller,
@@ -127,6 +128,15 @@ export function createMfaEnrolment(deps: {
       code: string | undefined,
       context: RequestContext,
     ): Promise<void> {
+      // SPEC §3: a missing field is a validation_error, before anything is checked. `code` is
+      // optional only for someone who has no TOTP or backup code to give.
+      if (code === undefined) {
+        const summary = await mfaSummary(who.userId)
+        if (summary.totp || summary.backupCodesRemaining > 0)
+          throw new GatehouseError('validation_error', {
+            detail: 'code: required (a current TOTP code or an unused backup code)',
+          })
+      }
       // The password and the code are one guarded attempt: a wrong one of either counts
       // as a failed login, and a right pair gives the attempt back.
       const options = { field: 'password', action: 'mfa_disable', context }
