@@ -358,6 +358,38 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
       expect(kept.body.redirect_uris).toEqual(accepted)
     })
 
+    it('a client registered before the rule keeps its URIs and still takes other changes', async () => {
+      const admin = await adminWithMfa(srv.server.t, 'surface-admin-legacy')
+      const api = clientOf(() => srv.server.t.app)
+      const registered = await registerClient(srv.server, { name: 'Legacy' })
+      const { db } = srv.server.t.services
+      const row = await db
+        .selectFrom('oidc_clients')
+        .select('metadata')
+        .where('id', '=', registered.client_id)
+        .executeTakeFirstOrThrow()
+      const legacy = 'http://legacy.example/cb'
+      await db
+        .updateTable('oidc_clients')
+        .set({ metadata: JSON.stringify({ ...JSON.parse(row.metadata), redirect_uris: [legacy] }) })
+        .where('id', '=', registered.client_id)
+        .execute()
+      const path = `/api/admin/oidc-clients/${registered.client_id}`
+      const renamed = await api.call<{ name: string; redirect_uris: string[] }>('PATCH', path, {
+        body: { name: 'Legacy, renamed' },
+        token: admin.token,
+      })
+      expect(renamed.status).toBe(200)
+      expect(renamed.body).toMatchObject({ name: 'Legacy, renamed', redirect_uris: [legacy] })
+      // Naming the old URI again is a change, and the rule applies to it.
+      const again = await api.call<{ code: string }>('PATCH', path, {
+        body: { redirect_uris: [legacy] },
+        token: admin.token,
+      })
+      expect(again.status).toBe(400)
+      expect(again.body.code).toBe('validation_error')
+    })
+
     it('`gatehouse client create` refuses them too', { timeout: 60_000 }, async () => {
       const res = await runCli(
         ['client', 'create', 'Plain', '--redirect-uri', 'http://example.com/cb'],

@@ -116,7 +116,11 @@ function normalise(
   input: OidcClientInput | (OidcClientChanges & { type: ClientType }),
   base?: StoredMetadata,
 ): StoredMetadata {
-  const redirectUris = input.redirectUris ?? base?.redirect_uris ?? []
+  // What a change does not name is kept as stored, unchecked: a client registered before a
+  // rule tightened still takes a new name or scope without its URIs being refused.
+  const redirectUris = input.redirectUris
+    ? input.redirectUris.map((u) => redirectUri('redirect_uris', u))
+    : (base?.redirect_uris ?? [])
   if (redirectUris.length === 0) throw invalid('redirect_uris: at least one is needed')
   const scopes = [...new Set(input.scopes ?? base?.scopes ?? OIDC_SCOPES)]
   if (!scopes.includes('openid')) throw invalid('scopes: must include openid')
@@ -125,12 +129,12 @@ function normalise(
       throw invalid(`scopes: ${JSON.stringify(scope)} is not a valid scope`)
   }
   return {
-    redirect_uris: [...new Set(redirectUris.map((u) => redirectUri('redirect_uris', u)))],
+    redirect_uris: [...new Set(redirectUris)],
     post_logout_redirect_uris: [
       ...new Set(
-        (input.postLogoutRedirectUris ?? base?.post_logout_redirect_uris ?? []).map((u) =>
-          redirectUri('post_logout_redirect_uris', u),
-        ),
+        input.postLogoutRedirectUris
+          ? input.postLogoutRedirectUris.map((u) => redirectUri('post_logout_redirect_uris', u))
+          : (base?.post_logout_redirect_uris ?? []),
       ),
     ],
     require_mfa: input.requireMfa ?? base?.require_mfa ?? false,
