@@ -1,7 +1,7 @@
 /** The stable error codes of SPEC §3, each with its HTTP status and title. */
 export const errorTable = {
   validation_error: { status: 400, title: 'Invalid request' },
-  malformed_request: { status: 400, title: 'Malformed request body' },
+  malformed_request: { status: 400, title: 'Malformed request' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unauthorized: { status: 401, title: 'Authentication required' },
