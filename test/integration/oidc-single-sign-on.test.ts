@@ -13,6 +13,7 @@ import {
   useOidcServer,
   userMaker,
 } from '../support/oidc.js'
+import { startApp, useFreshDatabase } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
@@ -259,5 +260,37 @@ describe('single sign-on before any application is registered', () => {
     // Signed on, but this application was never allowed.
     const answer = new URL(location(await b.go(start.url.toString())))
     expect(answer.searchParams.get('error')).toBe('consent_required')
+  })
+})
+
+describe('single sign-on behind https', () => {
+  const fresh = useFreshDatabase(firstDatabase!)
+
+  it('marks the provider cookie Secure when PUBLIC_URL is https, like the refresh cookie', async () => {
+    const t = await startApp(fresh.url, { env: { PUBLIC_URL: 'https://auth.example.test' } })
+    try {
+      await t.services.oidcClients.create(
+        { name: 'App', type: 'public', redirectUris: ['https://app.test/callback'] },
+        { actorId: null },
+      )
+      await t.services.accounts.create({
+        username: 'secure-sso',
+        password: STRONG_PASSWORD,
+        roles: ['user'],
+      })
+      // TLS ends at the proxy: the request itself arrives over plain http.
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: WEB,
+        payload: { username: 'secure-sso', password: STRONG_PASSWORD },
+      })
+      expect(res.statusCode).toBe(200)
+      const lines = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
+      for (const name of ['_session=', '_session.sig=', 'gatehouse_refresh='])
+        expect(lines.find((l) => l.startsWith(name))).toMatch(/;\s*secure/i)
+    } finally {
+      await t.close()
+    }
   })
 })
