@@ -119,7 +119,7 @@ function createDialect(url: string, dialect: DialectName): Dialect {
 async function openSqlite(url: string) {
   const { default: SqliteDatabase } = await import('better-sqlite3')
   const path = url.slice('sqlite:'.length)
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') makeFolders(dirname(path))
   const database = new SqliteDatabase(path)
   // WAL lets readers proceed during a write; busy_timeout makes a second process
   // (the CLI next to a running server) wait for the lock instead of failing.
@@ -131,6 +131,20 @@ async function openSqlite(url: string) {
   database.pragma('busy_timeout = 5000')
   database.pragma('foreign_keys = ON')
   return cachingStatements(database)
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's own recursive mkdirSync never returns where the
+ * kernel answers ENOENT for a folder that exists but takes no new entries (under /proc), so a
+ * mistyped DATABASE_URL hung start-up instead of failing with a message.
+ */
+function makeFolders(folder: string): void {
+  const missing: string[] = []
+  for (let f = resolve(folder); !existsSync(f); f = dirname(f)) {
+    missing.unshift(f)
+    if (dirname(f) === f) break
+  }
+  for (const f of missing) mkdirSync(f)
 }
 
 async function openPostgres(url: string) {

@@ -68,12 +68,16 @@ describe('a start-up that cannot use its configuration', () => {
     SLOW,
   )
 
-  it(
-    'names DATABASE_URL when the SQLite file cannot be opened',
-    async () => {
-      const notAFolder = join(dir, 'plain-file')
-      writeFileSync(notAFolder, '')
-      const url = `sqlite:${join(notAFolder, 'g.db')}`
+  it.each([
+    ['under a plain file', () => join(dir, 'plain-file', 'g.db')],
+    // Node's recursive mkdir loops forever where the kernel answers ENOENT for a folder that
+    // exists but takes no new entries: start-up hung instead of naming the variable.
+    ['in a folder that takes no new folders', () => '/proc/gatehouse/g.db'],
+  ])(
+    'names DATABASE_URL when the SQLite file cannot be opened (%s)',
+    async (_name, path) => {
+      writeFileSync(join(dir, 'plain-file'), '')
+      const url = `sqlite:${path()}`
       expectOneLine(
         await serve({}, url),
         new RegExp(`^gatehouse: DATABASE_URL: cannot open ${url.replaceAll('.', '\\.')} \\(`),
