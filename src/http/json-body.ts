@@ -1,4 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { isWebClient } from './web-client.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route reads a web client's credentials from its cookie (SPEC §7), so for a request
+     * with `X-Gatehouse-Client: web` an empty body stands for `{}` even though the route's
+     * schema requires a member that the cookie supplies.
+     */
+    cookieStandsForBody?: boolean
+  }
+}
 
 /**
  * An empty body labelled `application/json` is no JSON at all (`malformed_request`), except on
@@ -12,10 +24,19 @@ export function acceptEmptyJsonWhereNothingIsRequired(app: FastifyInstance): voi
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     // parseAs 'string' hands over a string; the type also allows a Buffer for 'buffer'.
     const text = typeof body === 'string' ? body : body.toString('utf8')
-    if (text === '' && requiresNothing(request)) done(null, {})
+    if (text === '' && (requiresNothing(request) || cookieStandsForBody(request))) done(null, {})
     // Fastify's parser answers through `done`; its type also allows the promise style.
     else void parseJson(request, text, done)
   })
+}
+
+/**
+ * A browser's `fetch(url, { method: 'POST', credentials })` sends no body; on a cookie-mode
+ * route that is the web client's `{}`. Without the header nothing changes: the cookie is never
+ * read, and the missing member stays the error it was.
+ */
+export function cookieStandsForBody(request: FastifyRequest): boolean {
+  return request.routeOptions.config.cookieStandsForBody === true && isWebClient(request)
 }
 
 function requiresNothing(request: FastifyRequest): boolean {

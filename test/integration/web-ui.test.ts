@@ -140,6 +140,57 @@ describe.each(databases)('cookie mode (SPEC §7) on $name', (database) => {
     expect(cleared.attributes).toContain('path=/api/auth')
   })
 
+  /**
+   * Regression: a browser's `fetch(url, { method: 'POST', credentials })` sends no body and no
+   * content type, and a cookie-mode refresh then answered 400 validation_error instead of using
+   * the cookie as `{}` does (SPEC §7).
+   */
+  it.each([
+    ['no body and no content type', 'cookie-nobody', {}],
+    ['an empty application/json body', 'cookie-emptyjson', { 'content-type': 'application/json' }],
+  ])('refresh and logout with the header and %s act like {}', async (_label, user, headers) => {
+    await register(api, user)
+    const { cookie } = await webLogin(api, user)
+    const refresh = await api.call<Record<string, unknown>>('POST', '/api/auth/refresh', {
+      headers: { ...WEB, ...headers, ...cookieHeader(cookie) },
+    })
+    expect(refresh.status).toBe(200)
+    expect(refresh.body).not.toHaveProperty('refresh_token')
+    const next = refreshCookieOf(refresh)!
+    expect(next.value).not.toBe(cookie)
+
+    const logout = await api.call('POST', '/api/auth/logout', {
+      headers: { ...WEB, ...headers, ...cookieHeader(next.value) },
+    })
+    expect(logout.status).toBe(204)
+    expect(refreshCookieOf(logout)!.value).toBe('')
+    expect((await webRefresh(api, next.value)).status).toBe(401)
+  })
+
+  it.each([
+    ['no body and no content type', 'plain-nobody', {}, 'validation_error'],
+    [
+      'an empty application/json body',
+      'plain-emptyjson',
+      { 'content-type': 'application/json' },
+      'malformed_request',
+    ],
+  ])('without the header, a refresh with %s is still refused', async (_l, user, headers, code) => {
+    await register(api, user)
+    const { cookie } = await webLogin(api, user)
+    const refresh = await api.call('POST', '/api/auth/refresh', {
+      headers: { ...headers, ...cookieHeader(cookie) },
+    })
+    expect(refresh.status).toBe(400)
+    expect(refresh.body.code).toBe(code)
+    const logout = await api.call('POST', '/api/auth/logout', {
+      headers: { ...headers, ...cookieHeader(cookie) },
+    })
+    expect(logout.status).toBe(401)
+    expect(logout.body.code).toBe('unauthorized')
+    expect((await webRefresh(api, cookie)).status).toBe(200)
+  })
+
   it('a body that is not an object stays a validation_error with the header', async () => {
     await register(api, 'cookie-array')
     const { cookie } = await webLogin(api, 'cookie-array')

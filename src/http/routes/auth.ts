@@ -159,11 +159,14 @@ export function authRoutes(services: Services) {
             }),
             response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
           },
-          // Cookie mode: a web client's `{}` stands for the refresh token in its cookie. The
-          // body is still checked against the schema afterwards, so a non-object stays a
-          // validation_error.
+          config: { cookieStandsForBody: true },
+          // Cookie mode: a web client's `{}` (or no body at all) stands for the refresh token in
+          // its cookie. The body is still checked against the schema afterwards, so a
+          // non-object stays a validation_error.
           preValidation: async (request) => {
             if (!isWebClient(request)) return
+            // No body at all (`fetch` with no `body`): the same `{}`.
+            if (request.body === undefined) request.body = {} as typeof request.body
             const body: unknown = request.body
             if (typeof body !== 'object' || body === null || Array.isArray(body)) return
             if ('refresh_token' in body) return
@@ -267,7 +270,7 @@ export function authRoutes(services: Services) {
           body: Type.Object({ refresh_token: Type.Optional(OpaqueToken) }),
           response: { 204: Type.Null(), ...problems(400, 401, 413, 415) },
         },
-        // A Bearer-only logout may come without a body at all.
+        // A Bearer-only or cookie-mode logout may come without a body at all.
         preValidation: async (request) => {
           request.body ??= {}
         },
