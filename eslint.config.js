@@ -223,6 +223,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/app.ts', 'src/http/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // problem.ts still asks the store whether an error means the database is down.
+              group: ['**/store/**', '!**/store/errors.js'],
+              message:
+                'Dependencies point inward: the app and routes call services, not the store (STYLE §2).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/store/**/*.ts'],
     rules: {
       'no-restricted-imports': [

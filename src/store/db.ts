@@ -4,6 +4,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect
 import type Mysql from 'mysql2'
 import type Pg from 'pg'
 import { ConfigError } from '../config/errors.js'
+import { withoutPassword } from '../config/redact.js'
 import type { Database } from './tables.js'
 import { preparedStatementName } from './precompiled.js'
 import { InlineLimitsPlugin } from './inline-limits.js'
@@ -49,13 +50,6 @@ export function describeDatabaseUrl(url: string): string {
     return path === ':memory:' ? url : `sqlite:${resolve(path)}`
   }
   return withoutPassword(url)
-}
-
-/** A server's URL (database, Redis) as it may be shown or logged: the password masked. */
-export function withoutPassword(url: string): string {
-  const parsed = new URL(url)
-  if (parsed.password !== '') parsed.password = '***'
-  return parsed.toString()
 }
 
 /**
