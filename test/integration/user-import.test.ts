@@ -141,6 +141,85 @@ describe.each(databases)('user import on $name', (database) => {
     }
   })
 
+  /**
+   * Regression: import trimmed the whitespace around an email or phone (a padded column of an
+   * export) while the API's register refused the same value as validation_error, so one person
+   * could get in one way and not the other. Every way in now trims it, stores the address the
+   * same, and still refuses whitespace inside one.
+   */
+  it('trims whitespace around an email or phone on every way in, and refuses it inside', async () => {
+    const jsonl = [
+      JSON.stringify({ username: 'padded-imp', email: ' Padded.Imp@example.com\t' }),
+      JSON.stringify({ username: 'padded-imp-phone', phone: ' +14155550171 ' }),
+      JSON.stringify({ username: 'inner-imp', email: 'inner imp@example.com' }),
+    ].join('\n')
+    const fromJson = await importer().run(jsonl)
+    expect(fromJson.rejected).toEqual([{ line: 3, reason: 'email: must be an email address' }])
+    const csv = 'username,email,phone\npadded-csv,"  padded.csv@example.com ", +14155550172\n'
+    expect((await importer().run(csv)).imported).toBe(1)
+
+    const registered = await api.post<{ user: { email: string; phone: string } }>(
+      '/api/auth/register',
+      {
+        username: 'padded-api',
+        password: STRONG_PASSWORD,
+        email: ' padded.api@example.com\n',
+        phone: '\t+14155550173 ',
+      },
+    )
+    expect(registered.status).toBe(201)
+    expect(registered.body.user).toMatchObject({
+      email: 'padded.api@example.com',
+      phone: '+14155550173',
+    })
+    await t.services.accounts.create({ username: 'padded-acc', email: '  padded.acc@example.com ' })
+
+    const stored = await t.services.db
+      .selectFrom('users')
+      .select(['username', 'email', 'email_normalized', 'phone'])
+      .where('username', 'like', 'padded-%')
+      .orderBy('username')
+      .execute()
+    expect(stored.map((u) => [u.username, u.email, u.email_normalized, u.phone])).toEqual([
+      ['padded-acc', 'padded.acc@example.com', 'padded.acc@example.com', null],
+      ['padded-api', 'padded.api@example.com', 'padded.api@example.com', '+14155550173'],
+      ['padded-csv', 'padded.csv@example.com', 'padded.csv@example.com', '+14155550172'],
+      ['padded-imp', 'Padded.Imp@example.com', 'padded.imp@example.com', null],
+      ['padded-imp-phone', null, null, '+14155550171'],
+    ])
+
+    // The trimmed address is the one taken: a padded copy through the API is a conflict.
+    const again = await api.post('/api/auth/register', {
+      username: 'padded-again',
+      password: STRONG_PASSWORD,
+      email: ' padded.imp@EXAMPLE.com ',
+    })
+    expect([again.status, again.body.code]).toEqual([409, 'conflict'])
+    // And the person signs in with the address as it was meant.
+    const login = await api.post('/api/auth/login', {
+      username: 'padded.api@example.com',
+      password: STRONG_PASSWORD,
+    })
+    expect(login.status).toBe(200)
+
+    for (const [email, phone] of [
+      ['inner api@example.com', undefined],
+      ['   ', undefined],
+      [undefined, '+1 415 555 0174'],
+    ]) {
+      const refused = await api.post('/api/auth/register', {
+        username: 'padded-refused',
+        password: STRONG_PASSWORD,
+        ...(email === undefined ? {} : { email }),
+        ...(phone === undefined ? {} : { phone }),
+      })
+      expect([refused.status, refused.body.code], JSON.stringify({ email, phone })).toEqual([
+        400,
+        'validation_error',
+      ])
+    }
+  })
+
   it('takes email_verified / phone_verified from CSV and JSON Lines; resets use only those', async () => {
     const csv = [
       'username,email,email_verified,phone,phone_verified',

@@ -2,6 +2,7 @@ import formBody from '@fastify/formbody'
 import { noStore } from '../no-store.js'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
+import { trimContact } from '../../services/accounts/contact-rules.js'
 import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
@@ -79,6 +80,15 @@ export function authRoutes(services: Services) {
       '/api/auth/register',
       {
         config: { rateLimit: 'register' },
+        // The contact rule (contact-rules.ts) trims before the schema checks the address, as
+        // accounts.create and user import do: a padded address is the same address everywhere.
+        preValidation: async (request) => {
+          const body: unknown = request.body
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) return
+          const fields = body as Record<string, unknown>
+          for (const name of ['email', 'phone'])
+            if (typeof fields[name] === 'string') fields[name] = trimContact(fields[name])
+        },
         schema: {
           tags: ['auth'],
           body: Type.Object({

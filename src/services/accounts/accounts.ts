@@ -14,7 +14,7 @@ import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { PasswordRecheck, Rechecked } from '../login/password-recheck.js'
 import type { Clock, Random } from '../ports.js'
-import { isEmailAddress, isPhoneNumber } from './contact-rules.js'
+import { isEmailAddress, isPhoneNumber, trimContact } from './contact-rules.js'
 import { checkPassword, checkUsername } from './password-policy.js'
 import type { ProfileReader } from './user-profile.js'
 
@@ -66,7 +66,12 @@ export function createAccountService(deps: {
      * Creates an account (registration, CLI, import); returns the new user's id. `signal`:
      * the registering client hung up (see PasswordHasher).
      */
-    async create(input: NewAccount, signal?: AbortSignal): Promise<string> {
+    async create(given: NewAccount, signal?: AbortSignal): Promise<string> {
+      const input: NewAccount = {
+        ...given,
+        email: given.email === undefined ? undefined : trimContact(given.email),
+        phone: given.phone === undefined ? undefined : trimContact(given.phone),
+      }
       const username = checkUsername(input.username)
       if (!username.ok) throw new GatehouseError('validation_error', { detail: username.reason })
       if (input.password !== undefined)

@@ -19,6 +19,17 @@ export const EMAIL_MAX_LENGTH = 254
 /** E.164: a plus and up to 15 digits, the first not 0. */
 export const E164 = /^\+[1-9][0-9]{6,14}$/
 
+/**
+ * Whitespace around an email address or phone number is no part of it: a copy-paste into a
+ * form, or a padded column of a CSV or JSON export. Every way in trims it before the rules
+ * below (the API's register before its schema, accounts.create, user import), so a padded
+ * address is stored, and compared, the same whichever way it came; whitespace inside one is
+ * still refused. The import once trimmed it while the API refused it.
+ */
+export function trimContact(value: string): string {
+  return value.trim()
+}
+
 export function isEmailAddress(value: string): boolean {
   // The length first: it also bounds the work of the pattern.
   return value.length <= EMAIL_MAX_LENGTH && EMAIL.test(value)

@@ -5,7 +5,7 @@ import { takenIdentifiers } from '../../store/repositories/user-admin.js'
 import { insertUserWithRoles } from '../../store/repositories/users.js'
 import type { UsersTable } from '../../store/tables.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
-import { isEmailAddress, isPhoneNumber } from '../accounts/contact-rules.js'
+import { isEmailAddress, isPhoneNumber, trimContact } from '../accounts/contact-rules.js'
 import { checkUsername } from '../accounts/password-policy.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -57,11 +57,16 @@ const ARGON2 =
   /^\$argon2(id|i|d)\$(v=[0-9]+\$)?([mtp]=[0-9]+,){2}[mtp]=[0-9]+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/
 const MIN_TOTP_SECRET_BYTES = 10 // 80 bits: the shortest secret common authenticator setups used
 
-function optionalString(value: unknown, field: string): string | null {
+/** A cell's text with the whitespace around it dropped (by `clean`); blank means absent. */
+function optionalString(
+  value: unknown,
+  field: string,
+  clean = (text: string) => text.trim(),
+): string | null {
   if (value === undefined || value === null) return null
   if (typeof value !== 'string') throw new Rejection(`${field}: must be a string`)
-  const trimmed = value.trim()
-  return trimmed === '' ? null : trimmed
+  const cleaned = clean(value)
+  return cleaned === '' ? null : cleaned
 }
 
 /**
@@ -91,11 +96,12 @@ function validate(fields: ImportRecord['fields']): ValidRow {
   if (username === null) throw new Rejection('username: is missing')
   const verdict = checkUsername(username)
   if (!verdict.ok) throw new Rejection(verdict.reason)
-  const email = optionalString(fields.email, 'email')
-  // The rules the API and accounts.create apply, so an import stores nothing they refuse.
+  // The rules the API and accounts.create apply, so an import stores nothing they refuse and
+  // stores an address as they would.
+  const email = optionalString(fields.email, 'email', trimContact)
   if (email !== null && !isEmailAddress(email))
     throw new Rejection('email: must be an email address')
-  const phone = optionalString(fields.phone, 'phone')
+  const phone = optionalString(fields.phone, 'phone', trimContact)
   if (phone !== null && !isPhoneNumber(phone))
     throw new Rejection('phone: must be E.164, e.g. +14155550100')
   const emailVerified = optionalFlag(fields.email_verified, 'email_verified')
