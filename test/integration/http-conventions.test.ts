@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD } from '../support/http.js'
-import { adminWithMfa, apiKey, userWithRoles } from '../support/principals.js'
+import { adminWithMfa, apiKey, mfaToken, userWithRoles } from '../support/principals.js'
 
 interface OpenApiOperation {
   requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> }
@@ -179,6 +179,54 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
       400,
       'validation_error',
     )
+  })
+
+  /**
+   * Regression: logout and passkey/options filled in `{}` for a bodiless request with `??=`,
+   * which also swallowed a JSON `null`; logout then looked for a token and answered 401
+   * unauthorized instead of validation_error (SPEC §3: valid JSON that is not an object).
+   */
+  it('answers validation_error to a non-object JSON body on every route that takes a body', async () => {
+    const admin = await adminWithMfa(t, 'non-object-admin')
+    const key = (await apiKey(t, ['totp', 'introspect'], 'non-object-owner')).key
+    const doc = await api.get<{ paths: Record<string, Record<string, OpenApiOperation>> }>(
+      '/openapi.json',
+    )
+    const misses: string[] = []
+    let checked = 0
+    for (const [path, ops] of Object.entries(doc.body.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!['post', 'put', 'patch'].includes(method)) continue
+        if (op.requestBody?.content?.['application/json'] === undefined) continue
+        checked++
+        for (const payload of ['null', '[]', '"x"', '42']) {
+          // A fresh session each time: a route that wrongly goes ahead may end the one it got.
+          const headers = {
+            authorization: `Bearer ${await mfaToken(t, admin.id)}`,
+            'x-api-key': key,
+            'content-type': 'application/json',
+          }
+          const res = await t.app.inject({
+            method: method.toUpperCase() as 'POST',
+            url: path.replace(/\{[^}]+\}/g, 'x'),
+            headers,
+            payload,
+          })
+          if (res.statusCode !== 400 || res.json<{ code?: string }>().code !== 'validation_error')
+            misses.push(`${method} ${path} ${payload} → ${res.statusCode} ${res.body}`)
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(20)
+    expect(misses).toEqual([])
+    // A bodiless logout with a Bearer token still ends the session.
+    const { access_token: token } = await registerAndLogin(api, 'bodiless-logout')
+    const bodiless = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/logout',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(bodiless.statusCode).toBe(204)
   })
 
   it('ignores __proto__ and constructor keys and unknown members, storing none of them', async () => {

@@ -280,9 +280,11 @@ export function authRoutes(services: Services) {
           body: Type.Object({ refresh_token: Type.Optional(OpaqueToken) }),
           response: { 204: Type.Null(), ...problems(400, 401, 413, 415) },
         },
-        // A Bearer-only or cookie-mode logout may come without a body at all.
+        // A Bearer-only or cookie-mode logout may come without a body at all. Only a missing
+        // body stands for `{}`: a JSON `null` is a body that is not an object (SPEC §3), and
+        // must not fall through to the Bearer token and end the session.
         preValidation: async (request) => {
-          request.body ??= {}
+          if (request.body === undefined) request.body = {}
         },
       },
       async (request, reply) => {

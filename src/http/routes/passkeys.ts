@@ -58,9 +58,10 @@ export function passkeyRoutes(services: Services) {
             ...problems(400, 413, 415, 429),
           },
         },
-        // Nothing to send: a bodiless POST is as good as `{}`.
+        // Nothing to send: a bodiless POST is as good as `{}`. A JSON `null` is not bodiless
+        // but a body that is not an object, a validation_error like everywhere (SPEC §3).
         preValidation: async (request) => {
-          request.body ??= {}
+          if (request.body === undefined) request.body = {}
         },
       },
       async () => {
