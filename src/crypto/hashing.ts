@@ -118,6 +118,15 @@ function phcBase64(b: Buffer): string {
 
 const FAILED: VerifyResult = { ok: false, needsRehash: false }
 
+/**
+ * NIST SP 800-63B §5.1.1.2: a Unicode password is normalised (NFKC) before it is hashed, so the
+ * same password typed as a composed "é" on one keyboard and as "e" plus a combining accent on
+ * another (or with a no-break space, or full-width letters) is one password, not two.
+ */
+export function normalizePassword(pw: string): string {
+  return pw.normalize('NFKC')
+}
+
 interface Scheme {
   readonly prefixes: readonly string[]
   verify(hash: string, pw: string, signal?: AbortSignal): Promise<VerifyResult>
@@ -135,8 +144,9 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
 
   async function hash(pw: string, signal?: AbortSignal): Promise<string> {
     const salt = randomBytes(16)
+    const normalized = normalizePassword(pw)
     const digest = await queue(
-      () => argon2.hash(pw, { type: argon2.argon2id, ...params, salt, raw: true }),
+      () => argon2.hash(normalized, { type: argon2.argon2id, ...params, salt, raw: true }),
       signal,
     )
     // Serialised here because argon2 0.45 writes `m=…,p=…,t=…` (ranisalt/node-argon2#559), and
@@ -173,9 +183,12 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
     },
   ]
 
-  async function verify(stored: string, pw: string, signal?: AbortSignal): Promise<VerifyResult> {
-    const scheme = schemes.find((s) => s.prefixes.some((p) => stored.startsWith(p)))
-    if (scheme === undefined) return FAILED
+  async function attempt(
+    scheme: Scheme,
+    stored: string,
+    pw: string,
+    signal?: AbortSignal,
+  ): Promise<VerifyResult> {
     try {
       return await scheme.verify(stored, pw, signal)
     } catch (err) {
@@ -183,6 +196,19 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
       // A corrupt hash is a failed login, never a 500 that tells the caller the account exists.
       return FAILED
     }
+  }
+
+  async function verify(stored: string, pw: string, signal?: AbortSignal): Promise<VerifyResult> {
+    const scheme = schemes.find((s) => s.prefixes.some((p) => stored.startsWith(p)))
+    if (scheme === undefined) return FAILED
+    const normalized = normalizePassword(pw)
+    const result = await attempt(scheme, stored, normalized, signal)
+    if (result.ok || normalized === pw) return result
+    // A hash of the password exactly as typed: made before passwords were normalised here, or
+    // imported from a service that never normalised them. Still accepted, and rehashed in the
+    // normalised form so the next login needs one verification again.
+    const asTyped = await attempt(scheme, stored, pw, signal)
+    return asTyped.ok ? { ok: true, needsRehash: true } : FAILED
   }
 
   let dummy: Promise<string> | undefined
@@ -194,6 +220,9 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
         throw err
       })
       await queue(() => argon2.verify(stored, pw), signal)
+      // A password that normalisation changes costs a known user a second verification (the
+      // as-typed fallback above): an unknown user's answer takes as long.
+      if (normalizePassword(pw) !== pw) await queue(() => argon2.verify(stored, pw), signal)
     } catch (err) {
       // Refused like a real verification would have been; any other failure only costs the
       // unknown user's answer its delay.

@@ -166,6 +166,60 @@ describe.each(databases)('accounts and login on $name', (database) => {
     expect(again.status).toBe(200)
   })
 
+  /**
+   * Regression: passwords were hashed exactly as typed, so "café" typed with a composed é
+   * (NFC, most keyboards) and with e + combining accent (NFD) were two passwords, and the
+   * owner was told the right password was wrong (NIST SP 800-63B §5.1.1.2: normalise).
+   */
+  it('takes a password in any Unicode normalisation form as the same password', async () => {
+    const composed = 'café crème brûlée'
+    const decomposed = composed.normalize('NFD')
+    expect(decomposed).not.toBe(composed)
+    const reg = await api.post('/api/auth/register', { username: 'unicode-pw', password: composed })
+    expect(reg.status).toBe(201)
+    const login = (password: string) =>
+      api.post('/api/auth/login', { username: 'unicode-pw', password })
+    expect((await login(decomposed)).status).toBe(200)
+    expect((await login(composed)).status).toBe(200)
+    // A no-break space and full-width letters are their compatibility forms (NFKC).
+    expect((await login('café\u00a0crème brûlée')).status).toBe(200)
+    expect((await login('ｃａｆé crème brûlée')).status).toBe(200)
+    expect((await login('cafe crème brûlée')).status).toBe(401)
+
+    // Six e + combining accent are twelve code points as typed but six characters once
+    // normalised: too short, like six composed ones.
+    const short = await api.post('/api/auth/register', {
+      username: 'unicode-short',
+      password: 'e\u0301'.repeat(6),
+    })
+    expect(short.status).toBe(400)
+    expect(short.body).toMatchObject({ code: 'validation_error' })
+  })
+
+  it('still accepts a hash made from a password exactly as typed, and rehashes it normalised', async () => {
+    const bcrypt = await import('bcryptjs')
+    const typed = 'cafe\u0301 au lait, no sugar'
+    const id = await t.services.accounts.create({ username: 'imported-nfd' })
+    // What an earlier version, or a service that never normalised, stored for this password.
+    await t.services.db
+      .updateTable('users')
+      .set({ password_hash: bcrypt.hashSync(typed, 4) })
+      .where('id', '=', id)
+      .execute()
+    const login = (password: string) =>
+      api.post('/api/auth/login', { username: 'imported-nfd', password })
+    expect((await login(typed)).status).toBe(200)
+    const row = await t.services.db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.password_hash).toMatch(/^\$argon2id\$/)
+    // Rehashed normalised: now the composed form works too.
+    expect((await login(typed.normalize('NFC'))).status).toBe(200)
+    expect((await login(typed)).status).toBe(200)
+  })
+
   it('serves /me with the access token and refuses requests without one', async () => {
     const tokens = await registerAndLogin(api, 'me-user')
     const me = await api.get('/api/auth/me', tokens.access_token)

@@ -1,3 +1,4 @@
+import { normalizePassword } from '../../crypto/hashing.js'
 import { isCommonPassword } from './common-passwords.js'
 
 export type PolicyResult = { ok: true } | { ok: false; reason: string }
@@ -18,22 +19,24 @@ export function checkPassword(
   password: string,
   opts: { minLength: number; username?: string },
 ): PolicyResult {
-  // Code points, not UTF-16 units, so an emoji counts as one character as users expect.
-  const length = [...password].length
   if (password.includes('\0')) {
     // C-based hashers and some drivers stop at NUL, which would silently shorten the password.
     return { ok: false, reason: 'password must not contain NUL characters' }
   }
+  // The rules judge what is hashed: the normalised password (hashing.ts).
+  const normalized = normalizePassword(password)
+  // Code points, not UTF-16 units, so an emoji counts as one character as users expect.
+  const length = [...normalized].length
   if (length < opts.minLength) {
     return { ok: false, reason: `password must be at least ${opts.minLength} characters` }
   }
   if (length > PASSWORD_MAX_LENGTH) {
     return { ok: false, reason: `password must be at most ${PASSWORD_MAX_LENGTH} characters` }
   }
-  if (opts.username !== undefined && password.toLowerCase() === opts.username.toLowerCase()) {
+  if (opts.username !== undefined && normalized.toLowerCase() === opts.username.toLowerCase()) {
     return { ok: false, reason: 'password must not equal the username' }
   }
-  if (isCommonPassword(password)) {
+  if (isCommonPassword(normalized)) {
     return { ok: false, reason: 'password is too common' }
   }
   return { ok: true }
