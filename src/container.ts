@@ -267,6 +267,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     audit,
     metrics: observability.security,
     cfg: config.limits,
+    profiles,
   })
   const recheck = createPasswordRecheck({ db, hasher, guard, audit })
   const accounts = createAccountService({
@@ -380,6 +381,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
   const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
   const userDirectory = createUserDirectory({
     db,
+    clock,
     cursors,
     mfaSummary,
     mfaSummaries: createMfaSummariesReader({ db }),

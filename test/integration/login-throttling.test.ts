@@ -3,6 +3,7 @@ import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, type TestApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
+import { adminWithMfa, mfaToken } from '../support/principals.js'
 import { syncDateWith } from '../support/time.js'
 
 const databases = await testDatabases()
@@ -197,6 +198,64 @@ describe.each(databases)('login throttling and lockout on $name', (database) => 
       admin_lock: false,
       lockout: true,
       via: 'cli',
+    })
+  })
+
+  /**
+   * Regression: `locked` showed only an admin's lock, so an account under the automatic
+   * lockout (SPEC §4.5: "locked for LOCKOUT_DURATION (an admin can unlock it)") looked active
+   * in the admin API, the UI and the CLI, with nothing there to unlock.
+   */
+  it('shows an automatic lockout as locked to admins until it is lifted or runs out', async () => {
+    const api = await start()
+    const admin = await adminWithMfa(t, 'lockview-admin')
+    const asAdmin = (method: 'GET' | 'PATCH', url: string, body?: unknown) =>
+      api.call<Record<string, unknown>>(method, url, { token: admin.token, body })
+    const frankId = await register('lockview-frank')
+    const ginaId = await register('lockview-gina')
+    const session = await login('lockview-frank', STRONG_PASSWORD)
+    // Someone also fails the admin's logins: a lockout must not disarm the admin's session.
+    const names = ['lockview-frank', 'lockview-gina', 'lockview-admin']
+    for (const name of names) for (let i = 0; i < 3; i++) await login(name, 'wrong password!!')
+    time.advance('61s')
+    for (const name of names) for (let i = 0; i < 2; i++) await login(name, 'wrong password!!')
+    expect((await login('lockview-frank', STRONG_PASSWORD)).status).toBe(429)
+
+    expect((await asAdmin('GET', `/api/admin/users/${frankId}`)).body).toMatchObject({
+      locked: true,
+      disabled: false,
+    })
+    const listed = await api.call<{ items: Record<string, unknown>[] }>(
+      'GET',
+      '/api/admin/users?q=lockview-',
+      { token: admin.token },
+    )
+    // Created within the same instant of the fake clock: the order among them is the ids'.
+    const rows = listed.body.items.map((u) => [u.username, u.locked])
+    expect(rows.sort()).toEqual([
+      ['lockview-admin', true],
+      ['lockview-frank', true],
+      ['lockview-gina', true],
+    ])
+    // Locked out, not locked by an admin: the session it had goes on, and says so.
+    const me = await api.get<Record<string, unknown>>(
+      '/api/auth/me',
+      session.body.access_token as string,
+    )
+    expect(me.body).toMatchObject({ locked: true })
+
+    const unlocked = await asAdmin('PATCH', `/api/admin/users/${frankId}`, { locked: false })
+    expect(unlocked.body).toMatchObject({ locked: false })
+    expect((await asAdmin('GET', `/api/admin/users/${frankId}`)).body).toMatchObject({
+      locked: false,
+    })
+    expect((await login('lockview-frank', STRONG_PASSWORD)).status).toBe(200)
+
+    // Gina's lockout runs out by itself (LOCKOUT_DURATION 1h) and stops showing.
+    time.advance('61m')
+    admin.token = await mfaToken(t, admin.id)
+    expect((await asAdmin('GET', `/api/admin/users/${ginaId}`)).body).toMatchObject({
+      locked: false,
     })
   })
 

@@ -76,7 +76,7 @@ export const userList = defineCommand({
     do {
       const page = await services.userDirectory.list({ limit: 100, cursor })
       for (const u of page.items) {
-        const status = u.disabled ? 'disabled' : u.locked ? 'locked' : 'active'
+        const status = u.disabled ? 'disabled' : u.locked || u.lockedOut ? 'locked' : 'active'
         ctx.out([u.id, u.username, u.email ?? '-', u.roles.join(','), status].join('\t'))
       }
       cursor = page.nextCursor ?? undefined

@@ -53,7 +53,9 @@ export function userJson(p: UserProfile): UserJson {
     phone: p.phone,
     phone_verified: p.phoneVerified,
     roles: p.roles,
-    locked: p.locked,
+    // SPEC §4.5: a locked-out account "is locked for LOCKOUT_DURATION (an admin can unlock
+    // it)"; showing only an admin's lock left the admin API and UI nothing to unlock.
+    locked: p.locked || p.lockedOut,
     disabled: p.disabled,
     mfa: {
       totp: p.mfa.totp,

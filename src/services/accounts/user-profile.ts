@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { lockedOutAmong } from '../../store/repositories/lockouts.js'
 import { rolesOfUser } from '../../store/repositories/roles.js'
 import { findUserById, type UserRow } from '../../store/repositories/users.js'
 import type { InvalidationBus } from '../cache/invalidation.js'
@@ -21,7 +22,14 @@ export interface UserProfile {
   phone: string | null
   phoneVerified: boolean
   roles: string[]
+  /** An admin's lock (`users.locked_at`): refuses the right password, ends every session. */
   locked: boolean
+  /**
+   * Under the automatic lockout after LOCKOUT_THRESHOLD failures. Shown to clients as `locked`
+   * too (schemas/common.ts), but it holds no session back and takes no admin power: anyone
+   * could otherwise disarm an admin by failing their logins.
+   */
+  lockedOut: boolean
   disabled: boolean
   mfa: MfaSummary
   createdAt: Date
@@ -30,7 +38,12 @@ export interface UserProfile {
 /** Reads what second factors a user has; the MFA services provide it. */
 export type MfaSummaryReader = (userId: string) => Promise<MfaSummary>
 
-export function toProfile(row: UserRow, roles: string[], mfa: MfaSummary): UserProfile {
+export function toProfile(
+  row: UserRow,
+  roles: string[],
+  mfa: MfaSummary,
+  lockedOut = false,
+): UserProfile {
   return {
     id: row.id,
     username: row.username,
@@ -40,6 +53,7 @@ export function toProfile(row: UserRow, roles: string[], mfa: MfaSummary): UserP
     phoneVerified: row.phone_verified_at !== null,
     roles,
     locked: row.locked_at !== null,
+    lockedOut,
     disabled: row.disabled_at !== null,
     mfa,
     createdAt: new Date(row.created_at),
@@ -85,11 +99,12 @@ export function createProfileReader(deps: {
       const startedAt = generation.get(userId) ?? 0
       const row = await findUserById(deps.db, userId)
       if (!row) return undefined
-      const [roles, mfa] = await Promise.all([
+      const [roles, mfa, lockedOut] = await Promise.all([
         rolesOfUser(deps.db, userId),
         deps.mfaSummary(userId),
+        lockedOutAmong(deps.db, [userId], now),
       ])
-      const profile = toProfile(row, roles, mfa)
+      const profile = toProfile(row, roles, mfa, lockedOut.has(userId))
       if ((generation.get(userId) ?? 0) === startedAt) cache.set(userId, profile, now + ttlMs)
       return profile
     },

@@ -83,7 +83,8 @@ export function createAccountLocks(deps: {
       const nowMs = clock.now().getTime()
       const adminLock = await setAdminLock(db, userId, false, nowMs)
       const lockout = await liftLockout(db, userId, nowMs)
-      if (adminLock) profiles.changed(userId)
+      // Either shows in the user object's `locked` (user-profile.ts).
+      if (adminLock || lockout) profiles.changed(userId)
       await audit.record({
         event: 'account_unlocked',
         outcome: 'success',

@@ -9,6 +9,7 @@ import {
   resetFailures,
   type LockoutState,
 } from '../../store/repositories/lockouts.js'
+import type { ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import {
@@ -85,6 +86,8 @@ export function createLoginThrottle(deps: {
   audit: AuditLog
   metrics: SecurityMetrics
   cfg: LoginLimitsConfig
+  /** Told of a new lockout: the user object shows it as `locked` (user-profile.ts). */
+  profiles?: Pick<ProfileReader, 'changed'>
 }): LoginGuard {
   const { db, clock, audit, metrics, cfg } = deps
   const budget = (name: Budget['name'], limit: number): Budget => ({
@@ -144,6 +147,7 @@ export function createLoginThrottle(deps: {
   async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<void> {
     const untilMs = nowMs + cfg.lockoutDurationSec * 1000
     if (!(await lockIfThresholdReached(db, userId, cfg.lockoutThreshold, nowMs, untilMs))) return
+    deps.profiles?.changed(userId)
     await audit.record({
       event: 'account_locked',
       outcome: 'success',

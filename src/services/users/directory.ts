@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { lockedOutAmong } from '../../store/repositories/lockouts.js'
 import { rolesOfUsers } from '../../store/repositories/roles.js'
 import { listUsers } from '../../store/repositories/users.js'
 import {
@@ -9,12 +10,14 @@ import {
 } from '../accounts/user-profile.js'
 import { GatehouseError } from '../errors.js'
 import type { CursorCodec, Page } from '../pagination.js'
+import type { Clock } from '../ports.js'
 
 export type UserDirectory = ReturnType<typeof createUserDirectory>
 
 /** Paged listing of users for administrators and the CLI. */
 export function createUserDirectory(deps: {
   db: Db
+  clock: Clock
   cursors: CursorCodec
   mfaSummary: MfaSummaryReader
   /** Reads a whole page's summaries at once; without it, one read per user. */
@@ -48,7 +51,10 @@ export function createUserDirectory(deps: {
         : new Map(
             await Promise.all(ids.map(async (id) => [id, await deps.mfaSummary(id)] as const)),
           )
-      const items = pageRows.map((r) => toProfile(r, roles.get(r.id) ?? [], mfa.get(r.id)!))
+      const lockedOut = await lockedOutAmong(deps.db, ids, deps.clock.now().getTime())
+      const items = pageRows.map((r) =>
+        toProfile(r, roles.get(r.id) ?? [], mfa.get(r.id)!, lockedOut.has(r.id)),
+      )
       const last = pageRows.at(-1)
       return {
         items,

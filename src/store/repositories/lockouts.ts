@@ -168,6 +168,25 @@ export async function lockIfThresholdReached(
   return Number(res.numUpdatedRows) === 1
 }
 
+/**
+ * Of these users, those an automatic lockout holds at `nowMs`: an admin sees them as locked
+ * (the user object's `locked`), so the one who can unlock them knows to.
+ */
+export async function lockedOutAmong(
+  db: Db,
+  userIds: readonly string[],
+  nowMs: number,
+): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set()
+  const rows = await db
+    .selectFrom('login_lockouts')
+    .select('user_id')
+    .where('user_id', 'in', userIds)
+    .where('locked_until', '>', nowMs)
+    .execute()
+  return new Set(rows.map((r) => r.user_id))
+}
+
 /** Lifts an automatic lockout and restarts counting; true when one was in force. */
 export async function liftLockout(db: Db, userId: string, nowMs: number): Promise<boolean> {
   await ensureLockoutRow(db, userId, nowMs)
