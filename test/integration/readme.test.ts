@@ -22,6 +22,7 @@ const SECTIONS = [
   '### The first admin',
   '### The 2FA flow with curl',
   '## Command line',
+  '## API keys',
   '## TOTP as a service',
 ]
 const SKIP = '<!-- readme-walk: skip'
