@@ -24,6 +24,7 @@ const SECTIONS = [
   '## Command line',
   '## API keys',
   '## TOTP as a service',
+  '## Products',
 ]
 const SKIP = '<!-- readme-walk: skip'
 const EXPECT = '# → '
