@@ -25,6 +25,7 @@ const SECTIONS = [
   '## API keys',
   '## TOTP as a service',
   '## Products',
+  '## Integrating your backend',
 ]
 const SKIP = '<!-- readme-walk: skip'
 const EXPECT = '# → '
