@@ -26,6 +26,7 @@ const SECTIONS = [
   '## TOTP as a service',
   '## Products',
   '## Integrating your backend',
+  '## Moving users over: `gatehouse user import`',
 ]
 const SKIP = '<!-- readme-walk: skip'
 const EXPECT = '# → '
