@@ -27,6 +27,7 @@ const SECTIONS = [
   '## Products',
   '## Integrating your backend',
   '## Moving users over: `gatehouse user import`',
+  '## Security notifications',
 ]
 const SKIP = '<!-- readme-walk: skip'
 const EXPECT = '# → '
