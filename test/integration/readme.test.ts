@@ -28,6 +28,7 @@ const SECTIONS = [
   '## Integrating your backend',
   '## Moving users over: `gatehouse user import`',
   '## Security notifications',
+  '## Tamper-evident audit log',
 ]
 const SKIP = '<!-- readme-walk: skip'
 const EXPECT = '# → '
