@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import * as argon2 from 'argon2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { IMPORT_COLUMNS } from '../../src/services/import/import-file.js'
 import { runCli, WHERE_LINE } from '../support/cli.js'
 import { startApp, type TestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Client } from '../support/http.js'
@@ -151,6 +152,16 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     const help = await runCli([...words, '--help'], { databaseUrl })
     expect(help).toMatchObject({ code: 0, stderr: '' })
     expect(help.stdout).toMatch(new RegExp(`^usage: gatehouse ${name}`))
+  })
+
+  /**
+   * README walk: `user import --help` listed the columns without `email_verified` and
+   * `phone_verified`, the two that decide whether an imported person can reset a password.
+   */
+  it('user import --help names every column the import reads', async () => {
+    const help = await gatehouse(['user', 'import', '--help'])
+    expect(help.code).toBe(0)
+    for (const column of IMPORT_COLUMNS) expect(help.stdout).toMatch(new RegExp(`\\b${column}\\b`))
   })
 
   it('keys rotate with an argument too many rotates nothing', async () => {

@@ -6,7 +6,8 @@ export const userImport = defineCommand({
   name: 'user import',
   usage:
     'user import FILE             import users from CSV or JSON Lines (username, email, phone,\n' +
-    '                             password_hash, totp_secret, roles); exits 1 if a row was rejected',
+    '                             email_verified, phone_verified, password_hash, totp_secret,\n' +
+    '                             roles); exits 1 if a row was rejected',
   positionals: [{ what: 'a file' }],
   async run(ctx, { positionals }) {
     const file = positionals[0]!
