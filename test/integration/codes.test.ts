@@ -420,6 +420,37 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     expect(requests.map((r) => r.outcome).sort()).toEqual(['failure', 'failure', 'success'])
   })
 
+  /**
+   * A weak new password was refused (400 validation_error) only for an existing account,
+   * while an unknown one answered 401 invalid_code: a user-enumeration oracle next to the
+   * forgot-password endpoint that is careful to answer alike.
+   */
+  it('answers a password reset with a weak new password alike for known and unknown accounts', async () => {
+    await register('reset-oracle', { email: 'reset-oracle@example.com' })
+    await emailCode('reset-oracle@example.com')
+    for (const new_password of ['short', 'password1234', 'reset-oracle']) {
+      const answers = []
+      for (const username of ['reset-oracle', 'reset-oracle@example.com', 'no-such-account']) {
+        const res = await api.post('/api/auth/password/reset', {
+          username,
+          code: '000000',
+          new_password: new_password === 'reset-oracle' ? username : new_password,
+        })
+        answers.push([res.status, res.body.code])
+      }
+      expect(answers).toEqual(Array(3).fill([400, 'validation_error']))
+    }
+    // A strong password with a wrong code: invalid_code for both.
+    for (const username of ['reset-oracle', 'no-such-account']) {
+      const res = await api.post('/api/auth/password/reset', {
+        username,
+        code: '000000',
+        new_password: 'another fine passphrase',
+      })
+      expect([res.status, res.body.code]).toEqual([401, 'invalid_code'])
+    }
+  })
+
   it('sends no reset code to an unverified address', async () => {
     await register('unverified', { email: 'unverified@example.com' })
     await emailCode('unverified@example.com')

@@ -87,10 +87,14 @@ export function createPasswordReset(deps: {
       newPassword: string,
       context: RequestContext,
     ): Promise<void> {
+      // The policy first, so a weak new password does not burn the code; and before the
+      // lookup, against the name as typed, so that a weak password answers validation_error
+      // for unknown accounts too: otherwise 400 against 401 told which accounts exist.
+      deps.accounts.assertPasswordPolicy(newPassword, identifier, 'new_password')
       const user = await findUserByIdentifier(db, identifier)
       if (!user)
         throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
-      // The policy first, so a weak new password does not burn the code.
+      // Typed as an email, the account's own username is another name the password must not be.
       deps.accounts.assertPasswordPolicy(newPassword, user.username, 'new_password')
       const row = await codes.consume({ userId: user.id, purpose: 'password_reset', code })
       if (!row) {
