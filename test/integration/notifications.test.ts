@@ -10,7 +10,9 @@ import {
   ALL_NOTIFICATIONS,
   type TestApp,
 } from '../support/harness.js'
+import { SoftAuthenticator } from '../support/authenticator.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
+import { passkeyClient } from '../support/passkeys.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
 
 const databases = await testDatabases()
@@ -19,7 +21,7 @@ const tokenIn = (text: string) => /\/not-me\?token=([A-Za-z0-9_-]+)/.exec(text)!
 
 describe.each(databases)('security notifications on $name', (database) => {
   const captures = useCaptures()
-  const { t } = useTestApp(database, () => ({
+  const { t, api } = useTestApp(database, () => ({
     env: {
       ...captures.env('Gatehouse <auth@example.test>'),
       PUBLIC_URL: 'https://auth.example.test',
@@ -209,6 +211,50 @@ describe.each(databases)('security notifications on $name', (database) => {
     ).toBe(204)
     expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
     expect((await login('otto', NEW_PASSWORD)).status).toBe(200)
+  })
+
+  /**
+   * "This wasn't me" ended the sessions and blocked the password, but a passkey still signed
+   * in: an intruder holding the password adds a passkey, the owner follows the link in the
+   * "second factor added" notice, and the intruder signs straight back in with that passkey.
+   * An mfa_token taken before the report likewise still finished its login.
+   */
+  it('"this wasn\'t me" also stops passkey sign-ins and pending second steps until a reset', async () => {
+    const email = await withEmail('quinn')
+    const pk = passkeyClient(api)
+    // The intruder, with the password: a session, a pending second step, and a passkey.
+    const intruder = (await login('quinn', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66'))
+      .body as unknown as Tokens
+    const authenticator = new SoftAuthenticator('ES256', 'https://auth.example.test')
+    await pk.register(intruder.access_token, authenticator)
+    const added = await captures.mail.next(email)
+    expect(added.text).toContain('A second factor was added to your account')
+    const step = await pk.passwordStep('quinn')
+    const stepOptions = await pk.mfaOptions(step.mfa_token)
+
+    expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
+
+    const { challenge_id, options } = await pk.passkeyOptions()
+    const refusal = (res: { status: number; body: object }) => [
+      res.status,
+      (res.body as { code?: string }).code,
+    ]
+    const passwordless = await pk.verifyPasskey(challenge_id, authenticator.assert(options))
+    expect(refusal(passwordless)).toEqual([403, 'password_reset_required'])
+    const second = await pk.verifyMfa(step.mfa_token, authenticator.assert(stepOptions))
+    expect(refusal(second)).toEqual([403, 'password_reset_required'])
+
+    // The owner resets the password; the account signs in again, the passkey too.
+    expect((await call('/api/auth/password/forgot', { username: 'quinn' })).status).toBe(202)
+    const code = codeIn((await captures.mail.next(email)).text)
+    const reset = await call('/api/auth/password/reset', {
+      username: 'quinn',
+      code,
+      new_password: NEW_PASSWORD,
+    })
+    expect(reset.status).toBe(204)
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
+    await pk.loginPasswordless(authenticator)
   })
 
   it('an expired link no longer works', async () => {

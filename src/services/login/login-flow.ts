@@ -4,6 +4,7 @@ import type {
 } from '@simplewebauthn/server'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
+import { isCompromised } from '../../store/repositories/notifications.js'
 import type { AccountService } from '../accounts/accounts.js'
 import type { MfaSummaryReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
@@ -16,7 +17,7 @@ import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second
 import type { PasskeyAssertions } from '../passkeys/assertions.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
 import { createLoginCompletion } from './complete-login.js'
-import { normalizeIdentifier } from '../accounts/accounts.js'
+import { normalizeIdentifier, passwordResetRequired } from '../accounts/accounts.js'
 import type { LoginAttempt, LoginGuard } from './login-guard.js'
 
 export type LoginResult =
@@ -115,6 +116,8 @@ export function createLoginFlow(deps: {
         throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
       if (user.locked_at !== null)
         throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+      // An mfa_token from before a "this wasn't me" report must not finish the login it began.
+      if (await isCompromised(db, user.id)) throw passwordResetRequired()
 
       const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
       const verdict: { ok: boolean; reason?: string } = enrolled ? await check(user) : { ok: false }
