@@ -75,18 +75,26 @@ export function createContactVerification(deps: {
       context: RequestContext,
     ): Promise<string> {
       const user = await findUserByIdentifier(db, identifier)
-      if (!user) throw wrongCode()
+      // An unknown name is audited as a wrong code is (login does the same): the probe shows
+      // in the log, and both answers cost the same write, so their timing does not tell
+      // which usernames exist.
+      const failed = (userId: string | null, reason: string) =>
+        audit.record({
+          event: 'contact_verified',
+          outcome: 'failure',
+          userId,
+          username: identifier,
+          details: { channel, reason },
+          context,
+        })
+      if (!user) {
+        await failed(null, 'unknown_user')
+        throw wrongCode()
+      }
       const row = await codes.consume({ userId: user.id, purpose: 'verify_contact', channel, code })
       const nowMs = clock.now().getTime()
       if (!row || !(await markContactVerified(db, user.id, channel, row.destination, nowMs))) {
-        await audit.record({
-          event: 'contact_verified',
-          outcome: 'failure',
-          userId: user.id,
-          username: identifier,
-          details: { channel },
-          context,
-        })
+        await failed(user.id, 'invalid_code')
         throw wrongCode()
       }
       profiles.changed(user.id)

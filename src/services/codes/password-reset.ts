@@ -92,8 +92,19 @@ export function createPasswordReset(deps: {
       // for unknown accounts too: otherwise 400 against 401 told which accounts exist.
       deps.accounts.assertPasswordPolicy(newPassword, identifier, 'new_password')
       const user = await findUserByIdentifier(db, identifier)
-      if (!user)
+      if (!user) {
+        // Audited like a wrong code (as forgot-password audits unknown names): the probe
+        // shows, and both answers cost the same write.
+        await audit.record({
+          event: 'password_reset',
+          outcome: 'failure',
+          userId: null,
+          username: identifier,
+          details: { reason: 'unknown_user' },
+          context,
+        })
         throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
+      }
       // Typed as an email, the account's own username is another name the password must not be.
       deps.accounts.assertPasswordPolicy(newPassword, user.username, 'new_password')
       const row = await codes.consume({ userId: user.id, purpose: 'password_reset', code })
