@@ -161,6 +161,43 @@ describe.each(databases)('account security on $name', (database) => {
   })
 })
 
+describe.each(databases)('pending second steps when sessions end, on $name', (database) => {
+  const { t, api } = useTestApp(database)
+
+  /**
+   * A password step passed before a password change still finished its sign-in with the old
+   * password (the mfa_token lived on for its five minutes): ending every session ends the
+   * half-done ones too.
+   */
+  it.each([
+    ['a password change', 'password/change'],
+    ['logout everywhere', 'logout-all'],
+  ])('an mfa_token taken before %s is dead (401 invalid_token)', async (_name, endpoint) => {
+    const username = `pending-${endpoint.replace(/\W/g, '-')}`
+    const user = await userWithTotp(t, api, username)
+    const challenge = await api.post<{ mfa_token: string }>('/api/auth/login', {
+      username,
+      password: STRONG_PASSWORD,
+    })
+    expect(challenge.body.mfa_token).toBeTypeOf('string')
+    const ended = await api.post(
+      `/api/auth/${endpoint}`,
+      endpoint === 'logout-all'
+        ? undefined
+        : { current_password: STRONG_PASSWORD, new_password: 'a brand new passphrase' },
+      user.mfa.access_token,
+    )
+    expect(ended.status).toBe(204)
+    t.clock.advance('30s')
+    const verify = await api.post('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      code: appCode(user.secret, t.clock),
+    })
+    expect(verify.status).toBe(401)
+    expect(verify.body.code).toBe('invalid_token')
+  })
+})
+
 /** The audit rows of one event for one user, details parsed. */
 async function auditOf(t: TestApp, userId: string, event: string) {
   const rows = await t.services.db

@@ -8,6 +8,7 @@ import {
   rotateRefreshToken,
   type RefreshTokenRow,
 } from '../../store/repositories/refresh-tokens.js'
+import { spendMfaTokensOf } from '../../store/repositories/mfa-tokens.js'
 import { rolesOfUser } from '../../store/repositories/roles.js'
 import {
   endSessions,
@@ -343,6 +344,9 @@ export function createSessionService(deps: {
         opts.exceptSessionId === undefined
           ? { userId }
           : { userId, exceptSessionId: opts.exceptSessionId }
+      // A password step passed before this point is part of what ends: its mfa_token would
+      // otherwise still open a session with the old password for up to five minutes.
+      await spendMfaTokensOf(db, userId, clock.now().getTime())
       return endSessionsAudited(filter, reason, opts.context, opts.actorId)
     },
 

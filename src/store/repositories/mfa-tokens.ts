@@ -53,3 +53,16 @@ export async function spendMfaToken(db: Db, tokenHash: string, now: number): Pro
     .executeTakeFirst()
   return Number(res.numUpdatedRows) === 1
 }
+
+/**
+ * Spends every pending second step of a user: when all their sessions end (password change
+ * or reset, "this wasn't me", lock, disable), a sign-in half done before must not finish.
+ */
+export async function spendMfaTokensOf(db: Db, userId: string, now: number): Promise<void> {
+  await db
+    .updateTable('mfa_tokens')
+    .set({ spent_at: now })
+    .where('user_id', '=', userId)
+    .where('spent_at', 'is', null)
+    .execute()
+}
