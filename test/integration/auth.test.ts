@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { useTestApp } from '../support/harness.js'
+import { useTestApp, type TestApp } from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 
 const databases = await testDatabases()
@@ -153,12 +153,7 @@ describe.each(databases)('accounts and login on $name', (database) => {
       password: STRONG_PASSWORD,
     })
     expect(res.status).toBe(200)
-    const row = await t.services.db
-      .selectFrom('users')
-      .select('password_hash')
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow()
-    expect(row.password_hash).toMatch(/^\$argon2id\$/)
+    expect(await storedHashOf(t, id)).toMatch(/^\$argon2id\$/)
     const again = await api.post('/api/auth/login', {
       username: 'imported',
       password: STRONG_PASSWORD,
@@ -209,12 +204,7 @@ describe.each(databases)('accounts and login on $name', (database) => {
     const login = (password: string) =>
       api.post('/api/auth/login', { username: 'imported-nfd', password })
     expect((await login(typed)).status).toBe(200)
-    const row = await t.services.db
-      .selectFrom('users')
-      .select('password_hash')
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow()
-    expect(row.password_hash).toMatch(/^\$argon2id\$/)
+    expect(await storedHashOf(t, id)).toMatch(/^\$argon2id\$/)
     // Rehashed normalised: now the composed form works too.
     expect((await login(typed.normalize('NFC'))).status).toBe(200)
     expect((await login(typed)).status).toBe(200)
@@ -231,3 +221,13 @@ describe.each(databases)('accounts and login on $name', (database) => {
     expect(anonymous.headers['www-authenticate']).toBe('Bearer')
   })
 })
+
+/** The password hash stored for a user, as the database holds it. */
+async function storedHashOf(t: TestApp, userId: string): Promise<string | null> {
+  const row = await t.services.db
+    .selectFrom('users')
+    .select('password_hash')
+    .where('id', '=', userId)
+    .executeTakeFirstOrThrow()
+  return row.password_hash
+}
