@@ -9,6 +9,16 @@ import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely'
 export const STATEMENT_CACHE_SIZE = 500
 
 /**
+ * What a Kysely transaction begins with instead of its plain (deferred) `begin`. A deferred
+ * transaction that reads and then writes fails at once with SQLITE_BUSY, without waiting out
+ * `busy_timeout`, when another process (the CLI beside a running server) committed after its
+ * first read: its snapshot can no longer become a write. Taking the write lock at `begin`
+ * waits for the other writer instead. Within one process nothing changes: Kysely runs one
+ * query at a time on the one connection.
+ */
+const BEGIN_WRITING = 'begin immediate'
+
+/**
  * The database as Kysely's SqliteDialect sees it, with `prepare` answered from a bounded LRU
  * keyed by SQL text. Kysely prepares every query anew, and better-sqlite3's `prepare` (parse,
  * plan, allocate) cost about 1 ms of each login's CPU, more than all its statements' runs.
@@ -26,7 +36,8 @@ export function cachingStatements(
 ): KyselySqliteDatabase {
   const cache = new Map<string, Statement>()
   return {
-    prepare(sql: string) {
+    prepare(text: string) {
+      const sql = text === 'begin' ? BEGIN_WRITING : text
       const cached = cache.get(sql)
       if (cached && !cached.busy) {
         // Re-inserted so the Map's order is least recently used first.

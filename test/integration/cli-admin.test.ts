@@ -32,7 +32,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
     databaseUrl = `sqlite:${join(dir, 'cli.db')}`
     const migrated = await gatehouse(['migrate'])
-    expect(migrated.code).toBe(0)
+    expect(migrated.code, migrated.stderr).toBe(0)
     expect(migrated.stdout).toMatch(/^applied \d+ migrations: 0001-foundation, [^\n]*\n$/)
     // The same database served in-process, to check what the CLI's changes mean to clients.
     t = await startApp(databaseUrl)
@@ -51,7 +51,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
       ['user', 'create', 'carla', '--password-stdin'],
       `${STRONG_PASSWORD}\n`,
     )
-    expect(created.code).toBe(0)
+    expect(created.code, created.stderr).toBe(0)
 
     const roles = await gatehouse(['user', 'roles', 'CARLA', 'admin', 'user'])
     expect(roles).toMatchObject({ code: 0, stdout: 'carla now has the roles admin, user\n' })
@@ -59,7 +59,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     expect(list.stdout).toMatch(/\tcarla\t-\tadmin,user\tactive\n/)
 
     const locked = await gatehouse(['user', 'lock', 'carla'])
-    expect(locked.code).toBe(0)
+    expect(locked.code, locked.stderr).toBe(0)
     expect((await login('carla')).body.code).toBe('account_locked')
     expect((await gatehouse(['user', 'list'])).stdout).toMatch(/\tcarla\t.*\tlocked\n/)
 
@@ -75,7 +75,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
 
     // The CLI is the way back in, so it may take the admin role from the last admin.
     const demoted = await gatehouse(['user', 'roles', 'carla', 'user'])
-    expect(demoted.code).toBe(0)
+    expect(demoted.code, demoted.stderr).toBe(0)
 
     const deleted = await gatehouse(['user', 'delete', 'carla'])
     expect(deleted).toMatchObject({ code: 0, stdout: 'deleted carla\n' })
@@ -160,7 +160,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
    */
   it('user import --help names every column the import reads', async () => {
     const help = await gatehouse(['user', 'import', '--help'])
-    expect(help.code).toBe(0)
+    expect(help.code, help.stderr).toBe(0)
     for (const column of IMPORT_COLUMNS) expect(help.stdout).toMatch(new RegExp(`\\b${column}\\b`))
   })
 
@@ -194,7 +194,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
       '--scope',
       'introspect',
     ])
-    expect(created.code).toBe(0)
+    expect(created.code, created.stderr).toBe(0)
     const lines = created.stdout.trim().split('\n')
     const key = lines.at(-1)!
     expect(key).toMatch(/^ghk_[A-Za-z0-9_-]{43}$/)
@@ -215,7 +215,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     expect((await register()).status).toBe(201)
 
     const revoked = await gatehouse(['apikey', 'revoke', id])
-    expect(revoked.code).toBe(0)
+    expect(revoked.code, revoked.stderr).toBe(0)
     // Another process revoked it: this instance's key cache lets it go within seconds.
     t.clock.advance('6s')
     const refused = await register()

@@ -17,7 +17,7 @@ describe.each(databases)(
 
     it('migrates an empty database', async () => {
       const res = await runCli(['migrate'], { databaseUrl: fresh.url })
-      expect(res.code).toBe(0)
+      expect(res.code, res.stderr).toBe(0)
       const where = res.stderr.split('\n').find((l) => WHERE_LINE.test(l))
       expect(where).toContain('the secret key from GATEHOUSE_SECRET_KEY (key id ')
       expect(res.stdout).toMatch(/^applied \d+ migrations: 0001-foundation, [^\n]*\n$/)
@@ -42,7 +42,7 @@ describe.each(databases)(
           stdin: `${STRONG_PASSWORD}\n`,
         },
       )
-      expect(res.code).toBe(0)
+      expect(res.code, res.stderr).toBe(0)
       expect(res.stdout).toContain('created user cli-admin')
       expect(res.stdout).not.toContain(STRONG_PASSWORD)
 
@@ -61,7 +61,7 @@ describe.each(databases)(
 
     it('lists users', async () => {
       const res = await runCli(['user', 'list'], { databaseUrl: fresh.url })
-      expect(res.code).toBe(0)
+      expect(res.code, res.stderr).toBe(0)
       expect(res.stdout).toMatch(/cli-admin\tadmin@example.com\tadmin\tactive/)
     })
 
@@ -72,7 +72,7 @@ describe.each(databases)(
      */
     it('exports the audit log as pure NDJSON on stdout, saying where on stderr', async () => {
       const res = await runCli(['audit', 'export'], { databaseUrl: fresh.url })
-      expect(res.code).toBe(0)
+      expect(res.code, res.stderr).toBe(0)
       expect(res.stderr).toMatch(WHERE_LINE)
       const lines = res.stdout.split('\n')
       expect(lines.pop()).toBe('')
@@ -84,7 +84,7 @@ describe.each(databases)(
       expect(lines.map((l) => (JSON.parse(l) as { event: string }).event)).toContain('register')
       // Every writing command keeps its output clean the same way.
       const rotated = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
-      expect(rotated.code).toBe(0)
+      expect(rotated.code, rotated.stderr).toBe(0)
       expect(rotated.stdout).toMatch(/^new signing key \S+; [^\n]*\n$/)
       expect(rotated.stderr).toMatch(WHERE_LINE)
     })
@@ -156,7 +156,7 @@ describe.each(databases)(
           await client(t.app).get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')
         ).body.keys
         const res = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
-        expect(res.code).toBe(0)
+        expect(res.code, res.stderr).toBe(0)
         const kid = /new signing key (\S+);/.exec(res.stdout)?.[1]
         expect(kid).toBeDefined()
         t.clock.advance('3s')
@@ -176,7 +176,7 @@ describe.each(databases)(
         databaseUrl: fresh.url,
         env: { GATEHOUSE_SECRET_KEY: newKey, GATEHOUSE_OLD_SECRET_KEYS: TEST_SECRET_KEY },
       })
-      expect(rotate.code).toBe(0)
+      expect(rotate.code, rotate.stderr).toBe(0)
       expect(rotate.stdout).toMatch(/re-encrypted [1-9]\d* secrets?/)
       // With only the new key, the service still signs and logs in.
       const t = await startApp(fresh.url, { env: { GATEHOUSE_SECRET_KEY: newKey } })

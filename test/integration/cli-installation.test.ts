@@ -60,7 +60,7 @@ describe('the CLI outside an installation', () => {
     'lets migrate create the database and the development key, saying where',
     async () => {
       const migrated = await here(['migrate'])
-      expect(migrated.code).toBe(0)
+      expect(migrated.code, migrated.stderr).toBe(0)
       const where = migrated.stderr.trimEnd()
       const applied = migrated.stdout.trimEnd()
       expect(where).toBe(
@@ -71,7 +71,7 @@ describe('the CLI outside an installation', () => {
       expect(applied).toMatch(/^applied \d+ migrations: 0001-foundation, /)
 
       const created = await here(['user', 'create', 'admin2', '--role', 'admin'])
-      expect(created.code).toBe(0)
+      expect(created.code, created.stderr).toBe(0)
       expect(created.stderr).toMatch(WHERE_LINE)
       expect(created.stderr).toContain(`the secret key from ${join(dir, 'data', 'secret.key')}`)
       expect(created.stderr).not.toContain('generated just now')
@@ -143,7 +143,7 @@ describe.each(databases)('the CLI and the server on $name', (database) => {
           GATEHOUSE_OLD_SECRET_KEYS: testConfig(fresh.url).secrets.key.toString('base64'),
         },
       })
-      expect(ok.code).toBe(0)
+      expect(ok.code, ok.stderr).toBe(0)
       expect(ok.stderr).toContain('1 old key')
     },
     SLOW,

@@ -94,7 +94,7 @@ describe('the README "Sign in with Gatehouse" example', { timeout: 120_000 }, ()
       { databaseUrl },
     )
     expect(created.stderr.replace(WHERE_LINE, '')).toBe('')
-    expect(created.code).toBe(0)
+    expect(created.code, created.stderr).toBe(0)
     const clientId = /^client_id: (\S+)$/m.exec(created.stdout)?.[1]
     const { items } = await t.services.oidcClients.list({ limit: 100 })
     const client = items.find((c) => c.clientId === clientId)
@@ -121,7 +121,7 @@ describe('the README "Sign in with Gatehouse" example', { timeout: 120_000 }, ()
     const created = await runCli(words.slice(2), { databaseUrl })
     // Standard error says only where the command acted (the "using database …" line).
     expect(created.stderr.replace(WHERE_LINE, '')).toBe('')
-    expect(created.code).toBe(0)
+    expect(created.code, created.stderr).toBe(0)
     const printed = created.stdout.split('\n')
     for (const shown of sh.split('\n').filter((l) => l.startsWith('# '))) {
       const pattern = linePattern(shown.slice(2))

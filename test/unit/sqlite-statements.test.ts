@@ -1,4 +1,7 @@
 import Database from 'better-sqlite3'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Kysely, SqliteDialect, sql } from 'kysely'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { InlineLimitsPlugin } from '../../src/store/inline-limits.js'
@@ -64,6 +67,36 @@ describe('SQLite statement cache', () => {
     }
     const rows = await db.selectFrom('t').select('name').execute()
     expect(rows.map((r) => r.name)).toEqual(['kept', 'kept', 'kept'])
+  })
+
+  it('takes the write lock when a transaction begins, so a writer in another process waits for it', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'gatehouse-begin-'))
+    const file = join(folder, 'db.sqlite')
+    const raw = new Database(file)
+    raw.pragma('journal_mode = WAL')
+    const db = new Kysely<Tables>({
+      dialect: new SqliteDialect({ database: cachingStatements(raw) }),
+    })
+    open.push(db)
+    await sql`create table t (id integer primary key, name text not null)`.execute(db)
+    const other = new Database(file, { timeout: 0 })
+    try {
+      await db.transaction().execute(async (trx) => {
+        await trx.selectFrom('t').selectAll().execute()
+        // A deferred begin would let this commit land between the read above and the write
+        // below, and the write would then fail with SQLITE_BUSY instead of waiting.
+        expect(() => other.prepare("insert into t (name) values ('other')").run()).toThrow(
+          /database is locked/,
+        )
+        await trx.insertInto('t').values({ id: 1, name: 'mine' }).execute()
+      })
+      other.prepare("insert into t (name) values ('other')").run()
+      const rows = await db.selectFrom('t').select('name').orderBy('id').execute()
+      expect(rows.map((r) => r.name)).toEqual(['mine', 'other'])
+    } finally {
+      other.close()
+      rmSync(folder, { recursive: true, force: true })
+    }
   })
 
   it('stays within its bound, evicting the least recently used text', async () => {
