@@ -11,6 +11,7 @@ import * as auditChain from './migrations/0014-audit-chain.js'
 import * as notifications from './migrations/0014-notifications.js'
 import * as exactCollation from './migrations/0015-exact-collation.js'
 import * as oidcHashedIds from './migrations/0016-oidc-hashed-ids.js'
+import * as notMeScope from './migrations/0017-not-me-scope.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0014-notifications': notifications,
   '0015-exact-collation': exactCollation,
   '0016-oidc-hashed-ids': oidcHashedIds,
+  '0017-not-me-scope': notMeScope,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -219,6 +219,10 @@ export interface NotMeTokensTable {
   created_at: number
   expires_at: number
   used_at: number | null
+  /** When the notified event happened; null on links sent before 0017. */
+  event_at: number | null
+  /** The passkey the notice reports as added, if it does. */
+  passkey_id: string | null
 }
 
 export interface WebauthnCredentialsTable {

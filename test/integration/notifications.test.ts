@@ -219,14 +219,43 @@ describe.each(databases)('security notifications on $name', (database) => {
    * "second factor added" notice, and the intruder signs straight back in with that passkey.
    * An mfa_token taken before the report likewise still finished its login.
    */
-  it('"this wasn\'t me" also stops passkey sign-ins and pending second steps until a reset', async () => {
+  const refusal = (res: { status: number; body: object }) => [
+    res.status,
+    (res.body as { code?: string }).code,
+  ]
+  const passkeysOf = async (username: string) =>
+    (
+      await t.services.db
+        .selectFrom('webauthn_credentials')
+        .innerJoin('users', 'users.id', 'webauthn_credentials.user_id')
+        .select('webauthn_credentials.id')
+        .where('users.username', '=', username)
+        .orderBy('webauthn_credentials.created_at')
+        .execute()
+    ).map((r) => r.id)
+  const lastReport = async () => {
+    const row = await t.services.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'compromise_reported')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow()
+    return JSON.parse(row.details ?? '{}') as Record<string, unknown>
+  }
+
+  /**
+   * An intruder holding the password adds a passkey, which signs in without the password: if
+   * the owner's report left it in place, the intruder would sign straight back in, even after
+   * the owner's reset. An mfa_token taken before the report must not finish its sign-in either.
+   */
+  it('"this wasn\'t me" removes the passkey its notice reports as added and ends pending second steps', async () => {
     const email = await withEmail('quinn')
     const pk = passkeyClient(api)
-    // The intruder, with the password: a session, a pending second step, and a passkey.
+    // The intruder, with the password: a session, a passkey, and a pending second step.
     const intruder = (await login('quinn', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66'))
       .body as unknown as Tokens
     const authenticator = new SoftAuthenticator('ES256', 'https://auth.example.test')
-    await pk.register(intruder.access_token, authenticator)
+    const passkey = await pk.register(intruder.access_token, authenticator)
     const added = await captures.mail.next(email)
     expect(added.text).toContain('A second factor was added to your account')
     const step = await pk.passwordStep('quinn')
@@ -234,18 +263,16 @@ describe.each(databases)('security notifications on $name', (database) => {
 
     expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
 
+    expect(await passkeysOf('quinn')).toEqual([])
+    expect((await lastReport()).passkeys_removed).toEqual([passkey.id])
     const { challenge_id, options } = await pk.passkeyOptions()
-    const refusal = (res: { status: number; body: object }) => [
-      res.status,
-      (res.body as { code?: string }).code,
-    ]
     const passwordless = await pk.verifyPasskey(challenge_id, authenticator.assert(options))
-    expect(refusal(passwordless)).toEqual([403, 'password_reset_required'])
+    expect(passwordless.status).toBe(401)
     // The report ended every session, and the half-done sign-in with them.
     const second = await pk.verifyMfa(step.mfa_token, authenticator.assert(stepOptions))
     expect(refusal(second)).toEqual([401, 'invalid_token'])
 
-    // The owner resets the password; the account signs in again, the passkey too.
+    // The owner resets the password and signs in with it alone; the intruder's passkey is gone.
     expect((await call('/api/auth/password/forgot', { username: 'quinn' })).status).toBe(202)
     const code = codeIn((await captures.mail.next(email)).text)
     const reset = await call('/api/auth/password/reset', {
@@ -255,7 +282,46 @@ describe.each(databases)('security notifications on $name', (database) => {
     })
     expect(reset.status).toBe(204)
     expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
-    await pk.loginPasswordless(authenticator)
+    const back = await login('quinn', NEW_PASSWORD)
+    expect(back.status).toBe(200)
+    expect(back.body.access_token).toBeTruthy()
+    const again = await pk.passkeyOptions()
+    expect(
+      (await pk.verifyPasskey(again.challenge_id, authenticator.assert(again.options))).status,
+    ).toBe(401)
+  })
+
+  it('a link from an earlier notice removes every passkey added since its event and keeps older ones until a reset', async () => {
+    const email = await withEmail('rhea')
+    const pk = passkeyClient(api)
+    const owner = (await login('rhea')).body as unknown as Tokens
+    const ownKey = new SoftAuthenticator('ES256', 'https://auth.example.test')
+    const own = await pk.register(owner.access_token, ownKey)
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Second factor added')
+    t.clock.advance('1h')
+    // Someone signs in from another device (with the owner's laptop, passkey and all) and
+    // adds a passkey of their own.
+    const stolen = await pk.loginWithSecondFactor('rhea', ownKey)
+    const theirKey = new SoftAuthenticator('ES256', 'https://auth.example.test')
+    await pk.register(stolen.access_token, theirKey)
+    const notices = [await captures.mail.next(email), await captures.mail.next(email)]
+    const signIn = notices.find((m) => m.subject === 'Gatehouse: New sign-in')!
+    expect(notices.map((m) => m.subject).sort()).toEqual([
+      'Gatehouse: New sign-in',
+      'Gatehouse: Second factor added',
+    ])
+
+    expect((await call('/api/auth/not-me', { token: tokenIn(signIn.text) })).status).toBe(204)
+
+    expect(await passkeysOf('rhea')).toEqual([own.id])
+    const theirs = await pk.passkeyOptions()
+    expect(
+      (await pk.verifyPasskey(theirs.challenge_id, theirKey.assert(theirs.options))).status,
+    ).toBe(401)
+    const mine = await pk.passkeyOptions()
+    expect(refusal(await pk.verifyPasskey(mine.challenge_id, ownKey.assert(mine.options)))).toEqual(
+      [403, 'password_reset_required'],
+    )
   })
 
   it('an expired link no longer works', async () => {

@@ -120,14 +120,27 @@ export function createNotifier(deps: {
     return true
   }
 
-  /** A fresh single-use link for this message; only its hash is stored. */
-  async function notMeUrl(userId: string, nowMs: number): Promise<string> {
+  /**
+   * A fresh single-use link for this message; only its hash is stored, with what following
+   * it undoes beyond the sessions and the password: the passkeys added since the event, and
+   * the one the message reports as added (created a moment before its audit row).
+   */
+  async function notMeUrl(
+    row: OutboxRow,
+    details: Record<string, unknown>,
+    nowMs: number,
+  ): Promise<string> {
     const token = deps.random.bytes(32).toString('base64url')
     await insertNotMeToken(db, {
       tokenHash: sha256Hex(token),
-      userId,
+      userId: row.user_id,
       nowMs,
       expiresAtMs: nowMs + NOT_ME_TTL_MS,
+      eventAtMs: Number(row.occurred_at),
+      passkeyId:
+        details.event === 'passkey_registered' && typeof details.passkey_id === 'string'
+          ? details.passkey_id
+          : undefined,
     })
     return `${cfg.publicUrl}/not-me?token=${token}`
   }
@@ -147,7 +160,7 @@ export function createNotifier(deps: {
       ip: row.ip,
       userAgent: row.user_agent,
       details,
-      notMeUrl: await notMeUrl(user.id, nowMs),
+      notMeUrl: await notMeUrl(row, details, nowMs),
     })
     if (email)
       await deps.mailer.send({

@@ -119,7 +119,14 @@ export async function markOutboxFailed(
 
 export async function insertNotMeToken(
   db: Db,
-  row: { tokenHash: string; userId: string; nowMs: number; expiresAtMs: number },
+  row: {
+    tokenHash: string
+    userId: string
+    nowMs: number
+    expiresAtMs: number
+    eventAtMs: number
+    passkeyId: string | undefined
+  },
 ): Promise<void> {
   await db
     .insertInto('not_me_tokens')
@@ -129,16 +136,24 @@ export async function insertNotMeToken(
       created_at: row.nowMs,
       expires_at: row.expiresAtMs,
       used_at: null,
+      event_at: row.eventAtMs,
+      passkey_id: row.passkeyId ?? null,
     })
     .execute()
 }
 
-/** Spends a live token in one conditional write; returns its user, or undefined. */
+export interface SpentNotMeToken {
+  userId: string
+  eventAtMs: number | undefined
+  passkeyId: string | undefined
+}
+
+/** Spends a live token in one conditional write; returns what it was for, or undefined. */
 export async function spendNotMeToken(
   db: Db,
   tokenHash: string,
   nowMs: number,
-): Promise<string | undefined> {
+): Promise<SpentNotMeToken | undefined> {
   const result = await db
     .updateTable('not_me_tokens')
     .set({ used_at: nowMs })
@@ -149,10 +164,16 @@ export async function spendNotMeToken(
   if (Number(result.numUpdatedRows) !== 1) return undefined
   const row = await db
     .selectFrom('not_me_tokens')
-    .select('user_id')
+    .select(['user_id', 'event_at', 'passkey_id'])
     .where('token_hash', '=', tokenHash)
     .executeTakeFirst()
-  return row?.user_id
+  return (
+    row && {
+      userId: row.user_id,
+      eventAtMs: row.event_at === null ? undefined : Number(row.event_at),
+      passkeyId: row.passkey_id ?? undefined,
+    }
+  )
 }
 
 export async function markCompromised(db: Db, userId: string, nowMs: number): Promise<void> {

@@ -78,6 +78,36 @@ export async function deleteCredentials(db: Db, userId: string): Promise<number>
 }
 
 /**
+ * Removes the user's passkeys added at or after `sinceMs`, and the one with id `alsoId`;
+ * returns the ids of those removed.
+ */
+export async function deleteCredentialsAddedSince(
+  db: Db,
+  userId: string,
+  sinceMs: number,
+  alsoId: string | undefined,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('webauthn_credentials')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where((eb) =>
+      alsoId === undefined
+        ? eb('created_at', '>=', sinceMs)
+        : eb.or([eb('created_at', '>=', sinceMs), eb('id', '=', alsoId)]),
+    )
+    .execute()
+  const ids = rows.map((r) => r.id)
+  if (ids.length > 0)
+    await db
+      .deleteFrom('webauthn_credentials')
+      .where('user_id', '=', userId)
+      .where('id', 'in', ids)
+      .execute()
+  return ids
+}
+
+/**
  * Records a verified assertion's signature counter in one conditional write (WebAuthn §7.2
  * step 21): it must be above the stored one, or both must be 0 (an authenticator that does
  * not count). Two assertions racing with the same counter cannot both pass.
