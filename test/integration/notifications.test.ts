@@ -13,6 +13,7 @@ import {
 import { SoftAuthenticator } from '../support/authenticator.js'
 import { STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { passkeyClient } from '../support/passkeys.js'
+import { appCode } from '../support/totp.js'
 import { codeIn, startMailCapture, type MailCapture } from '../support/mail.js'
 
 const databases = await testDatabases()
@@ -264,7 +265,12 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
 
     expect(await passkeysOf('quinn')).toEqual([])
-    expect((await lastReport()).passkeys_removed).toEqual([passkey.id])
+    expect(await lastReport()).toMatchObject({
+      passkeys_removed: [passkey.id],
+      totp_removed: false,
+      channels_removed: [],
+      backup_codes_removed: 0,
+    })
     const { challenge_id, options } = await pk.passkeyOptions()
     const passwordless = await pk.verifyPasskey(challenge_id, authenticator.assert(options))
     expect(passwordless.status).toBe(401)
@@ -322,6 +328,53 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(refusal(await pk.verifyPasskey(mine.challenge_id, ownKey.assert(mine.options)))).toEqual(
       [403, 'password_reset_required'],
     )
+  })
+
+  it('"this wasn\'t me" removes an authenticator app and backup codes the intruder set up, so the owner is not locked out after the reset', async () => {
+    const email = await withEmail('sven')
+    const intruder = (await login('sven', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66'))
+      .body as unknown as Tokens
+    const setup = await api.post<{ otpauth_url: string }>(
+      '/api/auth/2fa/totp/setup',
+      undefined,
+      intruder.access_token,
+    )
+    const enable = await api.post<{ backup_codes: string[] }>(
+      '/api/auth/2fa/totp/enable',
+      { code: appCode(setup.body.otpauth_url, t.clock) },
+      intruder.access_token,
+    )
+    expect(enable.status).toBe(200)
+    const added = await captures.mail.next(email)
+    expect(added.subject).toBe('Gatehouse: Second factor added')
+
+    expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
+    expect(await lastReport()).toMatchObject({
+      passkeys_removed: [],
+      totp_removed: true,
+      backup_codes_removed: enable.body.backup_codes.length,
+    })
+
+    expect((await call('/api/auth/password/forgot', { username: 'sven' })).status).toBe(202)
+    const code = codeIn((await captures.mail.next(email)).text)
+    expect(
+      (
+        await call('/api/auth/password/reset', {
+          username: 'sven',
+          code,
+          new_password: NEW_PASSWORD,
+        })
+      ).status,
+    ).toBe(204)
+    // The owner's password alone signs in: no second step with the intruder's app.
+    const back = await login('sven', NEW_PASSWORD)
+    expect(back.status).toBe(200)
+    expect(back.body.access_token).toBeTruthy()
+    const me = await api.get<{ mfa: Record<string, unknown> }>(
+      '/api/auth/me',
+      back.body.access_token,
+    )
+    expect(me.body.mfa).toMatchObject({ totp: false, backup_codes_remaining: 0 })
   })
 
   it('an expired link no longer works', async () => {

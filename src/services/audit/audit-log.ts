@@ -49,6 +49,9 @@ export interface RequestContext {
   signal?: AbortSignal
 }
 
+/** What an audit row says beyond its columns: flat, so every consumer reads it the same way. */
+export type AuditDetails = Record<string, string | number | boolean | null | string[]>
+
 export interface AuditEntry {
   event: AuditEventName
   outcome: 'success' | 'failure'
@@ -57,7 +60,7 @@ export interface AuditEntry {
   username?: string | null
   actorId?: string | null
   /** Never a password, code, token, secret or hash: callers pass reasons and ids only. */
-  details?: Record<string, string | number | boolean | null | string[]>
+  details?: AuditDetails
   context?: RequestContext
 }
 

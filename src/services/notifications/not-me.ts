@@ -1,9 +1,16 @@
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
-import { markCompromised, spendNotMeToken } from '../../store/repositories/notifications.js'
+import { deleteBackupCodesIssuedSince } from '../../store/repositories/backup-codes.js'
+import { deleteChannelsAddedSince } from '../../store/repositories/mfa-channels.js'
+import {
+  markCompromised,
+  spendNotMeToken,
+  type SpentNotMeToken,
+} from '../../store/repositories/notifications.js'
+import { deleteTotpSecretAddedSince } from '../../store/repositories/totp-secrets.js'
 import { deleteCredentialsAddedSince } from '../../store/repositories/webauthn-credentials.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { AuditDetails, AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
@@ -12,9 +19,9 @@ export type NotMe = ReturnType<typeof createNotMe>
 
 /**
  * "This wasn't me" (SPEC §4.13): the owner of an account reports that a notified event was
- * not theirs. Whoever did it may hold the password, a session and a passkey of their own, so
- * every session ends, the passkeys added since the event go, and the password stops working
- * until a reset through a verified contact.
+ * not theirs. Whoever did it may hold the password, a session and second factors of their
+ * own, so every session ends, the factors added since the event go, and the password stops
+ * working until a reset through a verified contact.
  */
 export function createNotMe(deps: {
   db: Db
@@ -24,6 +31,28 @@ export function createNotMe(deps: {
   profiles: ProfileReader
 }) {
   const { db, clock } = deps
+
+  /**
+   * The second factors added since the reported event were added by whoever did it: a
+   * passkey signs in without the password, so theirs would outlive the owner's reset, and an
+   * authenticator app of theirs would lock the owner out after it. Factors older than the
+   * event were there before anything happened, and stay. Links sent before event times were
+   * kept (migration 0017) remove nothing.
+   */
+  async function removeFactorsAddedSince(
+    userId: string,
+    spent: SpentNotMeToken,
+  ): Promise<AuditDetails> {
+    const since = spent.eventAtMs
+    if (since === undefined) return {}
+    return {
+      passkeys_removed: await deleteCredentialsAddedSince(db, userId, since, spent.passkeyId),
+      totp_removed: await deleteTotpSecretAddedSince(db, userId, since),
+      channels_removed: await deleteChannelsAddedSince(db, userId, since),
+      backup_codes_removed: await deleteBackupCodesIssuedSince(db, userId, since),
+    }
+  }
+
   return {
     async report(token: string, context: RequestContext): Promise<void> {
       const nowMs = clock.now().getTime()
@@ -36,20 +65,14 @@ export function createNotMe(deps: {
       }
       const { userId } = spent
       await markCompromised(db, userId, nowMs)
-      // A passkey signs in without the password, so one the intruder added would outlive
-      // the reset that follows. Every passkey added since the reported event goes; older
-      // ones were there before anything happened, and stay.
-      const passkeysRemoved =
-        spent.eventAtMs === undefined
-          ? []
-          : await deleteCredentialsAddedSince(db, userId, spent.eventAtMs, spent.passkeyId)
+      const removed = await removeFactorsAddedSince(userId, spent)
       const ended = await deps.sessions.endAll(userId, 'compromise_reported', { context })
       deps.profiles.changed(userId)
       await deps.audit.record({
         event: 'compromise_reported',
         outcome: 'success',
         userId,
-        details: { sessions_ended: ended.length, passkeys_removed: passkeysRemoved },
+        details: { sessions_ended: ended.length, ...removed },
         context,
       })
     },

@@ -122,8 +122,8 @@ export function createNotifier(deps: {
 
   /**
    * A fresh single-use link for this message; only its hash is stored, with what following
-   * it undoes beyond the sessions and the password: the passkeys added since the event, and
-   * the one the message reports as added (created a moment before its audit row).
+   * it undoes beyond the sessions and the password: the factors added since the event, and
+   * the passkey the message reports as added (created a moment before its audit row).
    */
   async function notMeUrl(
     row: OutboxRow,

@@ -3,8 +3,8 @@ import type { Kysely } from 'kysely'
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations work on Kysely<any> */
 /**
  * A "this wasn't me" link now remembers what its notice was about: when the event happened,
- * and the passkey it reports as added, if any. Following the link removes the passkeys added
- * since then (services/notifications/not-me.ts). Links sent before this have neither and
+ * and the passkey it reports as added, if any. Following the link removes the second factors
+ * added since then (services/notifications/not-me.ts). Links sent before this have neither and
  * remove none, as before.
  */
 export async function up(db: Kysely<any>): Promise<void> {

@@ -45,3 +45,24 @@ export async function countUnusedBackupCodes(db: Db, userId: string): Promise<nu
 export async function deleteBackupCodes(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('backup_codes').where('user_id', '=', userId).execute()
 }
+
+/** Removes the codes issued at or after `sinceMs`; returns how many were still unused. */
+export async function deleteBackupCodesIssuedSince(
+  db: Db,
+  userId: string,
+  sinceMs: number,
+): Promise<number> {
+  const unused = await db
+    .selectFrom('backup_codes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('created_at', '>=', sinceMs)
+    .where('used_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  await db
+    .deleteFrom('backup_codes')
+    .where('user_id', '=', userId)
+    .where('created_at', '>=', sinceMs)
+    .execute()
+  return Number(unused.n)
+}

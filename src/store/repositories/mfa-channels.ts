@@ -32,3 +32,25 @@ export async function listChannels(db: Db, userId: string): Promise<Channel[]> {
 export async function deleteChannels(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('mfa_channels').where('user_id', '=', userId).execute()
 }
+
+/** Turns off the channels turned on at or after `sinceMs`; returns which. */
+export async function deleteChannelsAddedSince(
+  db: Db,
+  userId: string,
+  sinceMs: number,
+): Promise<Channel[]> {
+  const rows = await db
+    .selectFrom('mfa_channels')
+    .select('channel')
+    .where('user_id', '=', userId)
+    .where('created_at', '>=', sinceMs)
+    .execute()
+  const channels = rows.map((r) => r.channel)
+  if (channels.length > 0)
+    await db
+      .deleteFrom('mfa_channels')
+      .where('user_id', '=', userId)
+      .where('channel', 'in', channels)
+      .execute()
+  return channels
+}

@@ -120,6 +120,20 @@ export async function deleteTotpSecret(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('totp_secrets').where('user_id', '=', userId).execute()
 }
 
+/** Removes the user's secret if it was set up or enabled at or after `sinceMs`; true if so. */
+export async function deleteTotpSecretAddedSince(
+  db: Db,
+  userId: string,
+  sinceMs: number,
+): Promise<boolean> {
+  const res = await db
+    .deleteFrom('totp_secrets')
+    .where('user_id', '=', userId)
+    .where((eb) => eb.or([eb('created_at', '>=', sinceMs), eb('enabled_at', '>=', sinceMs)]))
+    .executeTakeFirst()
+  return Number(res.numDeletedRows) > 0
+}
+
 export async function listSealedTotpSecrets(
   db: Db,
 ): Promise<Pick<TotpSecretRow, 'user_id' | 'secret_sealed'>[]> {
