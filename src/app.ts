@@ -18,7 +18,7 @@ import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
 import { installRateLimits } from './http/rate-limit.js'
 import { installStrictLimits } from './http/strict-limit.js'
 import { lazySerializers, lazyValidatorCompiler } from './http/lazy-schemas.js'
-import { securityHeaders } from './http/security-headers.js'
+import { dataHeaders, securityHeaders, servesDataOnly } from './http/security-headers.js'
 import { refuseIllFormed } from './http/nul-guard.js'
 import { createRouteIndex } from './http/route-index.js'
 import { adminRoutes } from './http/routes/admin/index.js'
@@ -163,7 +163,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     )
   })
 
-  const headers = securityHeaders({
+  const pageHeaders = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -177,8 +177,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       },
     },
   })
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers)
+  const apiHeaders = dataHeaders(pageHeaders)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(servesDataOnly(request.url) ? apiHeaders : pageHeaders)
     done()
   })
   if (config.http.corsOrigins.length > 0) {

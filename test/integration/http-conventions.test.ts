@@ -350,13 +350,31 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     expectProblem(await api.get('/api/auth/sessions/%E0%A4%A'), 400, 'malformed_request')
   })
 
-  it('sets security headers', async () => {
-    const res = await api.get('/healthz')
-    expect(res.headers['x-content-type-options']).toBe('nosniff')
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'")
+  it('sets security headers: the full set on pages, a JSON response set on the API', async () => {
+    const page = await api.get('/some/page')
+    expect(page.headers['x-content-type-options']).toBe('nosniff')
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'")
     // PUBLIC_URL is plain http here: upgrading requests to https would break every asset.
-    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests')
-    expect(res.headers['x-frame-options']).toBeDefined()
+    expect(page.headers['content-security-policy']).not.toContain('upgrade-insecure-requests')
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN')
+
+    for (const url of [
+      '/healthz',
+      '/api/auth/me',
+      '/.well-known/jwks.json',
+      '/api/no-such-thing',
+    ]) {
+      const res = await api.get(url)
+      expect(res.headers['content-security-policy'], url).toBe(
+        "default-src 'none'; frame-ancestors 'none'",
+      )
+      expect(res.headers['x-frame-options'], url).toBe('DENY')
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff')
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer')
+      expect(res.headers['strict-transport-security'], url).toMatch(/^max-age=\d+/)
+      expect(res.headers['cross-origin-resource-policy'], url).toBe('same-origin')
+      expect(res.headers['x-dns-prefetch-control'], url).toBeUndefined()
+    }
   })
 
   it('serves health, readiness and Prometheus metrics', async () => {
