@@ -51,6 +51,7 @@ interface Budget {
 }
 
 type Admission = { ok: true } | { ok: false; wait: boolean; msLeft: number }
+const ADMITTED: Admission = { ok: true }
 
 // Identifiers that can name no account never reach the database (as in accounts.ts).
 const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
@@ -183,14 +184,19 @@ export function createLoginThrottle(deps: {
       ipKey: a.ip ? ipLimitKey(a.ip) : null,
       userId,
     }
-    const user = await admit(perUser, reservation.userKey)
-    if (!user.ok) return user.wait ? { wait: true } : { refuse: 'login_user', ...user, userId }
-    if (reservation.ipKey) {
-      const ip = await admit(perIp, reservation.ipKey)
-      if (!ip.ok) {
-        await perUser.inFlight.giveBack(reservation.userKey)
-        return ip.wait ? { wait: true } : { refuse: 'login_ip', ...ip, userId }
-      }
+    // The two budgets are independent: asked side by side, a login waits for one round trip
+    // to Redis instead of two. One refusing hands back the other's place.
+    const [user, ip] = await Promise.all([
+      admit(perUser, reservation.userKey),
+      reservation.ipKey ? admit(perIp, reservation.ipKey) : ADMITTED,
+    ])
+    if (!user.ok || !ip.ok) {
+      await Promise.all([
+        user.ok && perUser.inFlight.giveBack(reservation.userKey),
+        ip.ok && reservation.ipKey && perIp.inFlight.giveBack(reservation.ipKey),
+      ])
+      if (!user.ok) return user.wait ? { wait: true } : { refuse: 'login_user', ...user, userId }
+      if (!ip.ok) return ip.wait ? { wait: true } : { refuse: 'login_ip', ...ip, userId }
     }
     if (state) {
       if (!state.stored) await ensureLockoutRow(db, state.userId, nowMs)
@@ -223,8 +229,10 @@ export function createLoginThrottle(deps: {
   }
 
   async function dropInFlight(r: Reservation): Promise<void> {
-    await perUser.inFlight.giveBack(r.userKey)
-    if (r.ipKey) await perIp.inFlight.giveBack(r.ipKey)
+    await Promise.all([
+      perUser.inFlight.giveBack(r.userKey),
+      r.ipKey && perIp.inFlight.giveBack(r.ipKey),
+    ])
   }
 
   async function settle(
@@ -237,8 +245,7 @@ export function createLoginThrottle(deps: {
     if (outcome === 'failure') {
       metrics.login('failure')
       // Counted before the in-flight mark goes (see admit).
-      await perUser.failures.hit(r.userKey)
-      if (r.ipKey) await perIp.failures.hit(r.ipKey)
+      await Promise.all([perUser.failures.hit(r.userKey), r.ipKey && perIp.failures.hit(r.ipKey)])
       await dropInFlight(r)
       if (r.userId !== null) await lockIfDue(a, r.userId, nowMs)
       return
