@@ -68,6 +68,19 @@ describe.each(databases)('security notifications on $name', (database) => {
     return email
   }
 
+  /** forgot → the emailed code → reset to NEW_PASSWORD, and the "password reset" notice. */
+  async function resetPassword(username: string, email: string): Promise<void> {
+    expect((await call('/api/auth/password/forgot', { username })).status).toBe(202)
+    const code = codeIn((await captures.mail.next(email)).text)
+    const reset = await call('/api/auth/password/reset', {
+      username,
+      code,
+      new_password: NEW_PASSWORD,
+    })
+    expect(reset.status).toBe(204)
+    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
+  }
+
   it('tells of a login from a new device, with when, where, which device and a not-me link', async () => {
     const email = await withEmail('nina')
     expect((await login('nina')).status).toBe(200) // the first login: nothing to compare with
@@ -199,18 +212,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(audit).toHaveLength(1)
     expect(JSON.stringify(audit)).not.toContain(token)
 
-    expect((await call('/api/auth/password/forgot', { username: 'otto' })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
-    expect(
-      (
-        await call('/api/auth/password/reset', {
-          username: 'otto',
-          code,
-          new_password: NEW_PASSWORD,
-        })
-      ).status,
-    ).toBe(204)
-    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
+    await resetPassword('otto', email)
     expect((await login('otto', NEW_PASSWORD)).status).toBe(200)
   })
 
@@ -279,15 +281,7 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(refusal(second)).toEqual([401, 'invalid_token'])
 
     // The owner resets the password and signs in with it alone; the intruder's passkey is gone.
-    expect((await call('/api/auth/password/forgot', { username: 'quinn' })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
-    const reset = await call('/api/auth/password/reset', {
-      username: 'quinn',
-      code,
-      new_password: NEW_PASSWORD,
-    })
-    expect(reset.status).toBe(204)
-    expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Password reset')
+    await resetPassword('quinn', email)
     const back = await login('quinn', NEW_PASSWORD)
     expect(back.status).toBe(200)
     expect(back.body.access_token).toBeTruthy()
@@ -355,17 +349,7 @@ describe.each(databases)('security notifications on $name', (database) => {
       backup_codes_removed: enable.body.backup_codes.length,
     })
 
-    expect((await call('/api/auth/password/forgot', { username: 'sven' })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
-    expect(
-      (
-        await call('/api/auth/password/reset', {
-          username: 'sven',
-          code,
-          new_password: NEW_PASSWORD,
-        })
-      ).status,
-    ).toBe(204)
+    await resetPassword('sven', email)
     // The owner's password alone signs in: no second step with the intruder's app.
     const back = await login('sven', NEW_PASSWORD)
     expect(back.status).toBe(200)
