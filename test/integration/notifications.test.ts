@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { testDatabases } from '../support/databases.js'
@@ -359,6 +360,28 @@ describe.each(databases)('security notifications on $name', (database) => {
       back.body.access_token,
     )
     expect(me.body.mfa).toMatchObject({ totp: false, backup_codes_remaining: 0 })
+  })
+
+  it('a report that fails half way leaves its link usable for another try', async () => {
+    const email = await withEmail('tove')
+    const intruder = (await login('tove', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66')).body
+    expect(
+      (await call('/api/auth/2fa/email/enable', {}, { token: intruder.access_token })).status,
+    ).toBe(204)
+    const token = tokenIn((await captures.mail.next(email)).text)
+    const db = t.services.db
+    // The last of the report's writes fails: nothing of it may stay, the spent link included.
+    await sql`alter table mfa_channels rename to mfa_channels_away`.execute(db)
+    try {
+      expect((await call('/api/auth/not-me', { token })).status).toBe(500)
+    } finally {
+      await sql`alter table mfa_channels_away rename to mfa_channels`.execute(db)
+    }
+    expect((await login('tove')).status).toBe(200)
+
+    expect((await call('/api/auth/not-me', { token })).status).toBe(204)
+    expect(await lastReport()).toMatchObject({ channels_removed: ['email'] })
+    expect(refusal(await login('tove'))).toEqual([403, 'password_reset_required'])
   })
 
   it('an expired link no longer works', async () => {

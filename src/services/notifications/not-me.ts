@@ -1,5 +1,6 @@
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import { deleteBackupCodesIssuedSince } from '../../store/repositories/backup-codes.js'
 import { deleteChannelsAddedSince } from '../../store/repositories/mfa-channels.js'
 import {
@@ -40,32 +41,41 @@ export function createNotMe(deps: {
    * kept (migration 0017) remove nothing.
    */
   async function removeFactorsAddedSince(
+    trx: Db,
     userId: string,
     spent: SpentNotMeToken,
   ): Promise<AuditDetails> {
     const since = spent.eventAtMs
     if (since === undefined) return {}
     return {
-      passkeys_removed: await deleteCredentialsAddedSince(db, userId, since, spent.passkeyId),
-      totp_removed: await deleteTotpSecretAddedSince(db, userId, since),
-      channels_removed: await deleteChannelsAddedSince(db, userId, since),
-      backup_codes_removed: await deleteBackupCodesIssuedSince(db, userId, since),
+      passkeys_removed: await deleteCredentialsAddedSince(trx, userId, since, spent.passkeyId),
+      totp_removed: await deleteTotpSecretAddedSince(trx, userId, since),
+      channels_removed: await deleteChannelsAddedSince(trx, userId, since),
+      backup_codes_removed: await deleteBackupCodesIssuedSince(trx, userId, since),
     }
   }
 
   return {
     async report(token: string, context: RequestContext): Promise<void> {
       const nowMs = clock.now().getTime()
-      // Single use by one conditional write: two clicks at once end the sessions once.
-      const spent = await spendNotMeToken(db, sha256Hex(token), nowMs)
-      if (!spent) {
+      // Single use by one conditional write: two clicks at once end the sessions once. The
+      // token is spent with what it does to the account, so a failure half way leaves the
+      // link usable for another try.
+      const reported = await inTransaction(db, async (trx) => {
+        const spent = await spendNotMeToken(trx, sha256Hex(token), nowMs)
+        if (!spent) return undefined
+        await markCompromised(trx, spent.userId, nowMs)
+        return {
+          userId: spent.userId,
+          removed: await removeFactorsAddedSince(trx, spent.userId, spent),
+        }
+      })
+      if (!reported) {
         throw new GatehouseError('invalid_token', {
           detail: 'the link is unknown, already used or older than 7 days',
         })
       }
-      const { userId } = spent
-      await markCompromised(db, userId, nowMs)
-      const removed = await removeFactorsAddedSince(userId, spent)
+      const { userId, removed } = reported
       const ended = await deps.sessions.endAll(userId, 'compromise_reported', { context })
       deps.profiles.changed(userId)
       await deps.audit.record({
