@@ -384,6 +384,37 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(refusal(await login('tove'))).toEqual([403, 'password_reset_required'])
   })
 
+  it("the reset that follows a report closes the account's older links", async () => {
+    const email = await withEmail('ulla')
+    expect((await login('ulla')).status).toBe(200) // the first login: no notice
+    t.clock.advance('1h')
+    const intruder = (await login('ulla', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66')).body
+    const signIn = await captures.mail.next(email)
+    expect(signIn.subject).toBe('Gatehouse: New sign-in')
+    expect(
+      (await call('/api/auth/2fa/email/enable', {}, { token: intruder.access_token })).status,
+    ).toBe(204)
+    const added = await captures.mail.next(email)
+    expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
+    await resetPassword('ulla', email)
+
+    // What the older notice told of came before the report the reset answered.
+    const older = await call('/api/auth/not-me', { token: tokenIn(signIn.text) })
+    expect(refusal(older)).toEqual([401, 'invalid_token'])
+    expect((await login('ulla', NEW_PASSWORD)).status).toBe(200)
+  })
+
+  it('a reset with no report before it leaves the links working', async () => {
+    const email = await withEmail('vera')
+    expect((await login('vera')).status).toBe(200)
+    t.clock.advance('1h')
+    expect((await login('vera', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66')).status).toBe(200)
+    const signIn = await captures.mail.next(email)
+    await resetPassword('vera', email)
+    expect((await call('/api/auth/not-me', { token: tokenIn(signIn.text) })).status).toBe(204)
+    expect(refusal(await login('vera', NEW_PASSWORD))).toEqual([403, 'password_reset_required'])
+  })
+
   it('an expired link no longer works', async () => {
     const email = 'otto@example.test'
     await login('otto', NEW_PASSWORD, 'Other/2.0', '192.0.2.9')

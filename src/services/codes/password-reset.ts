@@ -1,5 +1,5 @@
 import type { PasswordHasher } from '../../crypto/hashing.js'
-import { clearCompromised } from '../../store/repositories/notifications.js'
+import { clearCompromised, spendNotMeTokensOf } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { updatePasswordHash } from '../../store/repositories/users.js'
 import type { AccountService } from '../accounts/accounts.js'
@@ -120,9 +120,13 @@ export function createPasswordReset(deps: {
         throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
       }
       const hash = await deps.passwords.hash(newPassword)
-      await updatePasswordHash(db, user.id, hash, clock.now().getTime())
-      // The reset is the way back after "this wasn't me" (SPEC §4.13).
-      await clearCompromised(db, user.id)
+      const nowMs = clock.now().getTime()
+      await updatePasswordHash(db, user.id, hash, nowMs)
+      // The reset is the way back after "this wasn't me" (SPEC §4.13). It also closes the
+      // account's older links: what they told of happened before the report this reset
+      // answers, and following one now would block the new password and remove the factors
+      // the owner has added again since.
+      if (await clearCompromised(db, user.id)) await spendNotMeTokensOf(db, user.id, nowMs)
       await deps.sessions.endAll(user.id, 'password_reset', { context })
       deps.profiles.changed(user.id)
       await audit.record({

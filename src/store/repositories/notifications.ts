@@ -197,6 +197,21 @@ const compromisedQuery = precompiledFor(['userId'], (db, { userId }: { userId: s
   db.selectFrom('compromised_accounts').select('user_id').where('user_id', '=', userId),
 )
 
-export async function clearCompromised(db: Db, userId: string): Promise<void> {
-  await db.deleteFrom('compromised_accounts').where('user_id', '=', userId).execute()
+/** Lifts a reported compromise; true if the account was marked. */
+export async function clearCompromised(db: Db, userId: string): Promise<boolean> {
+  const res = await db
+    .deleteFrom('compromised_accounts')
+    .where('user_id', '=', userId)
+    .executeTakeFirst()
+  return Number(res.numDeletedRows) > 0
+}
+
+/** Spends every live "this wasn't me" link of a user. */
+export async function spendNotMeTokensOf(db: Db, userId: string, nowMs: number): Promise<void> {
+  await db
+    .updateTable('not_me_tokens')
+    .set({ used_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .execute()
 }
