@@ -12,7 +12,12 @@ import { retryOnDeadlock } from './errors.js'
  * Every transaction goes through here (the linter refuses `.transaction()` elsewhere), so
  * `work` must do nothing but read and write through `trx`: anything else it did, such as
  * sending a message, would happen once per attempt.
+ *
+ * Given a transaction, `work` joins it: a repository function that needs its writes to be
+ * one (ending sessions, say) can then also be part of a caller's larger one, which commits
+ * or rolls back, and retries, as a whole.
  */
 export function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return work(db)
   return retryOnDeadlock(() => db.transaction().execute(work))
 }

@@ -370,18 +370,46 @@ describe.each(databases)('security notifications on $name', (database) => {
     ).toBe(204)
     const token = tokenIn((await captures.mail.next(email)).text)
     const db = t.services.db
-    // The last of the report's writes fails: nothing of it may stay, the spent link included.
-    await sql`alter table mfa_channels rename to mfa_channels_away`.execute(db)
+    const intruderIn = async () =>
+      (await api.get('/api/auth/me', intruder.access_token)).status === 200
+    expect(await intruderIn()).toBe(true)
+    // The last of the report's writes (ending the sessions) fails: nothing of it may stay,
+    // the spent link included.
+    await sql`alter table sessions rename to sessions_away`.execute(db)
     try {
       expect((await call('/api/auth/not-me', { token })).status).toBe(500)
     } finally {
-      await sql`alter table mfa_channels_away rename to mfa_channels`.execute(db)
+      await sql`alter table sessions_away rename to sessions`.execute(db)
     }
     expect((await login('tove')).status).toBe(200)
 
     expect((await call('/api/auth/not-me', { token })).status).toBe(204)
     expect(await lastReport()).toMatchObject({ channels_removed: ['email'] })
+    expect(await intruderIn()).toBe(false)
     expect(refusal(await login('tove'))).toEqual([403, 'password_reset_required'])
+  })
+
+  it('a reset that fails half way keeps the old password and the sessions', async () => {
+    const email = await withEmail('ursa')
+    const session = (await login('ursa')).body
+    expect((await call('/api/auth/password/forgot', { username: 'ursa' })).status).toBe(202)
+    const reset = { username: 'ursa', code: codeIn((await captures.mail.next(email)).text) }
+    const db = t.services.db
+    await sql`alter table sessions rename to sessions_away`.execute(db)
+    try {
+      const res = await call('/api/auth/password/reset', { ...reset, new_password: NEW_PASSWORD })
+      expect(res.status).toBe(500)
+    } finally {
+      await sql`alter table sessions_away rename to sessions`.execute(db)
+    }
+    expect((await api.get('/api/auth/me', session.access_token)).status).toBe(200)
+    expect((await login('ursa', NEW_PASSWORD)).status).toBe(401)
+    expect((await login('ursa')).status).toBe(200)
+
+    t.clock.advance('2m') // past the one-code-a-minute limit: the failed reset spent its code
+    await resetPassword('ursa', email)
+    expect((await api.get('/api/auth/me', session.access_token)).status).toBe(401)
+    expect((await login('ursa', NEW_PASSWORD)).status).toBe(200)
   })
 
   it("the reset that follows a report closes the account's older links", async () => {

@@ -68,13 +68,18 @@ export function meRoutes(services: Services) {
       async (request, reply) => {
         const me = principalOf(request)
         const context = contextOf(request)
-        await accounts.changePassword(
+        const othersEnded = await accounts.changePassword(
           { userId: me.sub, username: me.username },
           request.body.current_password,
           request.body.new_password,
           context,
+          (trx) =>
+            sessions.endAllWithin(trx, me.sub, 'password_changed', {
+              exceptSessionId: me.sid,
+              context,
+            }),
         )
-        await sessions.endAll(me.sub, 'password_changed', { exceptSessionId: me.sid, context })
+        await othersEnded.announce()
         await audit.record({
           event: 'password_changed',
           outcome: 'success',

@@ -9,6 +9,7 @@ import {
   type LoginRecord,
 } from '../../store/repositories/users.js'
 import type { UsersTable } from '../../store/tables.js'
+import { inTransaction } from '../../store/transactions.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
@@ -178,12 +179,17 @@ export function createAccountService(deps: {
     },
 
     /** Changes a password after proving the current one; the caller ends other sessions. */
-    async changePassword(
+    /**
+     * `alsoWrite` joins the new password's transaction (the caller ends the other sessions
+     * there), so the one does not happen without the other; its result is returned.
+     */
+    async changePassword<T>(
       who: Rechecked,
       currentPassword: string,
       newPassword: string,
       context: RequestContext,
-    ): Promise<void> {
+      alsoWrite: (trx: Db) => Promise<T>,
+    ): Promise<T> {
       const { userId, username } = who
       await recheck.verify(who, currentPassword, {
         field: 'current_password',
@@ -191,8 +197,13 @@ export function createAccountService(deps: {
         context,
       })
       assertPasswordPolicy(newPassword, username, 'new_password')
-      await updatePasswordHash(db, userId, await hasher.hash(newPassword), clock.now().getTime())
+      const hash = await hasher.hash(newPassword)
+      const written = await inTransaction(db, async (trx) => {
+        await updatePasswordHash(trx, userId, hash, clock.now().getTime())
+        return alsoWrite(trx)
+      })
       profiles.changed(userId)
+      return written
     },
 
     assertPasswordPolicy,

@@ -15,6 +15,7 @@ import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AccountLocks } from '../lockout/account-locks.js'
 import type { MfaReset } from './mfa-reset.js'
+import { inTransaction } from '../../store/transactions.js'
 
 export interface UserPatch {
   roles?: string[]
@@ -105,14 +106,18 @@ export function createUserAdmin(deps: {
   async function setDisabled(user: UserProfile, on: boolean, by: Actor): Promise<void> {
     if (user.disabled === on) return
     const nowMs = clock.now().getTime()
-    await setUserFlag(db, user.id, 'disabled_at', on ? nowMs : null, nowMs)
-    profiles.changed(user.id)
-    if (on) {
-      await sessions.endAll(user.id, 'account_disabled', {
+    // One transaction: a disabled account whose sessions did not end would stay so, as a
+    // retry finds it disabled already and changes nothing.
+    const end = await inTransaction(db, async (trx) => {
+      await setUserFlag(trx, user.id, 'disabled_at', on ? nowMs : null, nowMs)
+      if (!on) return undefined
+      return sessions.endAllWithin(trx, user.id, 'account_disabled', {
         actorId: by.actorId ?? undefined,
         context: by.context,
       })
-    }
+    })
+    profiles.changed(user.id)
+    await end?.announce()
     await audited('user_updated', user, by, { disabled: on })
   }
 

@@ -2,6 +2,7 @@ import type { PasswordHasher } from '../../crypto/hashing.js'
 import { clearCompromised, spendNotMeTokensOf } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { updatePasswordHash } from '../../store/repositories/users.js'
+import { inTransaction } from '../../store/transactions.js'
 import type { AccountService } from '../accounts/accounts.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
@@ -121,13 +122,18 @@ export function createPasswordReset(deps: {
       }
       const hash = await deps.passwords.hash(newPassword)
       const nowMs = clock.now().getTime()
-      await updatePasswordHash(db, user.id, hash, nowMs)
-      // The reset is the way back after "this wasn't me" (SPEC §4.13). It also closes the
-      // account's older links: what they told of happened before the report this reset
-      // answers, and following one now would block the new password and remove the factors
-      // the owner has added again since.
-      if (await clearCompromised(db, user.id)) await spendNotMeTokensOf(db, user.id, nowMs)
-      await deps.sessions.endAll(user.id, 'password_reset', { context })
+      // One transaction: a new password with the old sessions still alive (or the other way
+      // round) must not be what a failure half way leaves behind.
+      const end = await inTransaction(db, async (trx) => {
+        await updatePasswordHash(trx, user.id, hash, nowMs)
+        // The reset is the way back after "this wasn't me" (SPEC §4.13). It also closes the
+        // account's older links: what they told of happened before the report this reset
+        // answers, and following one now would block the new password and remove the
+        // factors the owner has added again since.
+        if (await clearCompromised(trx, user.id)) await spendNotMeTokensOf(trx, user.id, nowMs)
+        return deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
+      })
+      await end.announce()
       deps.profiles.changed(user.id)
       await audit.record({
         event: 'password_reset',

@@ -11,6 +11,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
+import { inTransaction } from '../../store/transactions.js'
 
 export interface LockActor {
   /** The admin acting (admin API); absent for the CLI. */
@@ -56,13 +57,18 @@ export function createAccountLocks(deps: {
 
     /** An admin's lock: refuses logins and refreshes, ends every session. False if already locked. */
     async lock(userId: string, actor: LockActor): Promise<boolean> {
-      const changed = await setAdminLock(db, userId, true, clock.now().getTime())
-      if (!changed) return false
-      profiles.changed(userId)
-      await sessions.endAll(userId, 'account_locked', {
-        context: actor.context,
-        actorId: actor.actorId ?? undefined,
+      // One transaction: a lock whose sessions did not end would stay so, as a retry finds
+      // the account locked already and changes nothing.
+      const end = await inTransaction(db, async (trx) => {
+        if (!(await setAdminLock(trx, userId, true, clock.now().getTime()))) return undefined
+        return sessions.endAllWithin(trx, userId, 'account_locked', {
+          context: actor.context,
+          actorId: actor.actorId ?? undefined,
+        })
       })
+      if (!end) return false
+      profiles.changed(userId)
+      await end.announce()
       await audit.record({
         event: 'user_updated',
         outcome: 'success',

@@ -59,30 +59,32 @@ export function createNotMe(deps: {
     async report(token: string, context: RequestContext): Promise<void> {
       const nowMs = clock.now().getTime()
       // Single use by one conditional write: two clicks at once end the sessions once. The
-      // token is spent with what it does to the account, so a failure half way leaves the
-      // link usable for another try.
+      // token is spent with everything it does to the account, the end of its sessions
+      // included, so a failure half way leaves the link usable for another try instead of
+      // a spent link and an intruder still signed in.
       const reported = await inTransaction(db, async (trx) => {
         const spent = await spendNotMeToken(trx, sha256Hex(token), nowMs)
         if (!spent) return undefined
         await markCompromised(trx, spent.userId, nowMs)
-        return {
-          userId: spent.userId,
-          removed: await removeFactorsAddedSince(trx, spent.userId, spent),
-        }
+        const removed = await removeFactorsAddedSince(trx, spent.userId, spent)
+        const end = await deps.sessions.endAllWithin(trx, spent.userId, 'compromise_reported', {
+          context,
+        })
+        return { userId: spent.userId, removed, end }
       })
       if (!reported) {
         throw new GatehouseError('invalid_token', {
           detail: 'the link is unknown, already used or older than 7 days',
         })
       }
-      const { userId, removed } = reported
-      const ended = await deps.sessions.endAll(userId, 'compromise_reported', { context })
+      const { userId, removed, end } = reported
+      await end.announce()
       deps.profiles.changed(userId)
       await deps.audit.record({
         event: 'compromise_reported',
         outcome: 'success',
         userId,
-        details: { sessions_ended: ended.length, ...removed },
+        details: { sessions_ended: end.ended.length, ...removed },
         context,
       })
     },

@@ -135,6 +135,32 @@ export function createSessionService(deps: {
     return accessTokens.issue({ userId, sessionId, username: user.username, roles, amr, ttlSec })
   }
 
+  /**
+   * What follows the end of sessions, once the writes that ended them have committed: the
+   * gate stops admitting their tokens, the OIDC sessions that came from them end, and each
+   * end is audited.
+   */
+  async function announceEnded(
+    ended: string[],
+    userId: string,
+    reason: string,
+    context?: RequestContext,
+    actorId?: string,
+  ): Promise<void> {
+    gate.markEnded(ended)
+    if (ended.length > 0) for (const listener of endListeners) await listener(ended)
+    for (const sessionId of ended) {
+      await audit.record({
+        event: 'session_ended',
+        outcome: 'success',
+        userId,
+        actorId: actorId ?? null,
+        details: { session_id: sessionId, reason },
+        context,
+      })
+    }
+  }
+
   async function endSessionsAudited(
     filter: Parameters<typeof endSessions>[1],
     reason: string,
@@ -142,19 +168,25 @@ export function createSessionService(deps: {
     actorId?: string,
   ): Promise<string[]> {
     const ended = await endSessions(db, filter, reason, clock.now().getTime())
-    gate.markEnded(ended)
-    if (ended.length > 0) for (const listener of endListeners) await listener(ended)
-    for (const sessionId of ended) {
-      await audit.record({
-        event: 'session_ended',
-        outcome: 'success',
-        userId: filter.userId,
-        actorId: actorId ?? null,
-        details: { session_id: sessionId, reason },
-        context,
-      })
-    }
+    await announceEnded(ended, filter.userId, reason, context, actorId)
     return ended
+  }
+
+  type EndAllOptions = { exceptSessionId?: string; context?: RequestContext; actorId?: string }
+
+  /**
+   * Ends every session of a user (or every one but `exceptSessionId`) through `trx`. A
+   * password step passed before this point is part of what ends: its mfa_token would
+   * otherwise still open a session with the old password for up to five minutes.
+   */
+  async function endAllThrough(trx: Db, userId: string, reason: string, opts: EndAllOptions) {
+    const filter =
+      opts.exceptSessionId === undefined
+        ? { userId }
+        : { userId, exceptSessionId: opts.exceptSessionId }
+    const nowMs = clock.now().getTime()
+    await spendMfaTokensOf(trx, userId, nowMs)
+    return endSessions(trx, filter, reason, nowMs)
   }
 
   return {
@@ -335,19 +367,29 @@ export function createSessionService(deps: {
     },
 
     /** Ends every session of a user, or every one but `exceptSessionId`. */
-    async endAll(
+    async endAll(userId: string, reason: string, opts: EndAllOptions = {}): Promise<string[]> {
+      const ended = await inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
+      await announceEnded(ended, userId, reason, opts.context, opts.actorId)
+      return ended
+    },
+
+    /**
+     * `endAll` as part of the caller's transaction `trx`, for changes that must not happen
+     * without the sessions ending (a compromise report, a password reset), or the other way
+     * round. `announce` must be called once `trx` has committed: the gate, the OIDC
+     * sessions and the audit are not part of a transaction.
+     */
+    async endAllWithin(
+      trx: Db,
       userId: string,
       reason: string,
-      opts: { exceptSessionId?: string; context?: RequestContext; actorId?: string } = {},
-    ): Promise<string[]> {
-      const filter =
-        opts.exceptSessionId === undefined
-          ? { userId }
-          : { userId, exceptSessionId: opts.exceptSessionId }
-      // A password step passed before this point is part of what ends: its mfa_token would
-      // otherwise still open a session with the old password for up to five minutes.
-      await spendMfaTokensOf(db, userId, clock.now().getTime())
-      return endSessionsAudited(filter, reason, opts.context, opts.actorId)
+      opts: EndAllOptions = {},
+    ): Promise<{ ended: string[]; announce: () => Promise<void> }> {
+      const ended = await endAllThrough(trx, userId, reason, opts)
+      return {
+        ended,
+        announce: () => announceEnded(ended, userId, reason, opts.context, opts.actorId),
+      }
     },
 
     async list(userId: string): Promise<SessionSummary[]> {

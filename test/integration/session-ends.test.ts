@@ -1,0 +1,91 @@
+import { sql } from 'kysely'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { testDatabases } from '../support/databases.js'
+import { useTestApp } from '../support/harness.js'
+import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
+import { adminWithMfa } from '../support/principals.js'
+
+const databases = await testDatabases()
+const NEW_PASSWORD = 'a brand new passphrase'
+
+// A change that ends an account's sessions (a new password, a lock, a disabled account) is
+// one transaction with their end: a failure half way must leave neither a new password with
+// an intruder's session still alive, nor a lock that a retry no longer completes.
+describe.each(databases)('changes that end sessions on $name', (database) => {
+  const { t, api } = useTestApp(database)
+  let admin: { id: string; token: string }
+
+  beforeAll(async () => {
+    admin = await adminWithMfa(t, 'ends-admin')
+  })
+
+  /** Runs `step` while the sessions table is away: ending sessions, the last write, fails. */
+  async function whileSessionsAway(step: () => Promise<void>): Promise<void> {
+    await sql`alter table sessions rename to sessions_away`.execute(t.services.db)
+    try {
+      await step()
+    } finally {
+      await sql`alter table sessions_away rename to sessions`.execute(t.services.db)
+    }
+  }
+  const login = (username: string, password: string) =>
+    api.post<Tokens>('/api/auth/login', { username, password })
+  const isAlive = async (token: string) => (await api.get('/api/auth/me', token)).status === 200
+
+  it('a password change that fails half way keeps the old password and the other sessions', async () => {
+    const mine = await registerAndLogin(api, 'pia')
+    const other = (await login('pia', STRONG_PASSWORD)).body
+    const change = () =>
+      api.call('POST', '/api/auth/password/change', {
+        token: mine.access_token,
+        body: { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
+      })
+    expect(await isAlive(mine.access_token)).toBe(true)
+    await whileSessionsAway(async () => {
+      expect((await change()).status).toBe(500)
+    })
+    expect(await isAlive(other.access_token)).toBe(true)
+    expect((await login('pia', NEW_PASSWORD)).status).toBe(401)
+
+    expect((await change()).status).toBe(204)
+    expect(await isAlive(other.access_token)).toBe(false)
+    expect(await isAlive(mine.access_token)).toBe(true)
+    expect((await login('pia', NEW_PASSWORD)).status).toBe(200)
+  })
+
+  it.each([
+    ['locked', 'account_locked'],
+    ['disabled', 'account_disabled'],
+  ])('an admin change to %s that fails half way can be made again', async (flag, reason) => {
+    const user = await registerAndLogin(api, `quin-${flag}`)
+    const patch = () =>
+      api.call<Record<string, unknown>>('PATCH', `/api/admin/users/${user.user.id}`, {
+        token: admin.token,
+        body: { [flag]: true },
+      })
+    expect(await isAlive(admin.token)).toBe(true)
+    await whileSessionsAway(async () => {
+      expect((await patch()).status).toBe(500)
+    })
+    const unchanged = await api.get<Record<string, unknown>>(
+      `/api/admin/users/${user.user.id}`,
+      admin.token,
+    )
+    expect(unchanged.body[flag]).toBe(false)
+    expect(await isAlive(user.access_token)).toBe(true)
+
+    const retried = await patch()
+    expect(retried.status).toBe(200)
+    expect(retried.body[flag]).toBe(true)
+    expect(await isAlive(user.access_token)).toBe(false)
+    const ends = await t.services.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'session_ended')
+      .where('user_id', '=', user.user.id)
+      .execute()
+    expect(ends.map((e) => JSON.parse(e.details!) as unknown)).toEqual([
+      { session_id: expect.any(String), reason },
+    ])
+  })
+})
