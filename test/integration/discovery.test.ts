@@ -87,6 +87,15 @@ describe.each(databases)('authorization-server metadata on $name', (database) =>
     expect(payload.sub).toBe(tokens.user.id)
   })
 
+  it('lets the JWKS be cached no longer than a key rotation takes to spread (5 s)', async () => {
+    const discovery = await api.get<{ jwks_uri: string }>('/.well-known/openid-configuration')
+    for (const uri of [meta.jwks_uri, discovery.body.jwks_uri]) {
+      const res = await api.get(path(uri))
+      expect(res.status, uri).toBe(200)
+      expect(res.headers['cache-control'], uri).toBe('public, max-age=5')
+    }
+  })
+
   it.each(['form', 'json'] as const)(
     'the introspection endpoint answers with the advertised auth method (%s body)',
     async (encoding) => {

@@ -4,6 +4,7 @@ import type { Services } from '../../container.js'
 import type { OidcGrantView } from '../../services/oidc/interactions.js'
 import { OIDC_ROUTES } from '../../services/oidc/endpoints.js'
 import { OIDC_MOUNT } from '../../services/oidc/provider.js'
+import { JWKS_CACHE_CONTROL } from '../../services/tokens/key-ring.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
 import { problems } from '../schemas/common.js'
@@ -70,7 +71,7 @@ export function oidcProviderRoutes(services: Services) {
     )
     // The provider's JWKS is the one key ring Gatehouse publishes (SPEC §4.3).
     app.get(`${OIDC_MOUNT}/jwks`, { schema: { hide: true } }, async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=60')
+      reply.header('cache-control', JWKS_CACHE_CONTROL)
       return keyRing.jwks()
     })
     // The provider's own routes, and no others: the rest is the 404/405 problem of SPEC §3.

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
+import { JWKS_CACHE_CONTROL } from '../../services/tokens/key-ring.js'
 import { problems } from '../schemas/common.js'
 import type { App } from './types.js'
 
@@ -29,8 +30,7 @@ export function wellKnownRoutes(services: Services) {
         },
       },
       async (_request, reply) => {
-        // Short enough that a rotation reaches backends quickly, long enough to absorb bursts.
-        reply.header('cache-control', 'public, max-age=60')
+        reply.header('cache-control', JWKS_CACHE_CONTROL)
         return keyRing.jwks()
       },
     )

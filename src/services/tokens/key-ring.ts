@@ -21,6 +21,12 @@ type Alg = (typeof ALGS)[number]
 const ACCESS_TOKEN_ALG: Alg = 'EdDSA'
 /** Every instance reloads the key list at least this often, so a rotation spreads within 5 s. */
 const RELOAD_INTERVAL_MS = 2_000
+/**
+ * How long a JWKS answer may be cached: no longer than a rotation takes to reach every
+ * instance. A new key signs within 5 s of `keys rotate` (SPEC §4.3), so a backend that kept
+ * the key list a minute, as HTTP caching allowed before, refused that minute's tokens.
+ */
+export const JWKS_CACHE_CONTROL = 'public, max-age=5'
 /** A key stays published this long past the access TTL once a newer key signs, to cover reload lag. */
 const PUBLISH_MARGIN_MS = 10_000
 
