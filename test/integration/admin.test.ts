@@ -243,6 +243,36 @@ describe.each(databases)('admin API on $name', (database) => {
     })
   })
 
+  describe.each([
+    ['remove their admin role', { roles: ['user'] }],
+    ['lock themselves', { locked: true }],
+    ['disable themselves', { disabled: true }],
+    ['delete themselves', null],
+  ])('the last two admins who %s at the same moment', (_what, patch) => {
+    // An app of its own: these two are the only admins.
+    const { t: pair, api: pairApi } = useTestApp(database)
+
+    it('leave one of them an active admin (the other gets 409)', async () => {
+      const first = await adminWithMfa(pair, 'pair-admin-1')
+      const second = await adminWithMfa(pair, 'pair-admin-2')
+      const stepDown = (a: { id: string; token: string }) =>
+        patch
+          ? pairApi.call('PATCH', `/api/admin/users/${a.id}`, { token: a.token, body: patch })
+          : pairApi.call('DELETE', `/api/admin/users/${a.id}`, { token: a.token })
+      const answers = (await Promise.all([stepDown(first), stepDown(second)])).map((r) => r.status)
+      expect(answers.sort()).toEqual([patch ? 200 : 204, 409])
+      const admins = await pair.services.db
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .select('users.id')
+        .where('user_roles.role_name', '=', 'admin')
+        .where('users.locked_at', 'is', null)
+        .where('users.disabled_at', 'is', null)
+        .execute()
+      expect(admins).toHaveLength(1)
+    })
+  })
+
   describe('the last active admin', () => {
     // An app of its own: here the admin must be the only one.
     const { t: solo, api: soloApi } = useTestApp(database)

@@ -71,17 +71,26 @@ export function createUserAdmin(deps: {
 
   /**
    * An admin may not remove the last admin who can still act (the only way back would be the
-   * CLI). Operators at the CLI are that way back, so they are not stopped. Two admins demoting
-   * each other at the same instant could both pass this check; that needs two admins acting
-   * together, and the CLI repairs it.
+   * CLI). Operators at the CLI are that way back, so they are not stopped. Checked before any
+   * change of a request (so a refused one changes nothing), and again, through `trx` with
+   * `forChange`, inside the transaction of the change itself: two admins stepping down at
+   * the same instant both passed the first check, and only the second decides between them.
    */
-  async function assertAdminsRemain(userId: string, by: Actor, what: string): Promise<void> {
+  async function assertAdminsRemain(
+    run: Db,
+    userId: string,
+    by: Actor,
+    what: string,
+    forChange = false,
+  ): Promise<void> {
     if (by.actorId === null) return
-    const admins = await activeAdminIds(db)
+    const admins = await activeAdminIds(run, { forChange })
     if (admins.includes(userId) && admins.length === 1) {
       throw new GatehouseError('conflict', { detail: `the last active admin cannot ${what}` })
     }
   }
+  const adminsRemainIn = (userId: string, by: Actor, what: string) => (trx: Db) =>
+    assertAdminsRemain(trx, userId, by, what, true)
 
   /**
    * Locking goes through the account locks, which also own the automatic lockout: an admin's
@@ -94,7 +103,11 @@ export function createUserAdmin(deps: {
       context: by.context,
     } as const
     if (on) {
-      await accountLocks.lock(user.id, { ...actor, username: user.username })
+      await accountLocks.lock(
+        user.id,
+        { ...actor, username: user.username },
+        adminsRemainIn(user.id, by, 'be locked'),
+      )
       return
     }
     const lifted = await accountLocks.unlock(user.id, { ...actor, username: user.username })
@@ -109,6 +122,7 @@ export function createUserAdmin(deps: {
     // One transaction: a disabled account whose sessions did not end would stay so, as a
     // retry finds it disabled already and changes nothing.
     const end = await inTransaction(db, async (trx) => {
+      if (on) await adminsRemainIn(user.id, by, 'be disabled')(trx)
       await setUserFlag(trx, user.id, 'disabled_at', on ? nowMs : null, nowMs)
       if (!on) return undefined
       return sessions.endAllWithin(trx, user.id, 'account_disabled', {
@@ -132,7 +146,11 @@ export function createUserAdmin(deps: {
     }
     const previous = await rolesOfUser(db, user.id)
     if (previous.join('\0') === wanted.join('\0')) return
-    await setUserRoles(db, user.id, wanted)
+    await inTransaction(db, async (trx) => {
+      if (previous.includes('admin') && !wanted.includes('admin'))
+        await adminsRemainIn(user.id, by, 'give up the admin role')(trx)
+      await setUserRoles(trx, user.id, wanted)
+    })
     profiles.changed(user.id)
     await audited('user_updated', user, by, { roles: wanted, previous_roles: previous })
   }
@@ -150,9 +168,9 @@ export function createUserAdmin(deps: {
     async update(userId: string, patch: UserPatch, by: Actor): Promise<UserProfile> {
       const user = await profileOf(userId)
       if (patch.roles !== undefined && !patch.roles.includes('admin'))
-        await assertAdminsRemain(userId, by, 'give up the admin role')
-      if (patch.locked === true) await assertAdminsRemain(userId, by, 'be locked')
-      if (patch.disabled === true) await assertAdminsRemain(userId, by, 'be disabled')
+        await assertAdminsRemain(db, userId, by, 'give up the admin role')
+      if (patch.locked === true) await assertAdminsRemain(db, userId, by, 'be locked')
+      if (patch.disabled === true) await assertAdminsRemain(db, userId, by, 'be disabled')
       if (patch.roles !== undefined) await setRoles(user, patch.roles, by)
       if (patch.locked !== undefined) await setLocked(user, patch.locked, by)
       if (patch.disabled !== undefined) await setDisabled(user, patch.disabled, by)
@@ -162,13 +180,17 @@ export function createUserAdmin(deps: {
     async remove(userId: string, by: Actor): Promise<void> {
       const user = await findUserById(db, userId)
       if (!user) throw notFound()
-      await assertAdminsRemain(userId, by, 'be deleted')
+      await assertAdminsRemain(db, userId, by, 'be deleted')
       // Ended first, so every instance's session gate hears of it before the rows vanish.
       await sessions.endAll(userId, 'account_deleted', {
         actorId: by.actorId ?? undefined,
         context: by.context,
       })
-      if (!(await deleteUser(db, userId))) throw notFound()
+      const deleted = await inTransaction(db, async (trx) => {
+        await adminsRemainIn(userId, by, 'be deleted')(trx)
+        return deleteUser(trx, userId)
+      })
+      if (!deleted) throw notFound()
       profiles.changed(userId)
       await audited('user_deleted', user, by)
     },

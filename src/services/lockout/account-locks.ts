@@ -55,11 +55,19 @@ export function createAccountLocks(deps: {
         : null
     },
 
-    /** An admin's lock: refuses logins and refreshes, ends every session. False if already locked. */
-    async lock(userId: string, actor: LockActor): Promise<boolean> {
+    /**
+     * An admin's lock: refuses logins and refreshes, ends every session. False if already
+     * locked. `allowed` runs first in the lock's transaction and may refuse it by throwing.
+     */
+    async lock(
+      userId: string,
+      actor: LockActor,
+      allowed?: (trx: Db) => Promise<void>,
+    ): Promise<boolean> {
       // One transaction: a lock whose sessions did not end would stay so, as a retry finds
       // the account locked already and changes nothing.
       const end = await inTransaction(db, async (trx) => {
+        await allowed?.(trx)
         if (!(await setAdminLock(trx, userId, true, clock.now().getTime()))) return undefined
         return sessions.endAllWithin(trx, userId, 'account_locked', {
           context: actor.context,

@@ -1,3 +1,4 @@
+import { SqliteAdapter } from 'kysely'
 import type { Db } from '../db.js'
 
 /** Finds a user's id by username, case-insensitively (the CLI names users by username). */
@@ -34,8 +35,16 @@ export async function deleteUser(db: Db, userId: string): Promise<boolean> {
   return Number(res.numDeletedRows) === 1
 }
 
-/** Admins who can still act: holding the admin role, neither locked nor disabled. */
-export async function activeAdminIds(db: Db): Promise<string[]> {
+/**
+ * Admins who can still act: holding the admin role, neither locked nor disabled.
+ * `forChange`: read inside the transaction about to make one of them not count, with row
+ * locks (PostgreSQL, MySQL), so that two such changes at once are decided one after the
+ * other and the second sees the first; SQLite's write lock, taken at `begin`, orders them.
+ */
+export async function activeAdminIds(
+  db: Db,
+  opts: { forChange?: boolean } = {},
+): Promise<string[]> {
   const rows = await db
     .selectFrom('user_roles')
     .innerJoin('users', 'users.id', 'user_roles.user_id')
@@ -43,6 +52,9 @@ export async function activeAdminIds(db: Db): Promise<string[]> {
     .where('user_roles.role_name', '=', 'admin')
     .where('users.locked_at', 'is', null)
     .where('users.disabled_at', 'is', null)
+    .$if(opts.forChange === true && !(db.getExecutor().adapter instanceof SqliteAdapter), (q) =>
+      q.forUpdate(),
+    )
     .execute()
   return rows.map((r) => r.id)
 }
