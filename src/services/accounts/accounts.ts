@@ -178,10 +178,10 @@ export function createAccountService(deps: {
       return record
     },
 
-    /** Changes a password after proving the current one; the caller ends other sessions. */
     /**
-     * `alsoWrite` joins the new password's transaction (the caller ends the other sessions
-     * there), so the one does not happen without the other; its result is returned.
+     * Changes a password after proving the current one. `alsoWrite` joins the new password's
+     * transaction (the caller ends the other sessions there), so the one does not happen
+     * without the other; its result is returned.
      */
     async changePassword<T>(
       who: Rechecked,
