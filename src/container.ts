@@ -329,7 +329,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaSummary,
     audit,
     profiles,
-    alsoRemove: [(userId) => passkeyCredentials.removeAll(userId)],
+    alsoRemove: [(trx, userId) => passkeyCredentials.removeAllWithin(trx, userId)],
   })
   const passkeyRegistration = createPasskeyRegistration({
     db,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { userCreate, userTotp } from '../../src/cli/commands/user.js'
 import type { CliContext } from '../../src/cli/context.js'
@@ -148,5 +149,30 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
       password: STRONG_PASSWORD,
     })
     expect(login.body).toHaveProperty('access_token')
+  })
+
+  it('an admin reset that fails half way removes nothing, and works when tried again', async () => {
+    const id = await t.services.accounts.create({
+      username: 'half-reset',
+      password: STRONG_PASSWORD,
+    })
+    await t.services.totp.enrolDirectly(id, 'half-reset')
+    const who = { userId: id, username: 'half-reset', amr: ['pwd', 'mfa', 'otp'] }
+    await t.services.mfa.regenerateBackupCodes(who, STRONG_PASSWORD, { ip: null, userAgent: null })
+    const enrolled = { totp: true, backupCodesRemaining: 10 }
+    expect(await t.services.mfaSummary(id)).toMatchObject(enrolled)
+
+    // Passkeys go last: with their table away, everything removed before must come back.
+    const db = t.services.db
+    await sql`alter table webauthn_credentials rename to webauthn_credentials_away`.execute(db)
+    try {
+      await expect(t.services.mfa.removeAll(id)).rejects.toThrow()
+    } finally {
+      await sql`alter table webauthn_credentials_away rename to webauthn_credentials`.execute(db)
+    }
+    expect(await t.services.mfaSummary(id)).toMatchObject(enrolled)
+
+    await t.services.mfa.removeAll(id)
+    expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false, backupCodesRemaining: 0 })
   })
 })

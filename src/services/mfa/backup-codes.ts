@@ -65,6 +65,7 @@ export function createBackupCodes(deps: {
     },
 
     remaining: (userId: string) => countUnusedBackupCodes(db, userId),
-    remove: (userId: string) => deleteBackupCodes(db, userId),
+    /** `run`: the caller's transaction, when the removal is part of a larger one. */
+    remove: (userId: string, run: Db = db) => deleteBackupCodes(run, userId),
   }
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
@@ -33,8 +34,11 @@ export function createMfaEnrolment(deps: {
   mfaSummary: MfaSummaryReader
   audit: AuditLog
   profiles: ProfileReader
-  /** Further removers (passkeys) run by `removeAll`. */
-  alsoRemove?: ((userId: string) => Promise<void>)[]
+  /**
+   * Further removers (passkeys) run by `removeAll`, through its transaction; each returns
+   * what to announce once that has committed.
+   */
+  alsoRemove?: ((trx: Db, userId: string) => Promise<() => Promise<void>>)[]
 }) {
   const { db, clock, totp, backupCodes, audit, profiles, recheck, mfaSummary } = deps
 
@@ -62,12 +66,21 @@ export function createMfaEnrolment(deps: {
     })
   }
 
+  /**
+   * Every second factor of a user, in one transaction: a failure half way must not leave
+   * an account with some factors gone and others (a passkey, say) still signing in.
+   */
   async function removeAll(userId: string): Promise<void> {
-    await totp.remove(userId)
-    await backupCodes.remove(userId)
-    await deleteChannels(db, userId)
-    for (const remove of deps.alsoRemove ?? []) await remove(userId)
+    const announcements = await inTransaction(db, async (trx) => {
+      await totp.remove(userId, trx)
+      await backupCodes.remove(userId, trx)
+      await deleteChannels(trx, userId)
+      const after: (() => Promise<void>)[] = []
+      for (const remove of deps.alsoRemove ?? []) after.push(await remove(trx, userId))
+      return after
+    })
     profiles.changed(userId)
+    for (const announce of announcements) await announce()
   }
 
   return {

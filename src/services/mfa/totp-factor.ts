@@ -103,8 +103,9 @@ export function createTotpFactor(deps: {
       await insertEnabledTotpSecret(trx, user.id, box.seal(base32Of(secret), aad(user.id)), nowMs)
     },
 
-    async remove(userId: string): Promise<void> {
-      await deleteTotpSecret(db, userId)
+    /** `run`: the caller's transaction, when the removal is part of a larger one. */
+    async remove(userId: string, run: Db = db): Promise<void> {
+      await deleteTotpSecret(run, userId)
     },
 
     /** `gatehouse secrets rotate`: re-encrypts secrets sealed under an old key. */

@@ -91,17 +91,22 @@ export function createPasskeyCredentials(deps: {
       })
     },
 
-    /** Every passkey of a user gone (2fa/disable, admin reset-mfa). */
-    async removeAll(userId: string): Promise<void> {
-      const count = await deleteCredentials(db, userId)
-      if (count === 0) return
-      profiles.changed(userId)
-      await audit.record({
-        event: 'passkey_removed',
-        outcome: 'success',
-        userId,
-        details: { count, all: true },
-      })
+    /**
+     * Every passkey of a user gone (2fa/disable, admin reset-mfa), through the caller's
+     * transaction `trx`; the returned announcement (the audit) is for after it commits.
+     */
+    async removeAllWithin(trx: Db, userId: string): Promise<() => Promise<void>> {
+      const count = await deleteCredentials(trx, userId)
+      return async () => {
+        if (count === 0) return
+        profiles.changed(userId)
+        await audit.record({
+          event: 'passkey_removed',
+          outcome: 'success',
+          userId,
+          details: { count, all: true },
+        })
+      }
     },
   }
 }
