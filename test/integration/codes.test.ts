@@ -361,6 +361,32 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 401])
   })
 
+  /** The reset code is spent in the new password's transaction: still exactly once. */
+  it('lets exactly one of two concurrent resets with one code set its password', async () => {
+    await register('reset-racer', { email: 'reset-racer@example.com' })
+    const v = await emailCode('reset-racer@example.com')
+    await api.post('/api/auth/verify-contact', {
+      username: 'reset-racer',
+      channel: 'email',
+      code: v,
+    })
+    await api.post('/api/auth/password/forgot', { username: 'reset-racer' })
+    const code = await emailCode('reset-racer@example.com')
+    const passwords = ['racer passphrase one', 'racer passphrase two']
+    const results = await Promise.all(
+      passwords.map((new_password) =>
+        api.post('/api/auth/password/reset', { username: 'reset-racer', code, new_password }),
+      ),
+    )
+    expect(results.map((r) => r.status).sort()).toEqual([204, 401])
+    const winner = passwords[results.findIndex((r) => r.status === 204)]
+    const loser = passwords.find((p) => p !== winner)
+    const signIn = (password?: string) =>
+      api.post('/api/auth/login', { username: 'reset-racer', password })
+    expect((await signIn(winner)).status).toBe(200)
+    expect((await signIn(loser)).status).toBe(401)
+  })
+
   it('answers forgot-password alike for known, unknown and throttled accounts', async () => {
     await register('forgetful', { email: 'forgetful@example.com' })
     const v = await emailCode('forgetful@example.com')

@@ -34,6 +34,14 @@ export interface CodeRequest {
   to: string
 }
 
+/** A code someone typed, for one user and purpose (any channel unless named). */
+export interface CodeGuess {
+  userId: string
+  purpose: CodePurpose
+  channel?: CodeChannel
+  code: string
+}
+
 export type OneTimeCodes = ReturnType<typeof createOneTimeCodes>
 
 const sendKey = (req: CodeRequest) => ({
@@ -159,6 +167,24 @@ export function createOneTimeCodes(deps: {
     return { ok: true, deliver: () => deliver(req, code, release) }
   }
 
+  async function match(q: CodeGuess): Promise<OneTimeCodeRow | undefined> {
+    const nowMs = clock.now().getTime()
+    const live = await findLiveCodes(db, {
+      userId: q.userId,
+      purpose: q.purpose,
+      channel: q.channel,
+      now: nowMs,
+      maxAttempts: CODE_MAX_ATTEMPTS,
+    })
+    const wellFormed = WELL_FORMED.test(q.code)
+    for (const row of live) {
+      if (!(await takeCodeAttempt(db, row.id, nowMs, CODE_MAX_ATTEMPTS))) continue
+      const hashes = await hasher.candidates(q.code, context(q.userId, q.purpose, row.channel))
+      if (wellFormed && hashes.some((hash) => timingSafeEqualHex(hash, row.code_hash))) return row
+    }
+    return undefined
+  }
+
   return {
     prepare,
 
@@ -174,33 +200,22 @@ export function createOneTimeCodes(deps: {
     },
 
     /**
-     * Spends the matching live code and returns it (its channel and destination), or undefined.
-     * Each guess takes a try from the live code before comparing, so parallel guesses get no
-     * more than five comparisons per code.
+     * The live code this one matches (its channel and destination), or undefined, with a try
+     * taken but the code not spent: for a caller with more to do before the code may count
+     * as used, which spends it with `spendIn` in the transaction of what it does. Each guess
+     * takes a try from the live code before comparing, so parallel guesses get no more than
+     * five comparisons per code.
      */
-    async consume(q: {
-      userId: string
-      purpose: CodePurpose
-      channel?: CodeChannel
-      code: string
-    }): Promise<OneTimeCodeRow | undefined> {
-      const nowMs = clock.now().getTime()
-      const live = await findLiveCodes(db, {
-        userId: q.userId,
-        purpose: q.purpose,
-        channel: q.channel,
-        now: nowMs,
-        maxAttempts: CODE_MAX_ATTEMPTS,
-      })
-      const wellFormed = WELL_FORMED.test(q.code)
-      for (const row of live) {
-        if (!(await takeCodeAttempt(db, row.id, nowMs, CODE_MAX_ATTEMPTS))) continue
-        const hashes = await hasher.candidates(q.code, context(q.userId, q.purpose, row.channel))
-        if (wellFormed && hashes.some((hash) => timingSafeEqualHex(hash, row.code_hash))) {
-          if (await markCodeUsed(db, row.id, nowMs)) return row
-        }
-      }
-      return undefined
+    match,
+
+    /** Spends a code `match` returned; false if a parallel request spent it first. */
+    spendIn: (trx: Db, row: OneTimeCodeRow): Promise<boolean> =>
+      markCodeUsed(trx, row.id, clock.now().getTime()),
+
+    /** Spends the matching live code and returns it, or undefined (`match`, then spent). */
+    async consume(q: CodeGuess): Promise<OneTimeCodeRow | undefined> {
+      const row = await match(q)
+      return row && (await markCodeUsed(db, row.id, clock.now().getTime())) ? row : undefined
     },
   }
 }

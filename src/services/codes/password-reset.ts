@@ -108,7 +108,9 @@ export function createPasswordReset(deps: {
       }
       // Typed as an email, the account's own username is another name the password must not be.
       deps.accounts.assertPasswordPolicy(newPassword, user.username, 'new_password')
-      const row = await codes.consume({ userId: user.id, purpose: 'password_reset', code })
+      // Matched now, spent only with the new password: a hash refused under load, or a
+      // failure of the transaction, leaves the code for another try.
+      const row = await codes.match({ userId: user.id, purpose: 'password_reset', code })
       if (!row) {
         await audit.record({
           event: 'password_reset',
@@ -123,8 +125,12 @@ export function createPasswordReset(deps: {
       const hash = await deps.passwords.hash(newPassword)
       const nowMs = clock.now().getTime()
       // One transaction: a new password with the old sessions still alive (or the other way
-      // round) must not be what a failure half way leaves behind.
+      // round, or a spent code and no new password) must not be what a failure half way
+      // leaves behind.
       const end = await inTransaction(db, async (trx) => {
+        // A parallel reset with the same code spent it first: it was this one's only code.
+        if (!(await codes.spendIn(trx, row)))
+          throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
         await updatePasswordHash(trx, user.id, hash, nowMs)
         // The reset is the way back after "this wasn't me" (SPEC §4.13). It also closes the
         // account's older links: what they told of happened before the report this reset
