@@ -59,6 +59,15 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
     return res.body.user as { id: string }
   }
 
+  /** Registers with an email address and verifies it with the code it received. */
+  async function registerWithVerifiedEmail(username: string): Promise<void> {
+    const email = `${username}@example.com`
+    await register(username, { email })
+    const code = await emailCode(email)
+    const res = await api.post('/api/auth/verify-contact', { username, channel: 'email', code })
+    expect(res.status).toBe(200)
+  }
+
   async function login(username: string, password = STRONG_PASSWORD) {
     return api.post<Tokens & MfaChallenge>('/api/auth/login', { username, password })
   }
@@ -225,13 +234,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
   })
 
   it('throttles per purpose: a login code right after signup is sent', async () => {
-    await register('quick', { email: 'quick@example.com' })
-    const verifyCode = await emailCode('quick@example.com')
-    await api.post('/api/auth/verify-contact', {
-      username: 'quick',
-      channel: 'email',
-      code: verifyCode,
-    })
+    await registerWithVerifiedEmail('quick')
     const first = await login('quick')
     await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
     const challenge = await login('quick')
@@ -341,13 +344,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
 
   /** Double use race: one email code on two mfa_tokens at once; one conditional write decides. */
   it('lets exactly one of two concurrent verifications with one email code through', async () => {
-    await register('mail-racer', { email: 'mail-racer@example.com' })
-    const v = await emailCode('mail-racer@example.com')
-    await api.post('/api/auth/verify-contact', {
-      username: 'mail-racer',
-      channel: 'email',
-      code: v,
-    })
+    await registerWithVerifiedEmail('mail-racer')
     const first = await login('mail-racer')
     await api.post('/api/auth/2fa/email/enable', undefined, first.body.access_token)
     const [a, b] = await Promise.all([login('mail-racer'), login('mail-racer')])
@@ -363,13 +360,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
 
   /** The reset code is spent in the new password's transaction: still exactly once. */
   it('lets exactly one of two concurrent resets with one code set its password', async () => {
-    await register('reset-racer', { email: 'reset-racer@example.com' })
-    const v = await emailCode('reset-racer@example.com')
-    await api.post('/api/auth/verify-contact', {
-      username: 'reset-racer',
-      channel: 'email',
-      code: v,
-    })
+    await registerWithVerifiedEmail('reset-racer')
     await api.post('/api/auth/password/forgot', { username: 'reset-racer' })
     const code = await emailCode('reset-racer@example.com')
     const passwords = ['racer passphrase one', 'racer passphrase two']
@@ -388,9 +379,7 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
   })
 
   it('answers forgot-password alike for known, unknown and throttled accounts', async () => {
-    await register('forgetful', { email: 'forgetful@example.com' })
-    const v = await emailCode('forgetful@example.com')
-    await api.post('/api/auth/verify-contact', { username: 'forgetful', channel: 'email', code: v })
+    await registerWithVerifiedEmail('forgetful')
     const known = await api.post('/api/auth/password/forgot', { username: 'forgetful' })
     const byEmail = await api.post('/api/auth/password/forgot', {
       username: 'FORGETFUL@example.com',
