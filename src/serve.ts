@@ -29,10 +29,18 @@ export async function serve(): Promise<void> {
       flush: (done) => (late.log?.flush ? late.log.flush(done) : done()),
     },
   })
+  // A message written to the log instead of sent (no SMTP_URL, SMS_PROVIDER=log) must be in
+  // it when the request that sent it is answered: a developer, and the README's walk, read
+  // the code right after. pino's own stream writes on libuv's pool, behind password hashes,
+  // and its flush does not wait for a write under way (minLength 0), so the code was
+  // sometimes not there yet on a busy machine. process.stdout writes synchronously on Linux
+  // (to a file, a pipe or a terminal); with real delivery, the faster default stays.
+  const messagesToLog = config.mail.smtpUrl === undefined || config.sms.provider === 'log'
   const app = await buildApp(services, {
     logger: {
       level: process.env.LOG_LEVEL ?? 'info',
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      ...(messagesToLog ? { stream: process.stdout } : {}),
     },
   })
   late.log = app.log

@@ -11,8 +11,9 @@ export interface NotifyLogger {
 /**
  * Waits until the log holds what was logged. A message written to the log in place of being
  * sent must be there by the time the request that sent it is answered: a developer (and the
- * README's walk) reads the code from the log right after the response, and pino's write can
- * otherwise wait behind password hashes on libuv's pool.
+ * README's walk) reads the code from the log right after the response. serve.ts logs
+ * synchronously whenever messages go to the log; this covers a logger whose writes are
+ * asynchronous and whose flush waits for them.
  */
 export function logWritten(log: NotifyLogger): Promise<void> {
   return new Promise((done) => (log.flush ? log.flush(() => done()) : done()))
