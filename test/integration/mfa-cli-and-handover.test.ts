@@ -1,8 +1,8 @@
-import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { userCreate, userTotp } from '../../src/cli/commands/user.js'
 import type { CliContext } from '../../src/cli/context.js'
 import { testDatabases } from '../support/databases.js'
+import { failingWrites } from '../support/failing-writes.js'
 import { useTestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { appCode } from '../support/totp.js'
@@ -162,13 +162,13 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
     const enrolled = { totp: true, backupCodesRemaining: 10 }
     expect(await t.services.mfaSummary(id)).toMatchObject(enrolled)
 
-    // Passkeys go last: with their table away, everything removed before must come back.
-    const db = t.services.db
-    await sql`alter table webauthn_credentials rename to webauthn_credentials_away`.execute(db)
+    // The backup codes go after the TOTP secret: when deleting them fails, the secret
+    // removed before must come back.
+    const restore = await failingWrites(t.services.db, 'backup_codes', 'delete')
     try {
       await expect(t.services.mfa.removeAll(id)).rejects.toThrow()
     } finally {
-      await sql`alter table webauthn_credentials_away rename to webauthn_credentials`.execute(db)
+      await restore()
     }
     expect(await t.services.mfaSummary(id)).toMatchObject(enrolled)
 

@@ -1,7 +1,7 @@
-import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { testDatabases } from '../support/databases.js'
+import { failingWrites } from '../support/failing-writes.js'
 import { useCaptures } from '../support/captures.js'
 import {
   startApp,
@@ -375,11 +375,11 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect(await intruderIn()).toBe(true)
     // The last of the report's writes (ending the sessions) fails: nothing of it may stay,
     // the spent link included.
-    await sql`alter table sessions rename to sessions_away`.execute(db)
+    const restore = await failingWrites(db, 'sessions', 'update')
     try {
       expect((await call('/api/auth/not-me', { token })).status).toBe(500)
     } finally {
-      await sql`alter table sessions_away rename to sessions`.execute(db)
+      await restore()
     }
     expect((await login('tove')).status).toBe(200)
 
@@ -394,13 +394,12 @@ describe.each(databases)('security notifications on $name', (database) => {
     const session = (await login('ursa')).body
     expect((await call('/api/auth/password/forgot', { username: 'ursa' })).status).toBe(202)
     const reset = { username: 'ursa', code: codeIn((await captures.mail.next(email)).text) }
-    const db = t.services.db
-    await sql`alter table sessions rename to sessions_away`.execute(db)
+    const restore = await failingWrites(t.services.db, 'sessions', 'update')
     try {
       const res = await call('/api/auth/password/reset', { ...reset, new_password: NEW_PASSWORD })
       expect(res.status).toBe(500)
     } finally {
-      await sql`alter table sessions_away rename to sessions`.execute(db)
+      await restore()
     }
     expect((await api.get('/api/auth/me', session.access_token)).status).toBe(200)
     expect((await login('ursa', NEW_PASSWORD)).status).toBe(401)

@@ -1,6 +1,6 @@
-import { sql } from 'kysely'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
+import { failingWrites } from '../support/failing-writes.js'
 import { useTestApp } from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { adminWithMfa } from '../support/principals.js'
@@ -19,13 +19,13 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
     admin = await adminWithMfa(t, 'ends-admin')
   })
 
-  /** Runs `step` while the sessions table is away: ending sessions, the last write, fails. */
-  async function whileSessionsAway(step: () => Promise<void>): Promise<void> {
-    await sql`alter table sessions rename to sessions_away`.execute(t.services.db)
+  /** Runs `step` while ending a session fails: the last write of each change here. */
+  async function whileSessionsCannotEnd(step: () => Promise<void>): Promise<void> {
+    const restore = await failingWrites(t.services.db, 'sessions', 'update')
     try {
       await step()
     } finally {
-      await sql`alter table sessions_away rename to sessions`.execute(t.services.db)
+      await restore()
     }
   }
   const login = (username: string, password: string) =>
@@ -41,7 +41,7 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
         body: { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
       })
     expect(await isAlive(mine.access_token)).toBe(true)
-    await whileSessionsAway(async () => {
+    await whileSessionsCannotEnd(async () => {
       expect((await change()).status).toBe(500)
     })
     expect(await isAlive(other.access_token)).toBe(true)
@@ -64,7 +64,7 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
         body: { [flag]: true },
       })
     expect(await isAlive(admin.token)).toBe(true)
-    await whileSessionsAway(async () => {
+    await whileSessionsCannotEnd(async () => {
       expect((await patch()).status).toBe(500)
     })
     const unchanged = await api.get<Record<string, unknown>>(
