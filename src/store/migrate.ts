@@ -12,6 +12,7 @@ import * as notifications from './migrations/0014-notifications.js'
 import * as exactCollation from './migrations/0015-exact-collation.js'
 import * as oidcHashedIds from './migrations/0016-oidc-hashed-ids.js'
 import * as notMeScope from './migrations/0017-not-me-scope.js'
+import * as compromiseResolved from './migrations/0018-compromise-resolved.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '0015-exact-collation': exactCollation,
   '0016-oidc-hashed-ids': oidcHashedIds,
   '0017-not-me-scope': notMeScope,
+  '0018-compromise-resolved': compromiseResolved,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

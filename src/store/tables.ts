@@ -19,6 +19,8 @@ export interface UsersTable {
   disabled_at: number | null
   created_at: number
   updated_at: number
+  /** The last password reset that answered a "this wasn't me" report (0018). */
+  compromise_resolved_at: number | null
 }
 
 export interface RolesTable {

@@ -432,6 +432,39 @@ describe.each(databases)('security notifications on $name', (database) => {
     expect((await login('ulla', NEW_PASSWORD)).status).toBe(200)
   })
 
+  it('a notice sent only after the reset that answered a report carries a dead link', async () => {
+    const email = await withEmail('wanda')
+    expect((await login('wanda')).status).toBe(200) // the first login: no notice
+    t.clock.advance('1h')
+    // The SMTP server is away when the intruder's sign-in is told: the notice waits.
+    captures.mail.rejectNextMessages(1)
+    const intruder = (await login('wanda', STRONG_PASSWORD, 'Thief/1.0', '192.0.2.66')).body
+    const waiting = () =>
+      t.services.db
+        .selectFrom('notification_outbox')
+        .select('attempts')
+        .where('kind', '=', 'new_device')
+        .where('sent_at', 'is', null)
+        .execute()
+    await vi.waitFor(async () => expect(await waiting()).toEqual([{ attempts: 1 }]))
+    t.clock.advance('10s')
+    expect(
+      (await call('/api/auth/2fa/email/enable', {}, { token: intruder.access_token })).status,
+    ).toBe(204)
+    const added = await captures.mail.next(email)
+    expect((await call('/api/auth/not-me', { token: tokenIn(added.text) })).status).toBe(204)
+    await resetPassword('wanda', email)
+
+    t.clock.advance('21s')
+    expect(await t.services.notifier.deliverDue()).toBe(1)
+    const late = await captures.mail.next(email)
+    expect(late.subject).toBe('Gatehouse: New sign-in')
+    // Following it would block the new password again: the reset answered what it tells of.
+    const followed = await call('/api/auth/not-me', { token: tokenIn(late.text) })
+    expect(refusal(followed)).toEqual([401, 'invalid_token'])
+    expect((await login('wanda', NEW_PASSWORD)).status).toBe(200)
+  })
+
   it('a reset with no report before it leaves the links working', async () => {
     const email = await withEmail('vera')
     expect((await login('vera')).status).toBe(200)

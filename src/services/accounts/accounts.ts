@@ -7,8 +7,8 @@ import {
   insertUser,
   updatePasswordHash,
   type LoginRecord,
+  type NewUserRow,
 } from '../../store/repositories/users.js'
-import type { UsersTable } from '../../store/tables.js'
 import { inTransaction } from '../../store/transactions.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -92,7 +92,7 @@ export function createAccountService(deps: {
         })
       }
       const nowMs = clock.now().getTime()
-      const row: UsersTable = {
+      const row: NewUserRow = {
         id: newId(random),
         username: input.username,
         username_normalized: normalizeIdentifier(input.username),

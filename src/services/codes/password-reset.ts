@@ -1,5 +1,5 @@
 import type { PasswordHasher } from '../../crypto/hashing.js'
-import { clearCompromised, spendNotMeTokensOf } from '../../store/repositories/notifications.js'
+import { resolveCompromise } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { updatePasswordHash } from '../../store/repositories/users.js'
 import { inTransaction } from '../../store/transactions.js'
@@ -132,11 +132,9 @@ export function createPasswordReset(deps: {
         if (!(await codes.spendIn(trx, row)))
           throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
         await updatePasswordHash(trx, user.id, hash, nowMs)
-        // The reset is the way back after "this wasn't me" (SPEC §4.13). It also closes the
-        // account's older links: what they told of happened before the report this reset
-        // answers, and following one now would block the new password and remove the
-        // factors the owner has added again since.
-        if (await clearCompromised(trx, user.id)) await spendNotMeTokensOf(trx, user.id, nowMs)
+        // The reset is the way back after "this wasn't me" (SPEC §4.13), and closes the
+        // links of everything before it.
+        await resolveCompromise(trx, user.id, nowMs)
         return deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
       })
       await end.announce()

@@ -2,8 +2,7 @@ import type { Db } from '../../store/db.js'
 import { isUniqueViolation } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
 import { takenIdentifiers } from '../../store/repositories/user-admin.js'
-import { insertUserWithRoles } from '../../store/repositories/users.js'
-import type { UsersTable } from '../../store/tables.js'
+import { insertUserWithRoles, type NewUserRow } from '../../store/repositories/users.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import { isEmailAddress, isPhoneNumber, trimContact } from '../accounts/contact-rules.js'
 import { checkUsername } from '../accounts/password-policy.js'
@@ -155,7 +154,7 @@ export function createUserImport(deps: {
     const unknown = row.roles.filter((r) => !known.has(r))
     if (unknown.length > 0) throw new Rejection(`roles: unknown role ${unknown.join(', ')}`)
     const nowMs = clock.now().getTime()
-    const user: UsersTable = {
+    const user: NewUserRow = {
       id: newId(random),
       username: row.username,
       username_normalized: usernameNormalized,

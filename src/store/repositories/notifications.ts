@@ -148,7 +148,11 @@ export interface SpentNotMeToken {
   passkeyId: string | undefined
 }
 
-/** Spends a live token in one conditional write; returns what it was for, or undefined. */
+/**
+ * Spends a live token in one conditional write; returns what it was for, or undefined. A link
+ * for an event before the reset that answered a report is no longer live, however late its
+ * notice was sent.
+ */
 export async function spendNotMeToken(
   db: Db,
   tokenHash: string,
@@ -160,6 +164,17 @@ export async function spendNotMeToken(
     .where('token_hash', '=', tokenHash)
     .where('used_at', 'is', null)
     .where('expires_at', '>', nowMs)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('users')
+            .select('users.id')
+            .whereRef('users.id', '=', 'not_me_tokens.user_id')
+            .whereRef('users.compromise_resolved_at', '>', 'not_me_tokens.event_at'),
+        ),
+      ),
+    )
     .executeTakeFirst()
   if (Number(result.numUpdatedRows) !== 1) return undefined
   const row = await db
@@ -197,21 +212,29 @@ const compromisedQuery = precompiledFor(['userId'], (db, { userId }: { userId: s
   db.selectFrom('compromised_accounts').select('user_id').where('user_id', '=', userId),
 )
 
-/** Lifts a reported compromise; true if the account was marked. */
-export async function clearCompromised(db: Db, userId: string): Promise<boolean> {
+/**
+ * The password reset after a "this wasn't me" report answers it: the mark goes, and with it
+ * every link for an event before now, those still waiting in the outbox included. What they
+ * told of came before the report, and following one would block the new password again and
+ * remove the factors the owner has added since. False if the account was not marked.
+ */
+export async function resolveCompromise(db: Db, userId: string, nowMs: number): Promise<boolean> {
   const res = await db
     .deleteFrom('compromised_accounts')
     .where('user_id', '=', userId)
     .executeTakeFirst()
-  return Number(res.numDeletedRows) > 0
-}
-
-/** Spends every live "this wasn't me" link of a user. */
-export async function spendNotMeTokensOf(db: Db, userId: string, nowMs: number): Promise<void> {
+  if (Number(res.numDeletedRows) === 0) return false
+  await db
+    .updateTable('users')
+    .set({ compromise_resolved_at: nowMs })
+    .where('id', '=', userId)
+    .execute()
+  // Links sent before 0017 know no event time: spent here instead.
   await db
     .updateTable('not_me_tokens')
     .set({ used_at: nowMs })
     .where('user_id', '=', userId)
     .where('used_at', 'is', null)
     .execute()
+  return true
 }

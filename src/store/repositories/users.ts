@@ -8,8 +8,10 @@ import { namedBy } from './login-identifier.js'
 import { mfaCountSelections, mfaCountsOf, type MfaCounts } from './mfa-facts.js'
 import { inTransaction } from '../transactions.js'
 
-export type UserRow = Omit<UsersTable, 'password_hash'>
-export type NewUserRow = UsersTable
+/** What the notifications repository alone reads and writes is not part of a user's row. */
+type NotMeBookkeeping = 'compromise_resolved_at'
+export type UserRow = Omit<UsersTable, 'password_hash' | NotMeBookkeeping>
+export type NewUserRow = Omit<UsersTable, NotMeBookkeeping>
 
 const publicColumns = [
   'id',
