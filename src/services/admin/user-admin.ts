@@ -181,16 +181,18 @@ export function createUserAdmin(deps: {
       const user = await findUserById(db, userId)
       if (!user) throw notFound()
       await assertAdminsRemain(db, userId, by, 'be deleted')
-      // Ended first, so every instance's session gate hears of it before the rows vanish.
-      await sessions.endAll(userId, 'account_deleted', {
-        actorId: by.actorId ?? undefined,
-        context: by.context,
-      })
-      const deleted = await inTransaction(db, async (trx) => {
+      // The sessions end in the delete's transaction: a delete refused there (the last
+      // admin, after all) leaves them alive, and one that happens ends them for certain.
+      const end = await inTransaction(db, async (trx) => {
         await adminsRemainIn(userId, by, 'be deleted')(trx)
-        return deleteUser(trx, userId)
+        const ending = await sessions.endAllWithin(trx, userId, 'account_deleted', {
+          actorId: by.actorId ?? undefined,
+          context: by.context,
+        })
+        return (await deleteUser(trx, userId)) ? ending : undefined
       })
-      if (!deleted) throw notFound()
+      if (!end) throw notFound()
+      await end.announce()
       profiles.changed(userId)
       await audited('user_deleted', user, by)
     },
