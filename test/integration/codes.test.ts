@@ -376,6 +376,17 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
       api.post('/api/auth/login', { username: 'reset-racer', password })
     expect((await signIn(winner)).status).toBe(200)
     expect((await signIn(loser)).status).toBe(401)
+    // The loser presented a code spent by then: audited as one, like any reused code.
+    const audited = await t.services.db
+      .selectFrom('audit_events')
+      .select(['outcome', 'details'])
+      .where('event', '=', 'password_reset')
+      .where('username', '=', 'reset-racer')
+      .execute()
+    expect(audited.map((r) => [r.outcome, JSON.parse(r.details ?? '{}').reason]).sort()).toEqual([
+      ['failure', 'invalid_code'],
+      ['success', undefined],
+    ])
   })
 
   it('answers forgot-password alike for known, unknown and throttled accounts', async () => {

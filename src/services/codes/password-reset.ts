@@ -93,50 +93,41 @@ export function createPasswordReset(deps: {
       // for unknown accounts too: otherwise 400 against 401 told which accounts exist.
       deps.accounts.assertPasswordPolicy(newPassword, identifier, 'new_password')
       const user = await findUserByIdentifier(db, identifier)
-      if (!user) {
-        // Audited like a wrong code (as forgot-password audits unknown names): the probe
-        // shows, and both answers cost the same write.
+      const refused = async (reason: 'unknown_user' | 'invalid_code'): Promise<never> => {
         await audit.record({
           event: 'password_reset',
           outcome: 'failure',
-          userId: null,
+          userId: user?.id ?? null,
           username: identifier,
-          details: { reason: 'unknown_user' },
+          details: { reason },
           context,
         })
         throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
       }
+      // Audited like a wrong code (as forgot-password audits unknown names): the probe
+      // shows, and both answers cost the same write.
+      if (!user) return refused('unknown_user')
       // Typed as an email, the account's own username is another name the password must not be.
       deps.accounts.assertPasswordPolicy(newPassword, user.username, 'new_password')
       // Matched now, spent only with the new password: a hash refused under load, or a
       // failure of the transaction, leaves the code for another try.
       const row = await codes.match({ userId: user.id, purpose: 'password_reset', code })
-      if (!row) {
-        await audit.record({
-          event: 'password_reset',
-          outcome: 'failure',
-          userId: user.id,
-          username: identifier,
-          details: { reason: 'invalid_code' },
-          context,
-        })
-        throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
-      }
+      if (!row) return refused('invalid_code')
       const hash = await deps.passwords.hash(newPassword)
       const nowMs = clock.now().getTime()
       // One transaction: a new password with the old sessions still alive (or the other way
       // round, or a spent code and no new password) must not be what a failure half way
       // leaves behind.
       const end = await inTransaction(db, async (trx) => {
-        // A parallel reset with the same code spent it first: it was this one's only code.
-        if (!(await codes.spendIn(trx, row)))
-          throw new GatehouseError('invalid_code', { detail: 'the code is wrong, used or expired' })
+        // A parallel reset with the same code spent it first: now a used code.
+        if (!(await codes.spendIn(trx, row))) return undefined
         await updatePasswordHash(trx, user.id, hash, nowMs)
         // The reset is the way back after "this wasn't me" (SPEC §4.13), and closes the
         // links of everything before it.
         await resolveCompromise(trx, user.id, nowMs)
         return deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
       })
+      if (!end) return refused('invalid_code')
       await end.announce()
       deps.profiles.changed(user.id)
       await audit.record({
