@@ -469,7 +469,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clients: oidcClients,
     audit,
   })
-  sessions.onSessionsEnded((ids) => oidcInteractions.endGatehouseSessions(ids))
+  sessions.onSessionsEnded((trx, ids) => oidcInteractions.endGatehouseSessions(trx, ids))
   const oidcBrowserSessions = createOidcBrowserSessions({
     db,
     clock,

@@ -88,4 +88,28 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
       { session_id: expect.any(String), reason },
     ])
   })
+
+  it('a logout whose audit row cannot be written leaves the session for another try', async () => {
+    const me = await registerAndLogin(api, 'rhea')
+    const logout = () => api.post('/api/auth/logout', { refresh_token: me.refresh_token })
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
+    try {
+      expect((await logout()).status).toBe(500)
+    } finally {
+      await restore()
+    }
+    expect(await isAlive(me.access_token)).toBe(true)
+
+    expect((await logout()).status).toBe(204)
+    expect(await isAlive(me.access_token)).toBe(false)
+    const ends = await t.services.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'session_ended')
+      .where('user_id', '=', me.user.id)
+      .execute()
+    expect(ends.map((e) => JSON.parse(e.details!) as unknown)).toEqual([
+      { session_id: expect.any(String), reason: 'logout' },
+    ])
+  })
 })

@@ -11,7 +11,7 @@ import type { Db } from '../../src/store/db.js'
 export async function failingWrites(
   db: Db,
   table: string,
-  op: 'update' | 'delete',
+  op: 'insert' | 'update' | 'delete',
 ): Promise<() => Promise<void>> {
   const name = sql.id(`fail_${op}_${table}`)
   const on = sql.raw(`before ${op} on ${table}`)

@@ -79,7 +79,7 @@ export function meRoutes(services: Services) {
               context,
             }),
         )
-        await othersEnded.announce()
+        othersEnded.announce()
         await audit.record({
           event: 'password_changed',
           outcome: 'success',

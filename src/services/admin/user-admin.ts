@@ -131,7 +131,7 @@ export function createUserAdmin(deps: {
       })
     })
     profiles.changed(user.id)
-    await end?.announce()
+    end?.announce()
     await audited('user_updated', user, by, { disabled: on })
   }
 
@@ -192,7 +192,7 @@ export function createUserAdmin(deps: {
         return (await deleteUser(trx, userId)) ? ending : undefined
       })
       if (!end) throw notFound()
-      await end.announce()
+      end.announce()
       profiles.changed(userId)
       await audited('user_deleted', user, by)
     },

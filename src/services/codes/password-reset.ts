@@ -128,7 +128,7 @@ export function createPasswordReset(deps: {
         return deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
       })
       if (!end) return refused('invalid_code')
-      await end.announce()
+      end.announce()
       deps.profiles.changed(user.id)
       await audit.record({
         event: 'password_reset',

@@ -76,7 +76,7 @@ export function createAccountLocks(deps: {
       })
       if (!end) return false
       profiles.changed(userId)
-      await end.announce()
+      end.announce()
       await audit.record({
         event: 'user_updated',
         outcome: 'success',

@@ -78,7 +78,7 @@ export function createNotMe(deps: {
         })
       }
       const { userId, removed, end } = reported
-      await end.announce()
+      end.announce()
       deps.profiles.changed(userId)
       await deps.audit.record({
         event: 'compromise_reported',

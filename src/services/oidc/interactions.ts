@@ -300,9 +300,10 @@ export function createOidcInteractions(deps: {
     },
 
     /** Ends the provider sessions, codes and tokens that came from ended Gatehouse sessions. */
-    async endGatehouseSessions(sessionIds: readonly string[]): Promise<void> {
-      const uids = await takeOidcSessionLinks(db, sessionIds)
-      await deleteOidcPayloadsBySessionUids(db, uids)
+    /** Through `trx`, the transaction that ends those Gatehouse sessions. */
+    async endGatehouseSessions(trx: Db, sessionIds: readonly string[]): Promise<void> {
+      const uids = await takeOidcSessionLinks(trx, sessionIds)
+      await deleteOidcPayloadsBySessionUids(trx, uids)
     },
   }
 }

@@ -50,6 +50,12 @@ export interface SessionConfig {
   sessionMaxAgeSec: number
 }
 
+/** Sessions ended in a transaction, and what must follow its commit. */
+export interface EndedSessions {
+  ended: string[]
+  announce: () => void
+}
+
 export type SessionService = ReturnType<typeof createSessionService>
 
 const invalidRefresh = () =>
@@ -67,8 +73,8 @@ export function createSessionService(deps: {
 }) {
   const { db, clock, random, box, accessTokens, gate, audit, cfg } = deps
   // Others whose state hangs off a session (the OpenID provider's sessions and tokens) end
-  // with it, before the request that ended it answers.
-  const endListeners: ((sessionIds: string[]) => Promise<void>)[] = []
+  // with it, in the transaction that ends it.
+  const endListeners: ((trx: Db, sessionIds: string[]) => Promise<void>)[] = []
   const sealAad = (refreshTokenId: string) => `refresh_tokens.successor_sealed:${refreshTokenId}`
   const graceMs = cfg.refreshReuseGraceSec * 1000
   let lastSweepMs = Number.NEGATIVE_INFINITY
@@ -136,28 +142,38 @@ export function createSessionService(deps: {
   }
 
   /**
-   * What follows the end of sessions, once the writes that ended them have committed: the
-   * gate stops admitting their tokens, the OIDC sessions that came from them end, and each
-   * end is audited.
+   * Ends the sessions `filter` names through `trx`, with what belongs to their end and can be
+   * part of the same transaction: whatever hangs off them (the OIDC provider's sessions) and
+   * an audit row each. `announce` is for after the commit: the gate stops admitting their
+   * tokens here and on every other instance, and the audit's sealer and notifier wake.
    */
-  async function announceEnded(
-    ended: string[],
-    userId: string,
+  async function endThrough(
+    trx: Db,
+    filter: Parameters<typeof endSessions>[1],
     reason: string,
-    context?: RequestContext,
-    actorId?: string,
-  ): Promise<void> {
-    gate.markEnded(ended)
-    if (ended.length > 0) for (const listener of endListeners) await listener(ended)
+    opts: { nowMs: number; context?: RequestContext; actorId?: string },
+  ): Promise<EndedSessions> {
+    const ended = await endSessions(trx, filter, reason, opts.nowMs)
+    if (ended.length > 0) for (const listener of endListeners) await listener(trx, ended)
+    const recorded: (() => void)[] = []
     for (const sessionId of ended) {
-      await audit.record({
-        event: 'session_ended',
-        outcome: 'success',
-        userId,
-        actorId: actorId ?? null,
-        details: { session_id: sessionId, reason },
-        context,
-      })
+      recorded.push(
+        await audit.recordIn(trx, {
+          event: 'session_ended',
+          outcome: 'success',
+          userId: filter.userId,
+          actorId: opts.actorId ?? null,
+          details: { session_id: sessionId, reason },
+          context: opts.context,
+        }),
+      )
+    }
+    return {
+      ended,
+      announce: () => {
+        gate.markEnded(ended)
+        for (const done of recorded) done()
+      },
     }
   }
 
@@ -165,11 +181,13 @@ export function createSessionService(deps: {
     filter: Parameters<typeof endSessions>[1],
     reason: string,
     context?: RequestContext,
-    actorId?: string,
   ): Promise<string[]> {
-    const ended = await endSessions(db, filter, reason, clock.now().getTime())
-    await announceEnded(ended, filter.userId, reason, context, actorId)
-    return ended
+    const nowMs = clock.now().getTime()
+    const end = await inTransaction(db, (trx) =>
+      endThrough(trx, filter, reason, { nowMs, context }),
+    )
+    end.announce()
+    return end.ended
   }
 
   type EndAllOptions = { exceptSessionId?: string; context?: RequestContext; actorId?: string }
@@ -179,14 +197,19 @@ export function createSessionService(deps: {
    * password step passed before this point is part of what ends: its mfa_token would
    * otherwise still open a session with the old password for up to five minutes.
    */
-  async function endAllThrough(trx: Db, userId: string, reason: string, opts: EndAllOptions) {
+  async function endAllThrough(
+    trx: Db,
+    userId: string,
+    reason: string,
+    opts: EndAllOptions,
+  ): Promise<EndedSessions> {
     const filter =
       opts.exceptSessionId === undefined
         ? { userId }
         : { userId, exceptSessionId: opts.exceptSessionId }
     const nowMs = clock.now().getTime()
     await spendMfaTokensOf(trx, userId, nowMs)
-    return endSessions(trx, filter, reason, nowMs)
+    return endThrough(trx, filter, reason, { nowMs, context: opts.context, actorId: opts.actorId })
   }
 
   return {
@@ -194,7 +217,7 @@ export function createSessionService(deps: {
     /** True once a login or refresh here has swept (so the database is migrated). */
     hasSwept,
     /** Calls `listener` with the ids of sessions each time some end. */
-    onSessionsEnded(listener: (sessionIds: string[]) => Promise<void>): void {
+    onSessionsEnded(listener: (trx: Db, sessionIds: string[]) => Promise<void>): void {
       endListeners.push(listener)
     },
 
@@ -368,28 +391,24 @@ export function createSessionService(deps: {
 
     /** Ends every session of a user, or every one but `exceptSessionId`. */
     async endAll(userId: string, reason: string, opts: EndAllOptions = {}): Promise<string[]> {
-      const ended = await inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
-      await announceEnded(ended, userId, reason, opts.context, opts.actorId)
-      return ended
+      const end = await inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
+      end.announce()
+      return end.ended
     },
 
     /**
      * `endAll` as part of the caller's transaction `trx`, for changes that must not happen
      * without the sessions ending (a compromise report, a password reset), or the other way
-     * round. `announce` must be called once `trx` has committed: the gate, the OIDC
-     * sessions and the audit are not part of a transaction.
+     * round. `announce` must be called once `trx` has committed: the gate is not part of a
+     * transaction.
      */
-    async endAllWithin(
+    endAllWithin(
       trx: Db,
       userId: string,
       reason: string,
       opts: EndAllOptions = {},
-    ): Promise<{ ended: string[]; announce: () => Promise<void> }> {
-      const ended = await endAllThrough(trx, userId, reason, opts)
-      return {
-        ended,
-        announce: () => announceEnded(ended, userId, reason, opts.context, opts.actorId),
-      }
+    ): Promise<EndedSessions> {
+      return endAllThrough(trx, userId, reason, opts)
     },
 
     async list(userId: string): Promise<SessionSummary[]> {

@@ -90,14 +90,19 @@ export async function deleteOidcPayloadsOfGrant(
   )
 }
 
-/** Provider sessions with these uids, and every code and token issued under them. */
+/**
+ * Provider sessions with these uids, and every code and token issued under them. Part of the
+ * transaction that ends Gatehouse sessions when given one (which retries as a whole after a
+ * deadlock: a statement retried inside it would run in an aborted or, on MySQL, a rolled-back
+ * transaction).
+ */
 export async function deleteOidcPayloadsBySessionUids(
   db: Db,
   uids: readonly string[],
 ): Promise<void> {
   if (uids.length === 0) return
-  await retryOnDeadlock(() =>
-    db
+  await inTransaction(db, (trx) =>
+    trx
       .deleteFrom('oidc_payloads')
       .where((eb) =>
         eb.or([
