@@ -9,8 +9,9 @@ const databases = await testDatabases()
 const NEW_PASSWORD = 'a brand new passphrase'
 
 // A change that ends an account's sessions (a new password, a lock, a disabled account) is
-// one transaction with their end: a failure half way must leave neither a new password with
-// an intruder's session still alive, nor a lock that a retry no longer completes.
+// one transaction with their end and with its audit events: a failure half way must leave
+// neither a new password with an intruder's session still alive, nor a lock that a retry no
+// longer completes, nor a change the audit log does not show.
 describe.each(databases)('changes that end sessions on $name', (database) => {
   const { t, api } = useTestApp(database)
   let admin: { id: string; token: string }
@@ -111,5 +112,66 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
     expect(ends.map((e) => JSON.parse(e.details!) as unknown)).toEqual([
       { session_id: expect.any(String), reason: 'logout' },
     ])
+  })
+
+  /** Runs `step` while no audit row can be written. */
+  async function whileAuditFails(step: () => Promise<void>): Promise<void> {
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
+    try {
+      await step()
+    } finally {
+      await restore()
+    }
+  }
+
+  it('a password change whose audit row cannot be written does not happen', async () => {
+    const me = await registerAndLogin(api, 'sela')
+    const change = () =>
+      api.call('POST', '/api/auth/password/change', {
+        token: me.access_token,
+        body: { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD },
+      })
+    await whileAuditFails(async () => {
+      expect((await change()).status).toBe(500)
+    })
+    expect((await login('sela', NEW_PASSWORD)).status).toBe(401)
+    expect((await login('sela', STRONG_PASSWORD)).status).toBe(200)
+    expect((await change()).status).toBe(204)
+    expect((await login('sela', NEW_PASSWORD)).status).toBe(200)
+  })
+
+  it.each([
+    ['a lock', { locked: true }],
+    ['a disable', { disabled: true }],
+    ['new roles', { roles: ['admin', 'user'] }],
+  ])('%s whose audit row cannot be written does not happen', async (_what, patch) => {
+    const username = `tara-${Object.keys(patch)[0]}`
+    const created = await api.post<{ user: { id: string } }>('/api/auth/register', {
+      username,
+      password: STRONG_PASSWORD,
+    })
+    const url = `/api/admin/users/${created.body.user.id}`
+    const before = (await api.get<Record<string, unknown>>(url, admin.token)).body
+    const change = () => api.call('PATCH', url, { token: admin.token, body: patch })
+    await whileAuditFails(async () => {
+      expect((await change()).status).toBe(500)
+    })
+    expect((await api.get(url, admin.token)).body).toEqual(before)
+    expect((await change()).status).toBe(200)
+    expect((await api.get(url, admin.token)).body).not.toEqual(before)
+  })
+
+  it('a delete whose audit row cannot be written does not happen', async () => {
+    const created = await api.post<{ user: { id: string } }>('/api/auth/register', {
+      username: 'una',
+      password: STRONG_PASSWORD,
+    })
+    const url = `/api/admin/users/${created.body.user.id}`
+    await whileAuditFails(async () => {
+      expect((await api.call('DELETE', url, { token: admin.token })).status).toBe(500)
+    })
+    expect((await api.get(url, admin.token)).status).toBe(200)
+    expect((await api.call('DELETE', url, { token: admin.token })).status).toBe(204)
+    expect((await api.get(url, admin.token)).status).toBe(404)
   })
 })

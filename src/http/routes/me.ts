@@ -14,7 +14,7 @@ const KNOWN_PERMISSIONS = ['products:read', 'products:write']
 /** The signed-in user's own endpoints (SPEC §4.2), all behind the Bearer check. */
 export function meRoutes(services: Services) {
   return async (app: App) => {
-    const { accounts, profiles, sessions, audit, permissions } = services
+    const { accounts, profiles, sessions, permissions } = services
     app.addHook('preValidation', requireBearer(sessions))
 
     app.get(
@@ -80,13 +80,6 @@ export function meRoutes(services: Services) {
             }),
         )
         othersEnded.announce()
-        await audit.record({
-          event: 'password_changed',
-          outcome: 'success',
-          userId: me.sub,
-          username: me.username,
-          context,
-        })
         return reply.code(204).send(null)
       },
     )

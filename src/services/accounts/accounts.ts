@@ -180,8 +180,8 @@ export function createAccountService(deps: {
 
     /**
      * Changes a password after proving the current one. `alsoWrite` joins the new password's
-     * transaction (the caller ends the other sessions there), so the one does not happen
-     * without the other; its result is returned.
+     * transaction (the caller ends the other sessions there), as does the audit event, so
+     * none happens without the others; its result is returned.
      */
     async changePassword<T>(
       who: Rechecked,
@@ -198,11 +198,20 @@ export function createAccountService(deps: {
       })
       assertPasswordPolicy(newPassword, username, 'new_password')
       const hash = await hasher.hash(newPassword)
-      const written = await inTransaction(db, async (trx) => {
+      const { written, recorded } = await inTransaction(db, async (trx) => {
         await updatePasswordHash(trx, userId, hash, clock.now().getTime())
-        return alsoWrite(trx)
+        const written = await alsoWrite(trx)
+        const recorded = await audit.recordIn(trx, {
+          event: 'password_changed',
+          outcome: 'success',
+          userId,
+          username,
+          context,
+        })
+        return { written, recorded }
       })
       profiles.changed(userId)
+      recorded()
       return written
     },
 

@@ -45,14 +45,17 @@ export function createUserAdmin(deps: {
 }) {
   const { db, clock, audit, profiles, sessions, mfaReset, accountLocks } = deps
 
-  /** Every change here is audited alike: to whom, by whom, from where, and what changed. */
-  async function audited(
+  /**
+   * Every change here is audited alike: to whom, by whom, from where, and what changed; in
+   * the change's own transaction where it has one, so neither happens without the other.
+   */
+  function auditEntry(
     event: 'user_updated' | 'user_deleted' | 'mfa_reset',
     user: { id: string; username: string },
     by: Actor,
     details?: AuditEntry['details'],
-  ): Promise<void> {
-    await audit.record({
+  ): AuditEntry {
+    return {
       event,
       outcome: 'success',
       userId: user.id,
@@ -60,7 +63,7 @@ export function createUserAdmin(deps: {
       actorId: by.actorId,
       details,
       context: by.context,
-    })
+    }
   }
 
   async function profileOf(userId: string): Promise<UserProfile> {
@@ -112,7 +115,7 @@ export function createUserAdmin(deps: {
     }
     const lifted = await accountLocks.unlock(user.id, { ...actor, username: user.username })
     if (lifted.adminLock) {
-      await audited('user_updated', user, by, { locked: false, via: actor.via })
+      await audit.record(auditEntry('user_updated', user, by, { locked: false, via: actor.via }))
     }
   }
 
@@ -121,18 +124,26 @@ export function createUserAdmin(deps: {
     const nowMs = clock.now().getTime()
     // One transaction: a disabled account whose sessions did not end would stay so, as a
     // retry finds it disabled already and changes nothing.
-    const end = await inTransaction(db, async (trx) => {
+    const committed = await inTransaction(db, async (trx) => {
       if (on) await adminsRemainIn(user.id, by, 'be disabled')(trx)
       await setUserFlag(trx, user.id, 'disabled_at', on ? nowMs : null, nowMs)
-      if (!on) return undefined
-      return sessions.endAllWithin(trx, user.id, 'account_disabled', {
-        actorId: by.actorId ?? undefined,
-        context: by.context,
-      })
+      const end = on
+        ? await sessions.endAllWithin(trx, user.id, 'account_disabled', {
+            actorId: by.actorId ?? undefined,
+            context: by.context,
+          })
+        : undefined
+      const recorded = await audit.recordIn(
+        trx,
+        auditEntry('user_updated', user, by, { disabled: on }),
+      )
+      return () => {
+        end?.announce()
+        recorded()
+      }
     })
     profiles.changed(user.id)
-    end?.announce()
-    await audited('user_updated', user, by, { disabled: on })
+    committed()
   }
 
   async function setRoles(user: UserProfile, roles: string[], by: Actor): Promise<void> {
@@ -146,13 +157,15 @@ export function createUserAdmin(deps: {
     }
     const previous = await rolesOfUser(db, user.id)
     if (previous.join('\0') === wanted.join('\0')) return
-    await inTransaction(db, async (trx) => {
+    const recorded = await inTransaction(db, async (trx) => {
       if (previous.includes('admin') && !wanted.includes('admin'))
         await adminsRemainIn(user.id, by, 'give up the admin role')(trx)
       await setUserRoles(trx, user.id, wanted)
+      const details = { roles: wanted, previous_roles: previous }
+      return audit.recordIn(trx, auditEntry('user_updated', user, by, details))
     })
     profiles.changed(user.id)
-    await audited('user_updated', user, by, { roles: wanted, previous_roles: previous })
+    recorded()
   }
 
   return {
@@ -183,25 +196,29 @@ export function createUserAdmin(deps: {
       await assertAdminsRemain(db, userId, by, 'be deleted')
       // The sessions end in the delete's transaction: a delete refused there (the last
       // admin, after all) leaves them alive, and one that happens ends them for certain.
-      const end = await inTransaction(db, async (trx) => {
+      const committed = await inTransaction(db, async (trx) => {
         await adminsRemainIn(userId, by, 'be deleted')(trx)
-        const ending = await sessions.endAllWithin(trx, userId, 'account_deleted', {
+        const end = await sessions.endAllWithin(trx, userId, 'account_deleted', {
           actorId: by.actorId ?? undefined,
           context: by.context,
         })
-        return (await deleteUser(trx, userId)) ? ending : undefined
+        if (!(await deleteUser(trx, userId))) return undefined
+        const recorded = await audit.recordIn(trx, auditEntry('user_deleted', user, by))
+        return () => {
+          end.announce()
+          recorded()
+        }
       })
-      if (!end) throw notFound()
-      end.announce()
+      if (!committed) throw notFound()
       profiles.changed(userId)
-      await audited('user_deleted', user, by)
+      committed()
     },
 
     async resetMfa(userId: string, by: Actor): Promise<void> {
       const user = await profileOf(userId)
       await mfaReset(userId)
       profiles.changed(userId)
-      await audited('mfa_reset', user, by)
+      await audit.record(auditEntry('mfa_reset', user, by))
     },
   }
 }

@@ -118,26 +118,30 @@ export function createPasswordReset(deps: {
       // One transaction: a new password with the old sessions still alive (or the other way
       // round, or a spent code and no new password) must not be what a failure half way
       // leaves behind.
-      const end = await inTransaction(db, async (trx) => {
+      const committed = await inTransaction(db, async (trx) => {
         // A parallel reset with the same code spent it first: now a used code.
         if (!(await codes.spendIn(trx, row))) return undefined
         await updatePasswordHash(trx, user.id, hash, nowMs)
         // The reset is the way back after "this wasn't me" (SPEC §4.13), and closes the
         // links of everything before it.
         await resolveCompromise(trx, user.id, nowMs)
-        return deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
+        const end = await deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
+        const recorded = await audit.recordIn(trx, {
+          event: 'password_reset',
+          outcome: 'success',
+          userId: user.id,
+          username: identifier,
+          details: { channel: row.channel },
+          context,
+        })
+        return () => {
+          end.announce()
+          recorded()
+        }
       })
-      if (!end) return refused('invalid_code')
-      end.announce()
+      if (!committed) return refused('invalid_code')
+      committed()
       deps.profiles.changed(user.id)
-      await audit.record({
-        event: 'password_reset',
-        outcome: 'success',
-        userId: user.id,
-        username: identifier,
-        details: { channel: row.channel },
-        context,
-      })
     },
 
     /** Resolves when every background request has finished (shutdown, tests). */

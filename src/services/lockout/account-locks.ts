@@ -66,26 +66,30 @@ export function createAccountLocks(deps: {
     ): Promise<boolean> {
       // One transaction: a lock whose sessions did not end would stay so, as a retry finds
       // the account locked already and changes nothing.
-      const end = await inTransaction(db, async (trx) => {
+      const committed = await inTransaction(db, async (trx) => {
         await allowed?.(trx)
         if (!(await setAdminLock(trx, userId, true, clock.now().getTime()))) return undefined
-        return sessions.endAllWithin(trx, userId, 'account_locked', {
+        const end = await sessions.endAllWithin(trx, userId, 'account_locked', {
           context: actor.context,
           actorId: actor.actorId ?? undefined,
         })
+        const recorded = await audit.recordIn(trx, {
+          event: 'user_updated',
+          outcome: 'success',
+          userId,
+          username: actor.username ?? null,
+          actorId: actor.actorId ?? null,
+          details: { locked: true, via: actor.via },
+          context: actor.context,
+        })
+        return () => {
+          end.announce()
+          recorded()
+        }
       })
-      if (!end) return false
+      if (!committed) return false
       profiles.changed(userId)
-      end.announce()
-      await audit.record({
-        event: 'user_updated',
-        outcome: 'success',
-        userId,
-        username: actor.username ?? null,
-        actorId: actor.actorId ?? null,
-        details: { locked: true, via: actor.via },
-        context: actor.context,
-      })
+      committed()
       return true
     },
 

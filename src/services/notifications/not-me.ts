@@ -65,28 +65,34 @@ export function createNotMe(deps: {
       const reported = await inTransaction(db, async (trx) => {
         const spent = await spendNotMeToken(trx, sha256Hex(token), nowMs)
         if (!spent) return undefined
-        await markCompromised(trx, spent.userId, nowMs)
-        const removed = await removeFactorsAddedSince(trx, spent.userId, spent)
-        const end = await deps.sessions.endAllWithin(trx, spent.userId, 'compromise_reported', {
+        const { userId } = spent
+        await markCompromised(trx, userId, nowMs)
+        const removed = await removeFactorsAddedSince(trx, userId, spent)
+        const end = await deps.sessions.endAllWithin(trx, userId, 'compromise_reported', {
           context,
         })
-        return { userId: spent.userId, removed, end }
+        const recorded = await deps.audit.recordIn(trx, {
+          event: 'compromise_reported',
+          outcome: 'success',
+          userId,
+          details: { sessions_ended: end.ended.length, ...removed },
+          context,
+        })
+        return {
+          userId,
+          committed: () => {
+            end.announce()
+            recorded()
+          },
+        }
       })
       if (!reported) {
         throw new GatehouseError('invalid_token', {
           detail: 'the link is unknown, already used or older than 7 days',
         })
       }
-      const { userId, removed, end } = reported
-      end.announce()
-      deps.profiles.changed(userId)
-      await deps.audit.record({
-        event: 'compromise_reported',
-        outcome: 'success',
-        userId,
-        details: { sessions_ended: end.ended.length, ...removed },
-        context,
-      })
+      reported.committed()
+      deps.profiles.changed(reported.userId)
     },
   }
 }
