@@ -8,6 +8,8 @@ import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
+/** The audit event an admin's reset-mfa writes with the removal. */
+const reset = (userId: string) => ({ event: 'mfa_reset', outcome: 'success', userId }) as const
 
 describe.each(databases)('CLI TOTP enrolment on $name', (database) => {
   const { t } = useTestApp(database)
@@ -136,7 +138,7 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
       sms: false,
       backupCodesRemaining: 10,
     })
-    await t.services.mfa.removeAll(id)
+    await t.services.mfa.removeAll(id, reset(id))
     expect(await t.services.mfaSummary(id)).toEqual({
       totp: false,
       webauthn: 0,
@@ -166,13 +168,13 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
     // removed before must come back.
     const restore = await failingWrites(t.services.db, 'backup_codes', 'delete')
     try {
-      await expect(t.services.mfa.removeAll(id)).rejects.toThrow()
+      await expect(t.services.mfa.removeAll(id, reset(id))).rejects.toThrow()
     } finally {
       await restore()
     }
     expect(await t.services.mfaSummary(id)).toMatchObject(enrolled)
 
-    await t.services.mfa.removeAll(id)
+    await t.services.mfa.removeAll(id, reset(id))
     expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false, backupCodesRemaining: 0 })
   })
 })

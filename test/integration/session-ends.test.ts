@@ -174,4 +174,20 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
     expect((await api.call('DELETE', url, { token: admin.token })).status).toBe(204)
     expect((await api.get(url, admin.token)).status).toBe(404)
   })
+
+  it("an admin's reset-mfa whose audit row cannot be written removes nothing", async () => {
+    const created = await api.post<{ user: { id: string } }>('/api/auth/register', {
+      username: 'vada',
+      password: STRONG_PASSWORD,
+    })
+    const id = created.body.user.id
+    await t.services.totp.enrolDirectly(id, 'vada')
+    const reset = () => api.call('POST', `/api/admin/users/${id}/reset-mfa`, { token: admin.token })
+    await whileAuditFails(async () => {
+      expect((await reset()).status).toBe(500)
+    })
+    expect(await t.services.mfaSummary(id)).toMatchObject({ totp: true })
+    expect((await reset()).status).toBe(204)
+    expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false })
+  })
 })

@@ -216,9 +216,8 @@ export function createUserAdmin(deps: {
 
     async resetMfa(userId: string, by: Actor): Promise<void> {
       const user = await profileOf(userId)
-      await mfaReset(userId)
+      await mfaReset(userId, auditEntry('mfa_reset', user, by))
       profiles.changed(userId)
-      await audit.record(auditEntry('mfa_reset', user, by))
     },
   }
 }

@@ -4,7 +4,7 @@ import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
 import type { MfaSummary, MfaSummaryReader, ProfileReader } from '../accounts/user-profile.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { PasswordRecheck } from '../login/password-recheck.js'
 import type { Clock } from '../ports.js'
@@ -38,7 +38,7 @@ export function createMfaEnrolment(deps: {
    * Further removers (passkeys) run by `removeAll`, through its transaction; each returns
    * what to announce once that has committed.
    */
-  alsoRemove?: ((trx: Db, userId: string) => Promise<() => Promise<void>>)[]
+  alsoRemove?: ((trx: Db, userId: string) => Promise<() => void>)[]
 }) {
   const { db, clock, totp, backupCodes, audit, profiles, recheck, mfaSummary } = deps
 
@@ -67,20 +67,22 @@ export function createMfaEnrolment(deps: {
   }
 
   /**
-   * Every second factor of a user, in one transaction: a failure half way must not leave
-   * an account with some factors gone and others (a passkey, say) still signing in.
+   * Every second factor of a user, in one transaction with `audited`: a failure half way must
+   * not leave an account with some factors gone and others (a passkey, say) still signing in,
+   * nor the factors gone without the audit event and the owner's notice.
    */
-  async function removeAll(userId: string): Promise<void> {
-    const announcements = await inTransaction(db, async (trx) => {
+  async function removeAll(userId: string, audited: AuditEntry): Promise<void> {
+    const { announcements, recorded } = await inTransaction(db, async (trx) => {
       await totp.remove(userId, trx)
       await backupCodes.remove(userId, trx)
       await deleteChannels(trx, userId)
-      const after: (() => Promise<void>)[] = []
-      for (const remove of deps.alsoRemove ?? []) after.push(await remove(trx, userId))
-      return after
+      const announcements: (() => void)[] = []
+      for (const remove of deps.alsoRemove ?? []) announcements.push(await remove(trx, userId))
+      return { announcements, recorded: await audit.recordIn(trx, audited) }
     })
     profiles.changed(userId)
-    for (const announce of announcements) await announce()
+    for (const announce of announcements) announce()
+    recorded()
   }
 
   return {
@@ -188,8 +190,7 @@ export function createMfaEnrolment(deps: {
           })
         }
       })
-      await removeAll(who.userId)
-      await audit.record({
+      await removeAll(who.userId, {
         event: 'mfa_disabled',
         outcome: 'success',
         userId: who.userId,

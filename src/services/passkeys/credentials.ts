@@ -92,20 +92,22 @@ export function createPasskeyCredentials(deps: {
     },
 
     /**
-     * Every passkey of a user gone (2fa/disable, admin reset-mfa), through the caller's
-     * transaction `trx`; the returned announcement (the audit) is for after it commits.
+     * Every passkey of a user gone (2fa/disable, admin reset-mfa), with its audit event,
+     * through the caller's transaction `trx`; what the returned function does (the profile
+     * cache, the sealer's and notifier's cue) is for after it commits.
      */
-    async removeAllWithin(trx: Db, userId: string): Promise<() => Promise<void>> {
+    async removeAllWithin(trx: Db, userId: string): Promise<() => void> {
       const count = await deleteCredentials(trx, userId)
-      return async () => {
-        if (count === 0) return
+      if (count === 0) return () => {}
+      const recorded = await audit.recordIn(trx, {
+        event: 'passkey_removed',
+        outcome: 'success',
+        userId,
+        details: { count, all: true },
+      })
+      return () => {
         profiles.changed(userId)
-        await audit.record({
-          event: 'passkey_removed',
-          outcome: 'success',
-          userId,
-          details: { count, all: true },
-        })
+        recorded()
       }
     },
   }
