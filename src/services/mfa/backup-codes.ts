@@ -6,6 +6,7 @@ import {
   deleteBackupCodes,
   replaceBackupCodes,
 } from '../../store/repositories/backup-codes.js'
+import type { BackupCodesTable } from '../../store/tables.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 
@@ -37,11 +38,15 @@ export function createBackupCodes(deps: {
   }
 
   return {
-    /** A new set of 10, replacing the old set; the plain codes are returned once, stored hashed. */
-    async regenerate(userId: string): Promise<string[]> {
+    /**
+     * A new set of 10: the plain codes, shown once, and `write` to replace the old set with
+     * their hashes through `run` (the caller's transaction, when the set is part of a larger
+     * change). Hashed here, before any transaction: the code-hash keys may need a read.
+     */
+    async newSet(userId: string): Promise<{ codes: string[]; write: (run: Db) => Promise<void> }> {
       const nowMs = clock.now().getTime()
       const codes = Array.from({ length: BACKUP_CODES_PER_SET }, newCode)
-      const rows = []
+      const rows: BackupCodesTable[] = []
       for (const code of codes) {
         rows.push({
           id: newId(random),
@@ -51,8 +56,7 @@ export function createBackupCodes(deps: {
           created_at: nowMs,
         })
       }
-      await replaceBackupCodes(db, userId, rows)
-      return codes
+      return { codes, write: (run) => replaceBackupCodes(run, userId, rows) }
     },
 
     /** Spends a code if it is one of the user's unused codes; single use is one conditional write. */

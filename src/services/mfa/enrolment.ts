@@ -54,16 +54,30 @@ export function createMfaEnrolment(deps: {
     }
   }
 
-  async function enabled(who: Enroller, method: string, context?: RequestContext): Promise<void> {
+  /**
+   * Enables a factor through `write`, in one transaction with its audit event (and so the
+   * owner's notice): a factor is never on without the log and the owner hearing of it.
+   */
+  async function enable<T>(
+    who: Enroller,
+    method: string,
+    context: RequestContext | undefined,
+    write: (trx: Db) => Promise<T>,
+  ): Promise<T> {
+    const { written, recorded } = await inTransaction(db, async (trx) => ({
+      written: await write(trx),
+      recorded: await audit.recordIn(trx, {
+        event: 'mfa_enabled',
+        outcome: 'success',
+        userId: who.userId,
+        username: who.username,
+        details: { method },
+        context,
+      }),
+    }))
     profiles.changed(who.userId)
-    await audit.record({
-      event: 'mfa_enabled',
-      outcome: 'success',
-      userId: who.userId,
-      username: who.username,
-      details: { method },
-      context,
-    })
+    recorded()
+    return written
   }
 
   /**
@@ -105,10 +119,14 @@ export function createMfaEnrolment(deps: {
       const summary = await mfaSummary(who.userId)
       if (summary.totp) throw new GatehouseError('conflict', { detail: 'TOTP is already enabled' })
       assertMayEnrol(who, summary)
-      await totp.enable(who.userId, code)
-      const codes = await backupCodes.regenerate(who.userId)
-      await enabled(who, 'totp', context)
-      return codes
+      // With the secret's confirmation, in its transaction: TOTP never on without the codes
+      // that are the way back when the phone is lost.
+      const fresh = await backupCodes.newSet(who.userId)
+      await enable(who, 'totp', context, async (trx) => {
+        await totp.enable(who.userId, code, trx)
+        await fresh.write(trx)
+      })
+      return fresh.codes
     },
 
     /** Email or SMS codes as a second factor; needs that contact verified first. */
@@ -128,8 +146,9 @@ export function createMfaEnrolment(deps: {
           detail: `verify your ${channel === 'email' ? 'email address' : 'phone number'} first`,
         })
       }
-      await enableChannel(db, who.userId, channel, clock.now().getTime())
-      await enabled(who, channel, context)
+      await enable(who, channel, context, (trx) =>
+        enableChannel(trx, who.userId, channel, clock.now().getTime()),
+      )
     },
 
     /**
@@ -222,16 +241,20 @@ export function createMfaEnrolment(deps: {
         action: 'backup_codes_regenerate',
         context,
       })
-      const codes = await backupCodes.regenerate(who.userId)
-      profiles.changed(who.userId)
-      await audit.record({
-        event: 'backup_codes_regenerated',
-        outcome: 'success',
-        userId: who.userId,
-        username: who.username,
-        context,
+      const fresh = await backupCodes.newSet(who.userId)
+      const recorded = await inTransaction(db, async (trx) => {
+        await fresh.write(trx)
+        return audit.recordIn(trx, {
+          event: 'backup_codes_regenerated',
+          outcome: 'success',
+          userId: who.userId,
+          username: who.username,
+          context,
+        })
       })
-      return codes
+      profiles.changed(who.userId)
+      recorded()
+      return fresh.codes
     },
 
     /**

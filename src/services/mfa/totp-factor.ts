@@ -55,8 +55,9 @@ export function createTotpFactor(deps: {
     },
 
     /** Confirms the pending secret with a code; that code's step counts as used. */
-    async enable(userId: string, code: string): Promise<void> {
-      const row = await findTotpSecret(db, userId)
+    /** `run`: the caller's transaction, when enabling is part of a larger change. */
+    async enable(userId: string, code: string, run: Db = db): Promise<void> {
+      const row = await findTotpSecret(run, userId)
       if (!row)
         throw new GatehouseError('conflict', { detail: 'call /api/auth/2fa/totp/setup first' })
       if (row.enabled_at !== null)
@@ -64,7 +65,7 @@ export function createTotpFactor(deps: {
       const nowMs = clock.now().getTime()
       const secret = box.open(row.secret_sealed, aad(userId)).toString('utf8')
       const step = matchTotpStep(secret, code, nowMs)
-      if (step === null || !(await enableTotpSecret(db, userId, row.secret_sealed, step, nowMs)))
+      if (step === null || !(await enableTotpSecret(run, userId, row.secret_sealed, step, nowMs)))
         throw new GatehouseError('invalid_code', { detail: 'the code is wrong or expired' })
     },
 

@@ -1,23 +1,21 @@
+import { MysqlAdapter } from 'kysely'
 import type { Db } from '../db.js'
-import { isUniqueViolation } from '../errors.js'
 
 export type Channel = 'email' | 'sms'
 
-/** Turns email or SMS codes on as a second factor; already on is fine. */
+/**
+ * Turns email or SMS codes on as a second factor; already on is fine. No unique-violation
+ * catch: on PostgreSQL a failed statement would abort the caller's transaction.
+ */
 export async function enableChannel(
   db: Db,
   userId: string,
   channel: Channel,
   now: number,
 ): Promise<void> {
-  try {
-    await db
-      .insertInto('mfa_channels')
-      .values({ user_id: userId, channel, created_at: now })
-      .execute()
-  } catch (err) {
-    if (!isUniqueViolation(err)) throw err
-  }
+  const insert = db.insertInto('mfa_channels').values({ user_id: userId, channel, created_at: now })
+  if (db.getExecutor().adapter instanceof MysqlAdapter) await insert.ignore().execute()
+  else await insert.onConflict((oc) => oc.doNothing()).execute()
 }
 
 export async function listChannels(db: Db, userId: string): Promise<Channel[]> {

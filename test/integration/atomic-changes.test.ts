@@ -4,6 +4,7 @@ import { failingWrites } from '../support/failing-writes.js'
 import { useTestApp } from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { adminWithMfa } from '../support/principals.js'
+import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
 const NEW_PASSWORD = 'a brand new passphrase'
@@ -12,7 +13,7 @@ const NEW_PASSWORD = 'a brand new passphrase'
 // one transaction with their end and with its audit events: a failure half way must leave
 // neither a new password with an intruder's session still alive, nor a lock that a retry no
 // longer completes, nor a change the audit log does not show.
-describe.each(databases)('changes that end sessions on $name', (database) => {
+describe.each(databases)('changes made whole or not at all on $name', (database) => {
   const { t, api } = useTestApp(database)
   let admin: { id: string; token: string }
 
@@ -189,5 +190,28 @@ describe.each(databases)('changes that end sessions on $name', (database) => {
     expect(await t.services.mfaSummary(id)).toMatchObject({ totp: true })
     expect((await reset()).status).toBe(204)
     expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false })
+  })
+
+  it('a TOTP enable whose audit row cannot be written leaves TOTP off, and the code usable', async () => {
+    const me = await registerAndLogin(api, 'wren')
+    const setup = await api.call<{ secret: string }>('POST', '/api/auth/2fa/totp/setup', {
+      token: me.access_token,
+    })
+    const code = appCode(setup.body.secret, t.clock)
+    const enable = () =>
+      api.call<{ backup_codes: string[] }>('POST', '/api/auth/2fa/totp/enable', {
+        token: me.access_token,
+        body: { code },
+      })
+    await whileAuditFails(async () => {
+      expect((await enable()).status).toBe(500)
+    })
+    const mfa = async () =>
+      (await api.get<{ mfa: Record<string, unknown> }>('/api/auth/me', me.access_token)).body.mfa
+    expect(await mfa()).toMatchObject({ totp: false, backup_codes_remaining: 0 })
+    const enabled = await enable()
+    expect(enabled.status).toBe(200)
+    expect(enabled.body.backup_codes).toHaveLength(10)
+    expect(await mfa()).toMatchObject({ totp: true, backup_codes_remaining: 10 })
   })
 })
