@@ -340,20 +340,24 @@ export function createSessionService(deps: {
         }
       }
 
-      const ended = await endSessionsAudited(
-        { userId: session.user_id, sessionId: session.id },
-        'refresh_token_reused',
-        context,
-      )
-      if (ended.length > 0) {
-        await audit.record({
+      // The reuse is audited (and its owner told) with the end it causes, or neither happens.
+      const filter = { userId: session.user_id, sessionId: session.id }
+      const committed = await inTransaction(db, async (trx) => {
+        const end = await endThrough(trx, filter, 'refresh_token_reused', { nowMs, context })
+        if (end.ended.length === 0) return end.announce
+        const recorded = await audit.recordIn(trx, {
           event: 'refresh_token_reused',
           outcome: 'failure',
           userId: session.user_id,
           details: { session_id: session.id },
           context,
         })
-      }
+        return () => {
+          end.announce()
+          recorded()
+        }
+      })
+      committed()
       throw invalidRefresh()
     },
 
