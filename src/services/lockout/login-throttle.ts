@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import {
   ensureLockoutRow,
   findLockout,
@@ -147,20 +148,26 @@ export function createLoginThrottle(deps: {
 
   async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<void> {
     const untilMs = nowMs + cfg.lockoutDurationSec * 1000
-    if (!(await lockIfThresholdReached(db, userId, cfg.lockoutThreshold, nowMs, untilMs))) return
-    deps.profiles?.changed(userId)
-    await audit.record({
-      event: 'account_locked',
-      outcome: 'success',
-      userId,
-      username: a.entered ?? a.username,
-      details: {
-        reason: 'consecutive_failures',
-        failures: cfg.lockoutThreshold,
-        until: new Date(untilMs).toISOString(),
-      },
-      context: a.context ?? { ip: a.ip, userAgent: null },
+    // With its audit event (and the owner's notice) or not at all.
+    const recorded = await inTransaction(db, async (trx) => {
+      if (!(await lockIfThresholdReached(trx, userId, cfg.lockoutThreshold, nowMs, untilMs)))
+        return undefined
+      return audit.recordIn(trx, {
+        event: 'account_locked',
+        outcome: 'success',
+        userId,
+        username: a.entered ?? a.username,
+        details: {
+          reason: 'consecutive_failures',
+          failures: cfg.lockoutThreshold,
+          until: new Date(untilMs).toISOString(),
+        },
+        context: a.context ?? { ip: a.ip, userAgent: null },
+      })
     })
+    if (!recorded) return
+    deps.profiles?.changed(userId)
+    recorded()
   }
 
   /** One try at admission: a reservation, a refusal, or "wait for in-flight checks". */
