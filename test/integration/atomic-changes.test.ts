@@ -4,6 +4,8 @@ import { failingWrites } from '../support/failing-writes.js'
 import { useTestApp } from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { adminWithMfa } from '../support/principals.js'
+import { SoftAuthenticator } from '../support/authenticator.js'
+import { passkeyClient } from '../support/passkeys.js'
 import { appCode } from '../support/totp.js'
 
 const databases = await testDatabases()
@@ -213,5 +215,27 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect(enabled.status).toBe(200)
     expect(enabled.body.backup_codes).toHaveLength(10)
     expect(await mfa()).toMatchObject({ totp: true, backup_codes_remaining: 10 })
+  })
+
+  it('a passkey whose audit row cannot be written is not registered', async () => {
+    const me = await registerAndLogin(api, 'xena')
+    const authenticator = new SoftAuthenticator('ES256')
+    const options = await api.post<Parameters<SoftAuthenticator['register']>[0]>(
+      '/api/auth/webauthn/register/options',
+      undefined,
+      me.access_token,
+    )
+    const response = authenticator.register(options.body)
+    await whileAuditFails(async () => {
+      const verify = await api.post(
+        '/api/auth/webauthn/register/verify',
+        { response },
+        me.access_token,
+      )
+      expect(verify.status).toBe(500)
+    })
+    const listed = await api.get('/api/auth/webauthn/credentials', me.access_token)
+    expect(listed.body).toEqual({ credentials: [] })
+    await passkeyClient(api).register(me.access_token, new SoftAuthenticator('ES256'))
   })
 })

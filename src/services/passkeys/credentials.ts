@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import {
   deleteCredential,
   deleteCredentials,
@@ -79,16 +80,20 @@ export function createPasskeyCredentials(deps: {
           detail: 'log in with your second factor before removing a passkey',
         })
       }
-      if (!(await deleteCredential(db, who.userId, id))) throw noSuchPasskey()
-      profiles.changed(who.userId)
-      await audit.record({
-        event: 'passkey_removed',
-        outcome: 'success',
-        userId: who.userId,
-        username: who.username,
-        details: { passkey_id: id },
-        context,
+      // With its audit event (and the owner's notice) or not at all.
+      const recorded = await inTransaction(db, async (trx) => {
+        if (!(await deleteCredential(trx, who.userId, id))) throw noSuchPasskey()
+        return audit.recordIn(trx, {
+          event: 'passkey_removed',
+          outcome: 'success',
+          userId: who.userId,
+          username: who.username,
+          details: { passkey_id: id },
+          context,
+        })
       })
+      profiles.changed(who.userId)
+      recorded()
     },
 
     /**

@@ -5,6 +5,7 @@ import type {
 import { sha256Hex } from '../../crypto/hashing.js'
 import { webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import { withConflict } from '../../store/errors.js'
 import {
   countCredentials,
@@ -126,16 +127,20 @@ export function createPasskeyRegistration(deps: {
         created_at: nowMs,
         last_used_at: null,
       }
-      await withConflict('this passkey is already registered', () => insertCredential(db, row))
-      profiles.changed(who.userId)
-      await audit.record({
-        event: 'passkey_registered',
-        outcome: 'success',
-        userId: who.userId,
-        username: who.username,
-        details: { passkey_id: row.id, name: row.name },
-        context,
+      // With its audit event (and the owner's notice) or not at all.
+      const recorded = await inTransaction(db, async (trx) => {
+        await withConflict('this passkey is already registered', () => insertCredential(trx, row))
+        return audit.recordIn(trx, {
+          event: 'passkey_registered',
+          outcome: 'success',
+          userId: who.userId,
+          username: who.username,
+          details: { passkey_id: row.id, name: row.name },
+          context,
+        })
       })
+      profiles.changed(who.userId)
+      recorded()
       return toPasskey(row)
     },
   }
