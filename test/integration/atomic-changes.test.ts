@@ -238,4 +238,25 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect(listed.body).toEqual({ credentials: [] })
     await passkeyClient(api).register(me.access_token, new SoftAuthenticator('ES256'))
   })
+
+  it('a backup code whose audit row cannot be written is not spent', async () => {
+    const me = await registerAndLogin(api, 'yara')
+    const setup = await api.call<{ secret: string }>('POST', '/api/auth/2fa/totp/setup', {
+      token: me.access_token,
+    })
+    const enabled = await api.call<{ backup_codes: string[] }>(
+      'POST',
+      '/api/auth/2fa/totp/enable',
+      { token: me.access_token, body: { code: appCode(setup.body.secret, t.clock) } },
+    )
+    const code = enabled.body.backup_codes[0]
+    const step = await login('yara', STRONG_PASSWORD)
+    const mfaToken = (step.body as unknown as { mfa_token: string }).mfa_token
+    const verify = () =>
+      api.post('/api/auth/login/verify', { mfa_token: mfaToken, method: 'backup_code', code })
+    await whileAuditFails(async () => {
+      expect((await verify()).status).toBe(500)
+    })
+    expect((await verify()).status).toBe(200)
+  })
 })

@@ -1,5 +1,6 @@
 import type { CodeHashes } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import {
   consumeBackupCode,
   countUnusedBackupCodes,
@@ -59,16 +60,28 @@ export function createBackupCodes(deps: {
       return { codes, write: (run) => replaceBackupCodes(run, userId, rows) }
     },
 
-    /** Spends a code if it is one of the user's unused codes; single use is one conditional write. */
-    async consume(userId: string, code: string): Promise<boolean> {
+    /**
+     * Spends a code if it is one of the user's unused codes; single use is one conditional
+     * write. `alsoWrite` joins its transaction with the codes left (the audit event), and
+     * hands back what follows the commit.
+     */
+    async consume(
+      userId: string,
+      code: string,
+      alsoWrite: (trx: Db, remaining: number) => Promise<() => void>,
+    ): Promise<boolean> {
       const normalized = normalizeBackupCode(code)
       if (normalized.length !== CODE_LENGTH) return false
       // Under every code-hash key there has been, so `secrets rotate` breaks no code.
       const hashes = await hasher.candidates(normalized, context(userId))
-      return consumeBackupCode(db, userId, hashes, clock.now().getTime())
+      const committed = await inTransaction(db, async (trx) => {
+        if (!(await consumeBackupCode(trx, userId, hashes, clock.now().getTime()))) return undefined
+        return alsoWrite(trx, await countUnusedBackupCodes(trx, userId))
+      })
+      committed?.()
+      return committed !== undefined
     },
 
-    remaining: (userId: string) => countUnusedBackupCodes(db, userId),
     /** `run`: the caller's transaction, when the removal is part of a larger one. */
     remove: (userId: string, run: Db = db) => deleteBackupCodes(run, userId),
   }

@@ -46,20 +46,22 @@ export function createSecondFactorCheck(deps: {
             undefined
           )
         case 'backup_code': {
-          if (!(await backupCodes.consume(userId, code))) return false
-          profiles.changed(userId)
-          await audit.record({
-            event: 'backup_code_used',
-            outcome: 'success',
-            userId,
-            username: input.username,
-            details: {
-              remaining: await backupCodes.remaining(userId),
-              ...(input.action === undefined ? {} : { action: input.action }),
-            },
-            context: input.context,
-          })
-          return true
+          // Spent with its audit event (and the owner's notice), or not at all.
+          const spent = await backupCodes.consume(userId, code, (trx, remaining) =>
+            audit.recordIn(trx, {
+              event: 'backup_code_used',
+              outcome: 'success',
+              userId,
+              username: input.username,
+              details: {
+                remaining,
+                ...(input.action === undefined ? {} : { action: input.action }),
+              },
+              context: input.context,
+            }),
+          )
+          if (spent) profiles.changed(userId)
+          return spent
         }
       }
     },
