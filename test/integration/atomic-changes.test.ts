@@ -259,4 +259,30 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     })
     expect((await verify()).status).toBe(200)
   })
+
+  it('an API key created or revoked without its audit row is not', async () => {
+    const keys = () => api.get<{ items: { id: string }[] }>('/api/admin/api-keys', admin.token)
+    const before = (await keys()).body.items
+    const create = () =>
+      api.post<{ id: string }>(
+        '/api/admin/api-keys',
+        { name: 'audited', scopes: ['totp'] },
+        admin.token,
+      )
+    await whileAuditFails(async () => {
+      expect((await create()).status).toBe(500)
+    })
+    expect((await keys()).body.items).toEqual(before)
+    const created = await create()
+    expect(created.status).toBe(201)
+
+    const revoke = () =>
+      api.call('DELETE', `/api/admin/api-keys/${created.body.id}`, { token: admin.token })
+    await whileAuditFails(async () => {
+      expect((await revoke()).status).toBe(500)
+    })
+    expect((await keys()).body.items.map((k) => k.id)).toContain(created.body.id)
+    expect((await revoke()).status).toBe(204)
+    expect((await keys()).body.items.map((k) => k.id)).not.toContain(created.body.id)
+  })
 })

@@ -1,6 +1,7 @@
 import { randomToken } from '../../crypto/random.js'
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import {
   findActiveApiKeyByHash,
   insertApiKey,
@@ -101,14 +102,19 @@ export function createApiKeys(deps: {
         last_used_at: null,
         revoked_at: null,
       }
-      await insertApiKey(db, row)
-      await audit.record({
-        event: 'api_key_created',
-        outcome: 'success',
-        actorId: by.actorId,
-        details: { api_key_id: row.id, name: row.name, owner: row.owner, scopes },
-        context: by.context,
+      // With its audit event or not at all: a key no one can account for is what an intruder
+      // with admin rights would want.
+      const recorded = await inTransaction(db, async (trx) => {
+        await insertApiKey(trx, row)
+        return audit.recordIn(trx, {
+          event: 'api_key_created',
+          outcome: 'success',
+          actorId: by.actorId,
+          details: { api_key_id: row.id, name: row.name, owner: row.owner, scopes },
+          context: by.context,
+        })
       })
+      recorded()
       return { apiKey: toApiKey(row), key }
     },
 
@@ -122,17 +128,20 @@ export function createApiKeys(deps: {
       id: string,
       by: { actorId: string | null; context?: RequestContext },
     ): Promise<void> {
-      const row = await revokeApiKey(db, id, clock.now().getTime())
-      if (!row) throw new GatehouseError('not_found', { detail: 'no such API key' })
+      const recorded = await inTransaction(db, async (trx) => {
+        const row = await revokeApiKey(trx, id, clock.now().getTime())
+        if (!row) throw new GatehouseError('not_found', { detail: 'no such API key' })
+        return audit.recordIn(trx, {
+          event: 'api_key_revoked',
+          outcome: 'success',
+          actorId: by.actorId,
+          details: { api_key_id: id, name: row.name, owner: row.owner },
+          context: by.context,
+        })
+      })
       forgetAll()
       bus.publish({ kind: 'api_key_revoked', id })
-      await audit.record({
-        event: 'api_key_revoked',
-        outcome: 'success',
-        actorId: by.actorId,
-        details: { api_key_id: id, name: row.name, owner: row.owner },
-        context: by.context,
-      })
+      recorded()
     },
 
     /** The key behind an `X-API-Key` header; throws `invalid_api_key` for unknown or revoked. */
