@@ -285,4 +285,29 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect((await revoke()).status).toBe(204)
     expect((await keys()).body.items.map((k) => k.id)).not.toContain(created.body.id)
   })
+
+  it('a role created or an account unlocked without its audit row is not', async () => {
+    const roles = async () => JSON.stringify((await api.get('/api/admin/roles', admin.token)).body)
+    const createRole = () =>
+      api.post('/api/admin/roles', { name: 'auditor', permissions: ['audit:read'] }, admin.token)
+    await whileAuditFails(async () => {
+      expect((await createRole()).status).toBe(500)
+    })
+    expect(await roles()).not.toContain('auditor')
+    expect((await createRole()).status).toBe(201)
+
+    const created = await api.post<{ user: { id: string } }>('/api/auth/register', {
+      username: 'zola',
+      password: STRONG_PASSWORD,
+    })
+    const url = `/api/admin/users/${created.body.user.id}`
+    const setLocked = (locked: boolean) =>
+      api.call<{ locked: boolean }>('PATCH', url, { token: admin.token, body: { locked } })
+    expect((await setLocked(true)).body.locked).toBe(true)
+    await whileAuditFails(async () => {
+      expect((await setLocked(false)).status).toBe(500)
+    })
+    expect((await api.get<{ locked: boolean }>(url, admin.token)).body.locked).toBe(true)
+    expect((await setLocked(false)).body.locked).toBe(false)
+  })
 })

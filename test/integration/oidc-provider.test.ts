@@ -634,7 +634,15 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     expect(events.map((e) => e.event).sort()).toEqual([
       'oidc_client_created',
       'oidc_client_deleted',
+      'oidc_client_updated',
     ])
+    // Where the application may now send codes and tokens is what an audit must show.
+    const updated = events.find((e) => e.event === 'oidc_client_updated')!
+    expect(JSON.parse(updated.details!)).toMatchObject({
+      client_id: id,
+      redirect_uris: ['https://wiki.test/cb2'],
+      require_mfa: true,
+    })
     expect(JSON.stringify(events)).not.toContain(created.body.client_secret as string)
   })
 })

@@ -113,10 +113,11 @@ export function createUserAdmin(deps: {
       )
       return
     }
-    const lifted = await accountLocks.unlock(user.id, { ...actor, username: user.username })
-    if (lifted.adminLock) {
-      await audit.record(auditEntry('user_updated', user, by, { locked: false, via: actor.via }))
-    }
+    await accountLocks.unlock(user.id, { ...actor, username: user.username }, (lifted) =>
+      lifted.adminLock
+        ? auditEntry('user_updated', user, by, { locked: false, via: actor.via })
+        : undefined,
+    )
   }
 
   async function setDisabled(user: UserProfile, on: boolean, by: Actor): Promise<void> {

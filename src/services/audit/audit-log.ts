@@ -37,6 +37,7 @@ export type AuditEventName =
   | 'signing_key_rotated'
   | 'compromise_reported'
   | 'oidc_client_created'
+  | 'oidc_client_updated'
   | 'oidc_client_deleted'
   | 'oidc_authorized'
   | 'oidc_token_revoked'

@@ -7,7 +7,7 @@ import {
 } from '../../store/repositories/lockouts.js'
 import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
@@ -23,6 +23,12 @@ export interface LockActor {
 }
 
 export type AccountLocks = ReturnType<typeof createAccountLocks>
+
+/** Which locks an unlock found in force. */
+export interface Lifted {
+  adminLock: boolean
+  lockout: boolean
+}
 
 /**
  * Locking and unlocking accounts by hand (CLI and admin API). An admin's lock is
@@ -93,26 +99,41 @@ export function createAccountLocks(deps: {
       return true
     },
 
-    /** Lifts an admin's lock and an automatic lockout; says which were in force. */
+    /**
+     * Lifts an admin's lock and an automatic lockout, with its audit event, in one
+     * transaction; says which were in force. `alsoRecord` may add the caller's audit event
+     * (an admin's `user_updated`) to it.
+     */
     async unlock(
       userId: string,
       actor: LockActor,
-    ): Promise<{ adminLock: boolean; lockout: boolean }> {
+      alsoRecord?: (lifted: Lifted) => AuditEntry | undefined,
+    ): Promise<Lifted> {
       const nowMs = clock.now().getTime()
-      const adminLock = await setAdminLock(db, userId, false, nowMs)
-      const lockout = await liftLockout(db, userId, nowMs)
-      // Either shows in the user object's `locked` (user-profile.ts).
-      if (adminLock || lockout) profiles.changed(userId)
-      await audit.record({
-        event: 'account_unlocked',
-        outcome: 'success',
-        userId,
-        username: actor.username ?? null,
-        actorId: actor.actorId ?? null,
-        details: { admin_lock: adminLock, lockout, via: actor.via },
-        context: actor.context,
+      const { lifted, recorded } = await inTransaction(db, async (trx) => {
+        const lifted = {
+          adminLock: await setAdminLock(trx, userId, false, nowMs),
+          lockout: await liftLockout(trx, userId, nowMs),
+        }
+        const recorded = [
+          await audit.recordIn(trx, {
+            event: 'account_unlocked',
+            outcome: 'success',
+            userId,
+            username: actor.username ?? null,
+            actorId: actor.actorId ?? null,
+            details: { admin_lock: lifted.adminLock, lockout: lifted.lockout, via: actor.via },
+            context: actor.context,
+          }),
+        ]
+        const also = alsoRecord?.(lifted)
+        if (also) recorded.push(await audit.recordIn(trx, also))
+        return { lifted, recorded }
       })
-      return { adminLock, lockout }
+      // Either shows in the user object's `locked` (user-profile.ts).
+      if (lifted.adminLock || lifted.lockout) profiles.changed(userId)
+      for (const done of recorded) done()
+      return lifted
     },
   }
 }

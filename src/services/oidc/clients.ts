@@ -2,6 +2,7 @@ import type { AdapterPayload } from 'oidc-provider'
 import { randomToken } from '../../crypto/random.js'
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import {
   anyOidcClient,
   deleteOidcClient,
@@ -248,14 +249,19 @@ export function createOidcClients(deps: {
         updated_at: nowMs,
       }
       await validated(row)
-      await insertOidcClient(db, row)
-      await audit.record({
-        event: 'oidc_client_created',
-        outcome: 'success',
-        actorId: by.actorId,
-        details: { client_id: row.id, name: row.name, type: row.type },
-        context: by.context,
+      // Each change to a client is written with its audit event, or not at all: where an
+      // application may send people's codes and tokens is what an intruder would change.
+      const recorded = await inTransaction(db, async (trx) => {
+        await insertOidcClient(trx, row)
+        return audit.recordIn(trx, {
+          event: 'oidc_client_created',
+          outcome: 'success',
+          actorId: by.actorId,
+          details: { client_id: row.id, name: row.name, type: row.type },
+          context: by.context,
+        })
       })
+      recorded()
       return { client: toClient(row), clientSecret: secret }
     },
 
@@ -274,7 +280,11 @@ export function createOidcClients(deps: {
       return toClient(row)
     },
 
-    async update(clientId: string, changes: OidcClientChanges): Promise<OidcClient> {
+    async update(
+      clientId: string,
+      changes: OidcClientChanges,
+      by: { actorId: string | null; context?: RequestContext },
+    ): Promise<OidcClient> {
       const row = await findOidcClient(db, clientId)
       if (!row) throw notFound()
       const metadata = normalise(
@@ -288,7 +298,18 @@ export function createOidcClients(deps: {
         updated_at: clock.now().getTime(),
       }
       await validated(next)
-      if (!(await updateOidcClient(db, clientId, next))) throw notFound()
+      const recorded = await inTransaction(db, async (trx) => {
+        if (!(await updateOidcClient(trx, clientId, next))) throw notFound()
+        return audit.recordIn(trx, {
+          event: 'oidc_client_updated',
+          outcome: 'success',
+          actorId: by.actorId,
+          // What it may do now; the secret is never part of it.
+          details: { client_id: clientId, name: next.name, ...metadata },
+          context: by.context,
+        })
+      })
+      recorded()
       return toClient(next)
     },
 
@@ -297,14 +318,18 @@ export function createOidcClients(deps: {
       by: { actorId: string | null; context?: RequestContext },
     ): Promise<void> {
       const row = await findOidcClient(db, clientId)
-      if (!row || !(await deleteOidcClient(db, clientId))) throw notFound()
-      await audit.record({
-        event: 'oidc_client_deleted',
-        outcome: 'success',
-        actorId: by.actorId,
-        details: { client_id: row.id, name: row.name },
-        context: by.context,
+      if (!row) throw notFound()
+      const recorded = await inTransaction(db, async (trx) => {
+        if (!(await deleteOidcClient(trx, clientId))) throw notFound()
+        return audit.recordIn(trx, {
+          event: 'oidc_client_deleted',
+          outcome: 'success',
+          actorId: by.actorId,
+          details: { client_id: row.id, name: row.name },
+          context: by.context,
+        })
       })
+      recorded()
     },
 
     /** The provider-side metadata, for the storage adapter. */

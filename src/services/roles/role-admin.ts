@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { inTransaction } from '../../store/transactions.js'
 import { withConflict } from '../../store/errors.js'
 import { insertRole, listRoles, type RoleRecord } from '../../store/repositories/roles.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
@@ -42,17 +43,22 @@ export function createRoleAdmin(deps: {
         })
       }
       const created = { name: role.name, permissions: [...new Set(role.permissions)] }
-      await withConflict(`role ${role.name} already exists`, () =>
-        insertRole(db, created, clock.now().getTime()),
-      )
-      permissions.changed()
-      await audit.record({
-        event: 'role_created',
-        outcome: 'success',
-        actorId: by.actorId,
-        details: { role: created.name, permissions: created.permissions },
-        context: by.context,
+      // With its audit event or not at all: permissions no one can account for are an
+      // intruder's way in.
+      const recorded = await inTransaction(db, async (trx) => {
+        await withConflict(`role ${role.name} already exists`, () =>
+          insertRole(trx, created, clock.now().getTime()),
+        )
+        return audit.recordIn(trx, {
+          event: 'role_created',
+          outcome: 'success',
+          actorId: by.actorId,
+          details: { role: created.name, permissions: created.permissions },
+          context: by.context,
+        })
       })
+      permissions.changed()
+      recorded()
       return created
     },
   }

@@ -1,6 +1,5 @@
-import { sql } from 'kysely'
+import { MysqlAdapter, sql } from 'kysely'
 import type { Db } from '../db.js'
-import { isUniqueViolation } from '../errors.js'
 import { precompiledFor, precompiledWrite } from '../precompiled.js'
 import { namedBy } from './login-identifier.js'
 
@@ -78,20 +77,17 @@ export function lockoutStateOf(row: {
 
 /** Creates the row if it is missing; a concurrent creator winning is just as good. */
 export async function ensureLockoutRow(db: Db, userId: string, nowMs: number): Promise<void> {
-  try {
-    await db
-      .insertInto('login_lockouts')
-      .values({
-        user_id: userId,
-        failures: 0,
-        locked_until: null,
-        generation: 0,
-        updated_at: nowMs,
-      })
-      .execute()
-  } catch (err) {
-    if (!isUniqueViolation(err)) throw err
-  }
+  // No unique-violation catch: inside a caller's transaction (an unlock), PostgreSQL would
+  // abort it.
+  const insert = db.insertInto('login_lockouts').values({
+    user_id: userId,
+    failures: 0,
+    locked_until: null,
+    generation: 0,
+    updated_at: nowMs,
+  })
+  if (db.getExecutor().adapter instanceof MysqlAdapter) await insert.ignore().execute()
+  else await insert.onConflict((oc) => oc.column('user_id').doNothing()).execute()
 }
 
 const notLocked = (nowMs: number) =>

@@ -147,15 +147,19 @@ export function adminOidcClientRoutes(services: Services) {
       },
       async (request) => {
         const b = request.body
-        const client = await oidcClients.update(request.params.id, {
-          name: b.name,
-          redirectUris: b.redirect_uris,
-          postLogoutRedirectUris: b.post_logout_redirect_uris,
-          requireMfa: b.require_mfa,
-          scopes: b.scopes,
-          resources: b.resources,
-          idTokenSignedResponseAlg: b.id_token_signed_response_alg,
-        })
+        const client = await oidcClients.update(
+          request.params.id,
+          {
+            name: b.name,
+            redirectUris: b.redirect_uris,
+            postLogoutRedirectUris: b.post_logout_redirect_uris,
+            requireMfa: b.require_mfa,
+            scopes: b.scopes,
+            resources: b.resources,
+            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
+          },
+          actorOf(request),
+        )
         return clientJson(client)
       },
     )
