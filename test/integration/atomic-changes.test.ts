@@ -32,6 +32,25 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
       await restore()
     }
   }
+  /** Runs `step` while no audit row can be written. */
+  async function whileAuditFails(step: () => Promise<void>): Promise<void> {
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
+    try {
+      await step()
+    } finally {
+      await restore()
+    }
+  }
+  /** The `session_ended` audit rows of a user, as their details. */
+  async function sessionEnds(userId: string): Promise<unknown[]> {
+    const rows = await t.services.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('event', '=', 'session_ended')
+      .where('user_id', '=', userId)
+      .execute()
+    return rows.map((e) => JSON.parse(e.details!) as unknown)
+  }
   const login = (username: string, password: string) =>
     api.post<Tokens>('/api/auth/login', { username, password })
   const isAlive = async (token: string) => (await api.get('/api/auth/me', token)).status === 200
@@ -82,50 +101,23 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect(retried.status).toBe(200)
     expect(retried.body[flag]).toBe(true)
     expect(await isAlive(user.access_token)).toBe(false)
-    const ends = await t.services.db
-      .selectFrom('audit_events')
-      .select('details')
-      .where('event', '=', 'session_ended')
-      .where('user_id', '=', user.user.id)
-      .execute()
-    expect(ends.map((e) => JSON.parse(e.details!) as unknown)).toEqual([
-      { session_id: expect.any(String), reason },
-    ])
+    expect(await sessionEnds(user.user.id)).toEqual([{ session_id: expect.any(String), reason }])
   })
 
   it('a logout whose audit row cannot be written leaves the session for another try', async () => {
     const me = await registerAndLogin(api, 'rhea')
     const logout = () => api.post('/api/auth/logout', { refresh_token: me.refresh_token })
-    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
-    try {
+    await whileAuditFails(async () => {
       expect((await logout()).status).toBe(500)
-    } finally {
-      await restore()
-    }
+    })
     expect(await isAlive(me.access_token)).toBe(true)
 
     expect((await logout()).status).toBe(204)
     expect(await isAlive(me.access_token)).toBe(false)
-    const ends = await t.services.db
-      .selectFrom('audit_events')
-      .select('details')
-      .where('event', '=', 'session_ended')
-      .where('user_id', '=', me.user.id)
-      .execute()
-    expect(ends.map((e) => JSON.parse(e.details!) as unknown)).toEqual([
+    expect(await sessionEnds(me.user.id)).toEqual([
       { session_id: expect.any(String), reason: 'logout' },
     ])
   })
-
-  /** Runs `step` while no audit row can be written. */
-  async function whileAuditFails(step: () => Promise<void>): Promise<void> {
-    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
-    try {
-      await step()
-    } finally {
-      await restore()
-    }
-  }
 
   it('a password change whose audit row cannot be written does not happen', async () => {
     const me = await registerAndLogin(api, 'sela')

@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
-import type { OidcClient } from '../../../services/oidc/clients.js'
+import type { OidcClient, OidcClientChanges } from '../../../services/oidc/clients.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../../schemas/lists.js'
 import type { App } from '../types.js'
@@ -42,6 +42,21 @@ const clientJson = (c: OidcClient) => ({
   updated_at: c.updatedAt.toISOString(),
 })
 
+/** The optional settings of a client, from a create or a change request's body. */
+const settingsOf = (b: {
+  post_logout_redirect_uris?: string[]
+  require_mfa?: boolean
+  scopes?: string[]
+  resources?: string[]
+  id_token_signed_response_alg?: OidcClient['idTokenSignedResponseAlg']
+}): OidcClientChanges => ({
+  postLogoutRedirectUris: b.post_logout_redirect_uris,
+  requireMfa: b.require_mfa,
+  scopes: b.scopes,
+  resources: b.resources,
+  idTokenSignedResponseAlg: b.id_token_signed_response_alg,
+})
+
 /** SPEC §4.12: the applications that may sign people in through Gatehouse. */
 export function adminOidcClientRoutes(services: Services) {
   return async (app: App) => {
@@ -74,16 +89,7 @@ export function adminOidcClientRoutes(services: Services) {
       async (request, reply) => {
         const b = request.body
         const { client, clientSecret } = await oidcClients.create(
-          {
-            name: b.name,
-            type: b.type,
-            redirectUris: b.redirect_uris,
-            postLogoutRedirectUris: b.post_logout_redirect_uris,
-            requireMfa: b.require_mfa,
-            scopes: b.scopes,
-            resources: b.resources,
-            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
-          },
+          { ...settingsOf(b), name: b.name, type: b.type, redirectUris: b.redirect_uris },
           actorOf(request),
         )
         reply.header('cache-control', 'no-store')
@@ -149,15 +155,7 @@ export function adminOidcClientRoutes(services: Services) {
         const b = request.body
         const client = await oidcClients.update(
           request.params.id,
-          {
-            name: b.name,
-            redirectUris: b.redirect_uris,
-            postLogoutRedirectUris: b.post_logout_redirect_uris,
-            requireMfa: b.require_mfa,
-            scopes: b.scopes,
-            resources: b.resources,
-            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
-          },
+          { ...settingsOf(b), name: b.name, redirectUris: b.redirect_uris },
           actorOf(request),
         )
         return clientJson(client)
