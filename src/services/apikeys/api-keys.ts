@@ -10,7 +10,7 @@ import {
   touchApiKey,
   type ApiKeyRow,
 } from '../../store/repositories/api-keys.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { actorEvent, type AuditLog, type RequestContext } from '../audit/audit-log.js'
 import type { InvalidationBus } from '../cache/invalidation.js'
 import { TtlCache } from '../cache/ttl-cache.js'
 import { GatehouseError } from '../errors.js'
@@ -106,13 +106,15 @@ export function createApiKeys(deps: {
       // with admin rights would want.
       const recorded = await inTransaction(db, async (trx) => {
         await insertApiKey(trx, row)
-        return audit.recordIn(trx, {
-          event: 'api_key_created',
-          outcome: 'success',
-          actorId: by.actorId,
-          details: { api_key_id: row.id, name: row.name, owner: row.owner, scopes },
-          context: by.context,
-        })
+        return audit.recordIn(
+          trx,
+          actorEvent('api_key_created', by, {
+            api_key_id: row.id,
+            name: row.name,
+            owner: row.owner,
+            scopes,
+          }),
+        )
       })
       recorded()
       return { apiKey: toApiKey(row), key }
@@ -131,13 +133,10 @@ export function createApiKeys(deps: {
       const recorded = await inTransaction(db, async (trx) => {
         const row = await revokeApiKey(trx, id, clock.now().getTime())
         if (!row) throw new GatehouseError('not_found', { detail: 'no such API key' })
-        return audit.recordIn(trx, {
-          event: 'api_key_revoked',
-          outcome: 'success',
-          actorId: by.actorId,
-          details: { api_key_id: id, name: row.name, owner: row.owner },
-          context: by.context,
-        })
+        return audit.recordIn(
+          trx,
+          actorEvent('api_key_revoked', by, { api_key_id: id, name: row.name, owner: row.owner }),
+        )
       })
       forgetAll()
       bus.publish({ kind: 'api_key_revoked', id })

@@ -65,6 +65,21 @@ export interface AuditEntry {
   context?: RequestContext
 }
 
+/** Who did an admin action, and from where. */
+export interface AuditActor {
+  actorId: string | null
+  context?: RequestContext
+}
+
+/** A successful admin action on something other than an account (keys, roles, clients). */
+export function actorEvent(
+  event: AuditEventName,
+  by: AuditActor,
+  details: AuditDetails,
+): AuditEntry {
+  return { event, outcome: 'success', actorId: by.actorId, details, context: by.context }
+}
+
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>
   /**

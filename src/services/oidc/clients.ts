@@ -12,7 +12,7 @@ import {
   updateOidcClient,
   type OidcClientRow,
 } from '../../store/repositories/oidc-clients.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { actorEvent, type AuditLog, type RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import { decodeCreatedAtCursor, pageOf, type CursorCodec, type Page } from '../pagination.js'
@@ -253,13 +253,14 @@ export function createOidcClients(deps: {
       // application may send people's codes and tokens is what an intruder would change.
       const recorded = await inTransaction(db, async (trx) => {
         await insertOidcClient(trx, row)
-        return audit.recordIn(trx, {
-          event: 'oidc_client_created',
-          outcome: 'success',
-          actorId: by.actorId,
-          details: { client_id: row.id, name: row.name, type: row.type },
-          context: by.context,
-        })
+        return audit.recordIn(
+          trx,
+          actorEvent('oidc_client_created', by, {
+            client_id: row.id,
+            name: row.name,
+            type: row.type,
+          }),
+        )
       })
       recorded()
       return { client: toClient(row), clientSecret: secret }
@@ -300,14 +301,15 @@ export function createOidcClients(deps: {
       await validated(next)
       const recorded = await inTransaction(db, async (trx) => {
         if (!(await updateOidcClient(trx, clientId, next))) throw notFound()
-        return audit.recordIn(trx, {
-          event: 'oidc_client_updated',
-          outcome: 'success',
-          actorId: by.actorId,
+        return audit.recordIn(
+          trx,
           // What it may do now; the secret is never part of it.
-          details: { client_id: clientId, name: next.name, ...metadata },
-          context: by.context,
-        })
+          actorEvent('oidc_client_updated', by, {
+            client_id: clientId,
+            name: next.name,
+            ...metadata,
+          }),
+        )
       })
       recorded()
       return toClient(next)
@@ -321,13 +323,10 @@ export function createOidcClients(deps: {
       if (!row) throw notFound()
       const recorded = await inTransaction(db, async (trx) => {
         if (!(await deleteOidcClient(trx, clientId))) throw notFound()
-        return audit.recordIn(trx, {
-          event: 'oidc_client_deleted',
-          outcome: 'success',
-          actorId: by.actorId,
-          details: { client_id: row.id, name: row.name },
-          context: by.context,
-        })
+        return audit.recordIn(
+          trx,
+          actorEvent('oidc_client_deleted', by, { client_id: row.id, name: row.name }),
+        )
       })
       recorded()
     },

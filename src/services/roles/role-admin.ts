@@ -2,7 +2,7 @@ import type { Db } from '../../store/db.js'
 import { inTransaction } from '../../store/transactions.js'
 import { withConflict } from '../../store/errors.js'
 import { insertRole, listRoles, type RoleRecord } from '../../store/repositories/roles.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import { actorEvent, type AuditLog, type RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { PermissionResolver } from './permissions.js'
@@ -49,13 +49,10 @@ export function createRoleAdmin(deps: {
         await withConflict(`role ${role.name} already exists`, () =>
           insertRole(trx, created, clock.now().getTime()),
         )
-        return audit.recordIn(trx, {
-          event: 'role_created',
-          outcome: 'success',
-          actorId: by.actorId,
-          details: { role: created.name, permissions: created.permissions },
-          context: by.context,
-        })
+        return audit.recordIn(
+          trx,
+          actorEvent('role_created', by, { role: created.name, permissions: created.permissions }),
+        )
       })
       permissions.changed()
       recorded()
