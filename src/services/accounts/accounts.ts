@@ -9,7 +9,6 @@ import {
   type LoginRecord,
   type NewUserRow,
 } from '../../store/repositories/users.js'
-import { inTransaction } from '../../store/transactions.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
@@ -198,20 +197,13 @@ export function createAccountService(deps: {
       })
       assertPasswordPolicy(newPassword, username, 'new_password')
       const hash = await hasher.hash(newPassword)
-      const { written, recorded } = await inTransaction(db, async (trx) => {
+      const written = await audit.change(async (trx, record) => {
         await updatePasswordHash(trx, userId, hash, clock.now().getTime())
         const written = await alsoWrite(trx)
-        const recorded = await audit.recordIn(trx, {
-          event: 'password_changed',
-          outcome: 'success',
-          userId,
-          username,
-          context,
-        })
-        return { written, recorded }
+        await record({ event: 'password_changed', outcome: 'success', userId, username, context })
+        return written
       })
       profiles.changed(userId)
-      recorded()
       return written
     },
 

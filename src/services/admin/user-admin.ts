@@ -158,15 +158,14 @@ export function createUserAdmin(deps: {
     }
     const previous = await rolesOfUser(db, user.id)
     if (previous.join('\0') === wanted.join('\0')) return
-    const recorded = await inTransaction(db, async (trx) => {
+    await audit.change(async (trx, record) => {
       if (previous.includes('admin') && !wanted.includes('admin'))
         await adminsRemainIn(user.id, by, 'give up the admin role')(trx)
       await setUserRoles(trx, user.id, wanted)
       const details = { roles: wanted, previous_roles: previous }
-      return audit.recordIn(trx, auditEntry('user_updated', user, by, details))
+      await record(auditEntry('user_updated', user, by, details))
     })
     profiles.changed(user.id)
-    recorded()
   }
 
   return {

@@ -1,7 +1,6 @@
 import { randomToken } from '../../crypto/random.js'
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import {
   findActiveApiKeyByHash,
   insertApiKey,
@@ -104,10 +103,9 @@ export function createApiKeys(deps: {
       }
       // With its audit event or not at all: a key no one can account for is what an intruder
       // with admin rights would want.
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await insertApiKey(trx, row)
-        return audit.recordIn(
-          trx,
+        await record(
           actorEvent('api_key_created', by, {
             api_key_id: row.id,
             name: row.name,
@@ -116,7 +114,6 @@ export function createApiKeys(deps: {
           }),
         )
       })
-      recorded()
       return { apiKey: toApiKey(row), key }
     },
 
@@ -130,17 +127,15 @@ export function createApiKeys(deps: {
       id: string,
       by: { actorId: string | null; context?: RequestContext },
     ): Promise<void> {
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         const row = await revokeApiKey(trx, id, clock.now().getTime())
         if (!row) throw new GatehouseError('not_found', { detail: 'no such API key' })
-        return audit.recordIn(
-          trx,
+        await record(
           actorEvent('api_key_revoked', by, { api_key_id: id, name: row.name, owner: row.owner }),
         )
       })
       forgetAll()
       bus.publish({ kind: 'api_key_revoked', id })
-      recorded()
     },
 
     /** The key behind an `X-API-Key` header; throws `invalid_api_key` for unknown or revoked. */

@@ -88,6 +88,11 @@ export interface AuditLog {
    * commit, to wake the sealer and the notifier.
    */
   recordIn(trx: Db, entry: AuditEntry): Promise<() => void>
+  /**
+   * A change and its audit events as one: `work` writes the change through `trx` and its
+   * events through `record`; the sealer's and notifier's cues follow the commit.
+   */
+  change<T>(work: (trx: Db, record: (entry: AuditEntry) => Promise<void>) => Promise<T>): Promise<T>
 }
 
 // Entered text reaches the log verbatim otherwise: strip control characters (NUL breaks
@@ -152,6 +157,17 @@ export function createAuditLog(deps: {
     async recordIn(trx, entry) {
       const queued = await write(trx, entry, deps.clock.now().getTime())
       return () => afterCommit(queued)
+    },
+    async change(work) {
+      let queued: boolean[] = []
+      const result = await inTransaction(deps.db, (trx) => {
+        queued = [] // a transaction retried after a deadlock starts over
+        return work(trx, async (entry) => {
+          queued.push(await write(trx, entry, deps.clock.now().getTime()))
+        })
+      })
+      for (const q of queued) afterCommit(q)
+      return result
     },
   }
 }

@@ -110,29 +110,26 @@ export function createAccountLocks(deps: {
       alsoRecord?: (lifted: Lifted) => AuditEntry | undefined,
     ): Promise<Lifted> {
       const nowMs = clock.now().getTime()
-      const { lifted, recorded } = await inTransaction(db, async (trx) => {
+      const lifted = await audit.change(async (trx, record) => {
         const lifted = {
           adminLock: await setAdminLock(trx, userId, false, nowMs),
           lockout: await liftLockout(trx, userId, nowMs),
         }
-        const recorded = [
-          await audit.recordIn(trx, {
-            event: 'account_unlocked',
-            outcome: 'success',
-            userId,
-            username: actor.username ?? null,
-            actorId: actor.actorId ?? null,
-            details: { admin_lock: lifted.adminLock, lockout: lifted.lockout, via: actor.via },
-            context: actor.context,
-          }),
-        ]
+        await record({
+          event: 'account_unlocked',
+          outcome: 'success',
+          userId,
+          username: actor.username ?? null,
+          actorId: actor.actorId ?? null,
+          details: { admin_lock: lifted.adminLock, lockout: lifted.lockout, via: actor.via },
+          context: actor.context,
+        })
         const also = alsoRecord?.(lifted)
-        if (also) recorded.push(await audit.recordIn(trx, also))
-        return { lifted, recorded }
+        if (also) await record(also)
+        return lifted
       })
       // Either shows in the user object's `locked` (user-profile.ts).
       if (lifted.adminLock || lifted.lockout) profiles.changed(userId)
-      for (const done of recorded) done()
       return lifted
     },
   }

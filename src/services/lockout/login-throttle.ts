@@ -1,5 +1,4 @@
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import {
   ensureLockoutRow,
   findLockout,
@@ -149,10 +148,10 @@ export function createLoginThrottle(deps: {
   async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<void> {
     const untilMs = nowMs + cfg.lockoutDurationSec * 1000
     // With its audit event (and the owner's notice) or not at all.
-    const recorded = await inTransaction(db, async (trx) => {
+    const locked = await audit.change(async (trx, record) => {
       if (!(await lockIfThresholdReached(trx, userId, cfg.lockoutThreshold, nowMs, untilMs)))
-        return undefined
-      return audit.recordIn(trx, {
+        return false
+      await record({
         event: 'account_locked',
         outcome: 'success',
         userId,
@@ -164,10 +163,9 @@ export function createLoginThrottle(deps: {
         },
         context: a.context ?? { ip: a.ip, userAgent: null },
       })
+      return true
     })
-    if (!recorded) return
-    deps.profiles?.changed(userId)
-    recorded()
+    if (locked) deps.profiles?.changed(userId)
   }
 
   /** One try at admission: a reservation, a refusal, or "wait for in-flight checks". */

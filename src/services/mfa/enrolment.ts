@@ -64,19 +64,19 @@ export function createMfaEnrolment(deps: {
     context: RequestContext | undefined,
     write: (trx: Db) => Promise<T>,
   ): Promise<T> {
-    const { written, recorded } = await inTransaction(db, async (trx) => ({
-      written: await write(trx),
-      recorded: await audit.recordIn(trx, {
+    const written = await audit.change(async (trx, record) => {
+      const written = await write(trx)
+      await record({
         event: 'mfa_enabled',
         outcome: 'success',
         userId: who.userId,
         username: who.username,
         details: { method },
         context,
-      }),
-    }))
+      })
+      return written
+    })
     profiles.changed(who.userId)
-    recorded()
     return written
   }
 
@@ -242,9 +242,9 @@ export function createMfaEnrolment(deps: {
         context,
       })
       const fresh = await backupCodes.newSet(who.userId)
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await fresh.write(trx)
-        return audit.recordIn(trx, {
+        await record({
           event: 'backup_codes_regenerated',
           outcome: 'success',
           userId: who.userId,
@@ -253,7 +253,6 @@ export function createMfaEnrolment(deps: {
         })
       })
       profiles.changed(who.userId)
-      recorded()
       return fresh.codes
     },
 

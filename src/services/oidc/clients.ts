@@ -2,7 +2,6 @@ import type { AdapterPayload } from 'oidc-provider'
 import { randomToken } from '../../crypto/random.js'
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import {
   anyOidcClient,
   deleteOidcClient,
@@ -251,10 +250,9 @@ export function createOidcClients(deps: {
       await validated(row)
       // Each change to a client is written with its audit event, or not at all: where an
       // application may send people's codes and tokens is what an intruder would change.
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await insertOidcClient(trx, row)
-        return audit.recordIn(
-          trx,
+        await record(
           actorEvent('oidc_client_created', by, {
             client_id: row.id,
             name: row.name,
@@ -262,7 +260,6 @@ export function createOidcClients(deps: {
           }),
         )
       })
-      recorded()
       return { client: toClient(row), clientSecret: secret }
     },
 
@@ -299,10 +296,9 @@ export function createOidcClients(deps: {
         updated_at: clock.now().getTime(),
       }
       await validated(next)
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         if (!(await updateOidcClient(trx, clientId, next))) throw notFound()
-        return audit.recordIn(
-          trx,
+        await record(
           // What it may do now; the secret is never part of it.
           actorEvent('oidc_client_updated', by, {
             client_id: clientId,
@@ -311,7 +307,6 @@ export function createOidcClients(deps: {
           }),
         )
       })
-      recorded()
       return toClient(next)
     },
 
@@ -321,14 +316,10 @@ export function createOidcClients(deps: {
     ): Promise<void> {
       const row = await findOidcClient(db, clientId)
       if (!row) throw notFound()
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         if (!(await deleteOidcClient(trx, clientId))) throw notFound()
-        return audit.recordIn(
-          trx,
-          actorEvent('oidc_client_deleted', by, { client_id: row.id, name: row.name }),
-        )
+        await record(actorEvent('oidc_client_deleted', by, { client_id: row.id, name: row.name }))
       })
-      recorded()
     },
 
     /** The provider-side metadata, for the storage adapter. */

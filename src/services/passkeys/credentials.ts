@@ -1,5 +1,4 @@
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import {
   deleteCredential,
   deleteCredentials,
@@ -81,9 +80,9 @@ export function createPasskeyCredentials(deps: {
         })
       }
       // With its audit event (and the owner's notice) or not at all.
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         if (!(await deleteCredential(trx, who.userId, id))) throw noSuchPasskey()
-        return audit.recordIn(trx, {
+        await record({
           event: 'passkey_removed',
           outcome: 'success',
           userId: who.userId,
@@ -93,7 +92,6 @@ export function createPasskeyCredentials(deps: {
         })
       })
       profiles.changed(who.userId)
-      recorded()
     },
 
     /**

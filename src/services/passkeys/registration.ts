@@ -5,7 +5,6 @@ import type {
 import { sha256Hex } from '../../crypto/hashing.js'
 import { webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import { withConflict } from '../../store/errors.js'
 import {
   countCredentials,
@@ -128,9 +127,9 @@ export function createPasskeyRegistration(deps: {
         last_used_at: null,
       }
       // With its audit event (and the owner's notice) or not at all.
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await withConflict('this passkey is already registered', () => insertCredential(trx, row))
-        return audit.recordIn(trx, {
+        await record({
           event: 'passkey_registered',
           outcome: 'success',
           userId: who.userId,
@@ -140,7 +139,6 @@ export function createPasskeyRegistration(deps: {
         })
       })
       profiles.changed(who.userId)
-      recorded()
       return toPasskey(row)
     },
   }

@@ -1,5 +1,4 @@
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import { withConflict } from '../../store/errors.js'
 import { insertRole, listRoles, type RoleRecord } from '../../store/repositories/roles.js'
 import { actorEvent, type AuditLog, type RequestContext } from '../audit/audit-log.js'
@@ -45,17 +44,15 @@ export function createRoleAdmin(deps: {
       const created = { name: role.name, permissions: [...new Set(role.permissions)] }
       // With its audit event or not at all: permissions no one can account for are an
       // intruder's way in.
-      const recorded = await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await withConflict(`role ${role.name} already exists`, () =>
           insertRole(trx, created, clock.now().getTime()),
         )
-        return audit.recordIn(
-          trx,
+        await record(
           actorEvent('role_created', by, { role: created.name, permissions: created.permissions }),
         )
       })
       permissions.changed()
-      recorded()
       return created
     },
   }
