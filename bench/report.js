@@ -169,6 +169,7 @@ export function printReport({ settings, ceiling, results, memory, elapsedSec, cp
     `\nGatehouse bench — node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}; ` +
       `${settings.durationSec}s per figure in ${2 * settings.rounds} slices after ` +
       `${settings.warmupSec}s warm-up (logins ${settings.loginWarmupSec}s); ` +
+      `libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 4}; ` +
       'load: autocannon in a child process (shares the cores)\n',
   )
   console.log(table(rows))
