@@ -302,4 +302,15 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect((await api.get<{ locked: boolean }>(url, admin.token)).body.locked).toBe(true)
     expect((await setLocked(false)).body.locked).toBe(false)
   })
+  it('a registration whose audit row cannot be written leaves no account behind', async () => {
+    const register = () =>
+      api.post('/api/auth/register', { username: 'tove', password: STRONG_PASSWORD })
+    await whileAuditFails(async () => {
+      expect((await register()).status).toBe(500)
+    })
+    // Not "username taken" on the retry, and the account exists only once it is audited.
+    expect((await login('tove', STRONG_PASSWORD)).status).toBe(401)
+    expect((await register()).status).toBe(201)
+    expect((await login('tove', STRONG_PASSWORD)).status).toBe(200)
+  })
 })

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
 import { useCaptures } from '../support/captures.js'
+import { failingWrites } from '../support/failing-writes.js'
 import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
 import { client, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { standalone } from '../support/codes.js'
@@ -145,6 +146,22 @@ describe.each(databases)('email and SMS codes on $name', (database) => {
         'password_reset',
       ]),
     )
+  })
+
+  it('a verification whose audit row cannot be written leaves the code for another try', async () => {
+    await register('ebba', { email: 'ebba@example.com' })
+    const code = await emailCode('ebba@example.com')
+    const verify = () =>
+      api.post('/api/auth/verify-contact', { username: 'ebba', channel: 'email', code })
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert')
+    try {
+      expect((await verify()).status).toBe(500)
+    } finally {
+      await restore()
+    }
+    const retried = await verify()
+    expect(retried.status).toBe(200)
+    expect(retried.body.user).toMatchObject({ email_verified: true })
   })
 
   it('verifies a phone by SMS and logs in with an SMS code (amr sms)', async () => {

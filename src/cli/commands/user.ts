@@ -34,20 +34,16 @@ export const userCreate = defineCommand({
       ? (await ctx.readStdin()).replace(/\r?\n$/, '')
       : undefined
     const services = await ctx.services()
-    const id = await services.accounts.create({
-      username,
-      password,
-      email: values.email,
-      phone: values.phone,
-      roles: values.role ?? ['user'],
-    })
-    await services.audit.record({
-      event: 'register',
-      outcome: 'success',
-      userId: id,
-      username,
-      details: { via: 'cli' },
-    })
+    const id = await services.accounts.create(
+      {
+        username,
+        password,
+        email: values.email,
+        phone: values.phone,
+        roles: values.role ?? ['user'],
+      },
+      { details: { via: 'cli' } },
+    )
     ctx.out(
       `created user ${username} (${id})${password === undefined ? ' without a password' : ''}`,
     )

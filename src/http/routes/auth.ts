@@ -39,7 +39,7 @@ const MfaRequiredSchema = Type.Object({
 /** Public account endpoints of SPEC §4.1: register, login (both steps), refresh, logout. */
 export function authRoutes(services: Services) {
   return async (app: App) => {
-    const { accounts, profiles, sessions, loginFlow, audit, contacts, config } = services
+    const { accounts, profiles, sessions, loginFlow, contacts, config } = services
     const tokenResponse = tokenResponses(profiles)
 
     const web = await installWebClientCookies(app, services)
@@ -106,8 +106,7 @@ export function authRoutes(services: Services) {
       async (request, reply) => {
         const { username, password, email, phone } = request.body
         const context = contextOf(request, reply)
-        const userId = await accounts.create({ username, password, email, phone }, context.signal)
-        await audit.record({ event: 'register', outcome: 'success', userId, username, context })
+        const userId = await accounts.create({ username, password, email, phone }, { context })
         try {
           await contacts.sendForNewAccount(userId, { email, phone })
         } catch (err) {

@@ -4,12 +4,12 @@ import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
 import {
   findLoginRecord,
-  insertUser,
+  insertUserWithRoles,
   updatePasswordHash,
   type LoginRecord,
   type NewUserRow,
 } from '../../store/repositories/users.js'
-import type { AuditLog, RequestContext } from '../audit/audit-log.js'
+import type { AuditDetails, AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { PasswordRecheck, Rechecked } from '../login/password-recheck.js'
@@ -63,10 +63,14 @@ export function createAccountService(deps: {
 
   return {
     /**
-     * Creates an account (registration, CLI, import); returns the new user's id. `signal`:
-     * the registering client hung up (see PasswordHasher).
+     * Creates an account (registration, CLI) with its `register` audit event, in one
+     * transaction; returns the new user's id. `by.context.signal`: the registering client
+     * hung up (see PasswordHasher).
      */
-    async create(given: NewAccount, signal?: AbortSignal): Promise<string> {
+    async create(
+      given: NewAccount,
+      by: { context?: RequestContext; details?: AuditDetails } = {},
+    ): Promise<string> {
       const input: NewAccount = {
         ...given,
         email: given.email === undefined ? undefined : trimContact(given.email),
@@ -101,14 +105,26 @@ export function createAccountService(deps: {
         phone: input.phone ?? null,
         phone_verified_at: null,
         password_hash:
-          input.password === undefined ? null : await hasher.hash(input.password, signal),
+          input.password === undefined
+            ? null
+            : await hasher.hash(input.password, by.context?.signal),
         locked_at: null,
         disabled_at: null,
         created_at: nowMs,
         updated_at: nowMs,
       }
+      // A failed audit write leaves no account behind: the retry registers, not "taken".
       await withConflict('username or email is already taken', () =>
-        insertUser(db, row, [...new Set(roles)]),
+        audit.change(async (trx, record) => {
+          await insertUserWithRoles(trx, row, [...new Set(roles)])
+          await record({
+            event: 'register',
+            outcome: 'success',
+            userId: row.id,
+            username: input.username,
+            ...by,
+          })
+        }),
       )
       return row.id
     },

@@ -91,21 +91,32 @@ export function createContactVerification(deps: {
         await failed(null, 'unknown_user')
         throw wrongCode()
       }
-      const row = await codes.consume({ userId: user.id, purpose: 'verify_contact', channel, code })
+      const row = await codes.match({ userId: user.id, purpose: 'verify_contact', channel, code })
       const nowMs = clock.now().getTime()
-      if (!row || !(await markContactVerified(db, user.id, channel, row.destination, nowMs))) {
+      // The code is spent, the contact marked and the event written together: a failure in
+      // between left a spent code and an unverified contact, or a verification not audited.
+      const verified =
+        row !== undefined &&
+        (await audit.change(async (trx, record) => {
+          if (!(await codes.spendIn(trx, row))) return false
+          // Spent either way: a code sent to an address the account no longer has is dead.
+          if (!(await markContactVerified(trx, user.id, channel, row.destination, nowMs)))
+            return false
+          await record({
+            event: 'contact_verified',
+            outcome: 'success',
+            userId: user.id,
+            username: identifier,
+            details: { channel },
+            context,
+          })
+          return true
+        }))
+      if (!verified) {
         await failed(user.id, 'invalid_code')
         throw wrongCode()
       }
       profiles.changed(user.id)
-      await audit.record({
-        event: 'contact_verified',
-        outcome: 'success',
-        userId: user.id,
-        username: identifier,
-        details: { channel },
-        context,
-      })
       return user.id
     },
   }

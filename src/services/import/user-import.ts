@@ -12,7 +12,6 @@ import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import { fromBase32 } from '../totp-service/totp-code.js'
 import { parseImportFile, type ImportRecord } from './import-file.js'
-import { inTransaction } from '../../store/transactions.js'
 
 /**
  * Writes an imported TOTP secret as the user's enabled authenticator entry, inside the
@@ -171,10 +170,21 @@ export function createUserImport(deps: {
       updated_at: nowMs,
     }
     try {
-      await inTransaction(db, async (trx) => {
+      await audit.change(async (trx, record) => {
         await insertUserWithRoles(trx, user, row.roles)
         if (row.totpSecret !== null)
           await totpWriter(trx, { id: user.id, username: user.username }, row.totpSecret, nowMs)
+        await record({
+          event: 'register',
+          outcome: 'success',
+          userId: user.id,
+          username: user.username,
+          details: {
+            via: 'import',
+            password: row.passwordHash !== null,
+            totp: row.totpSecret !== null,
+          },
+        })
       })
     } catch (err) {
       // Someone registered the same name or email between our check and the insert.
@@ -183,17 +193,6 @@ export function createUserImport(deps: {
       if (err instanceof GatehouseError) throw new Rejection(`totp_secret: ${err.message}`)
       throw err
     }
-    await audit.record({
-      event: 'register',
-      outcome: 'success',
-      userId: user.id,
-      username: user.username,
-      details: {
-        via: 'import',
-        password: row.passwordHash !== null,
-        totp: row.totpSecret !== null,
-      },
-    })
     return 'imported'
   }
 
