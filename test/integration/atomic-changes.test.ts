@@ -186,6 +186,20 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false })
   })
 
+  it('`gatehouse user totp` whose audit row cannot be written leaves TOTP off', async () => {
+    const created = await api.post<{ user: { id: string } }>('/api/auth/register', {
+      username: 'ygritte',
+      password: STRONG_PASSWORD,
+    })
+    const id = created.body.user.id
+    await whileAuditFails(async () => {
+      await expect(t.services.mfa.enrolTotpFor('ygritte')).rejects.toThrow()
+    })
+    expect(await t.services.mfaSummary(id)).toMatchObject({ totp: false })
+    await t.services.mfa.enrolTotpFor('ygritte')
+    expect(await t.services.mfaSummary(id)).toMatchObject({ totp: true })
+  })
+
   it('a TOTP enable whose audit row cannot be written leaves TOTP off, and the code usable', async () => {
     const me = await registerAndLogin(api, 'wren')
     const setup = await api.call<{ secret: string }>('POST', '/api/auth/2fa/totp/setup', {

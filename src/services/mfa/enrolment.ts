@@ -263,15 +263,18 @@ export function createMfaEnrolment(deps: {
     async enrolTotpFor(identifier: string): Promise<TotpEnrolment & { username: string }> {
       const user = await findUserByIdentifier(db, identifier)
       if (!user) throw new GatehouseError('not_found', { detail: `no user ${identifier}` })
-      const enrolment = await totp.enrolDirectly(user.id, user.username)
-      profiles.changed(user.id)
-      await audit.record({
-        event: 'mfa_enabled',
-        outcome: 'success',
-        userId: user.id,
-        username: user.username,
-        details: { method: 'totp', via: 'cli' },
+      const enrolment = await audit.change(async (trx, record) => {
+        const made = await totp.enrolDirectly(user.id, user.username, trx)
+        await record({
+          event: 'mfa_enabled',
+          outcome: 'success',
+          userId: user.id,
+          username: user.username,
+          details: { method: 'totp', via: 'cli' },
+        })
+        return made
       })
+      profiles.changed(user.id)
       return { ...enrolment, username: user.username }
     },
 

@@ -78,11 +78,14 @@ export function createTotpFactor(deps: {
       return step !== null && (await acceptTotpStep(db, userId, step))
     },
 
-    /** Enrols and enables a secret at once: the CLI (`user totp`) and imports, no code needed. */
-    async enrolDirectly(userId: string, username: string, secret?: string): Promise<TotpEnrolment> {
-      const base32 = secret ?? newTotpSecret(random)
+    /**
+     * Enrols and enables a new secret at once, no code needed (`gatehouse user totp`), in
+     * `run`: the caller's transaction, which holds its audit event too.
+     */
+    async enrolDirectly(userId: string, username: string, run: Db = db): Promise<TotpEnrolment> {
+      const base32 = newTotpSecret(random)
       await replaceEnabledTotpSecret(
-        db,
+        run,
         userId,
         box.seal(base32, aad(userId)),
         clock.now().getTime(),
