@@ -200,6 +200,31 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     expect(await t.services.mfaSummary(id)).toMatchObject({ totp: true })
   })
 
+  it('a refresh-token reuse whose audit row cannot be written ends nothing, until it is', async () => {
+    const me = await registerAndLogin(api, 'xena')
+    const refresh = (token: string) =>
+      api.post<Tokens>('/api/auth/refresh', { refresh_token: token })
+    const next = (await refresh(me.refresh_token)).body
+    t.clock.advance('11s') // past REFRESH_REUSE_GRACE: the old token coming back means a leak
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert', {
+      column: 'event',
+      is: 'refresh_token_reused',
+    })
+    try {
+      expect((await refresh(me.refresh_token)).status).toBe(500)
+    } finally {
+      await restore()
+    }
+    expect(await isAlive(next.access_token)).toBe(true)
+    expect(await sessionEnds(me.user.id)).toEqual([])
+
+    expect((await refresh(me.refresh_token)).status).toBe(401)
+    expect(await isAlive(next.access_token)).toBe(false)
+    expect(await sessionEnds(me.user.id)).toEqual([
+      { session_id: expect.any(String), reason: 'refresh_token_reused' },
+    ])
+  })
+
   it('a TOTP enable whose audit row cannot be written leaves TOTP off, and the code usable', async () => {
     const me = await registerAndLogin(api, 'wren')
     const setup = await api.call<{ secret: string }>('POST', '/api/auth/2fa/totp/setup', {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeClock } from '../support/clock.js'
 import { testDatabases } from '../support/databases.js'
+import { failingWrites } from '../support/failing-writes.js'
 import { startApp, type TestApp, useFreshDatabase } from '../support/harness.js'
 import { client, STRONG_PASSWORD } from '../support/http.js'
 import { adminWithMfa, mfaToken } from '../support/principals.js'
@@ -160,6 +161,32 @@ describe.each(databases)('login throttling and lockout on $name', (database) => 
 
     time.advance('58m')
     expect((await login('thr-bob', STRONG_PASSWORD)).status).toBe(200)
+  })
+
+  it('a lockout whose write failed is made by a later attempt, not left to refuse every login', async () => {
+    await start({ LOGIN_MAX_FAILURES: '100' })
+    const userId = await register('thr-stuck')
+    for (let i = 0; i < 4; i++)
+      expect((await login('thr-stuck', 'wrong password!!')).status).toBe(401)
+    const restore = await failingWrites(t.services.db, 'audit_events', 'insert', {
+      column: 'event',
+      is: 'account_locked',
+    })
+    try {
+      // The 5th failure is counted, but its lockout cannot be written.
+      expect((await login('thr-stuck', 'wrong password!!')).status).toBe(500)
+    } finally {
+      await restore()
+    }
+    expect(await audit(userId, 'account_locked')).toHaveLength(0)
+
+    // The count is full with nothing in flight: after its wait, this attempt locks.
+    const refused = await login('thr-stuck', STRONG_PASSWORD)
+    expect(refused.status).toBe(429)
+    expect(refused.retryAfter).toBe('3600')
+    expect(await audit(userId, 'account_locked')).toHaveLength(1)
+    time.advance('61m')
+    expect((await login('thr-stuck', STRONG_PASSWORD)).status).toBe(200)
   })
 
   it('a completed login resets the consecutive count; a failure inside a window does not', async () => {

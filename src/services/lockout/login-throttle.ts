@@ -145,7 +145,8 @@ export function createLoginThrottle(deps: {
     return { ok: false, wait: failed.count < b.limit, msLeft: failed.msLeft }
   }
 
-  async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<void> {
+  /** True when this call locked the account. */
+  async function lockIfDue(a: LoginAttempt, userId: string, nowMs: number): Promise<boolean> {
     const untilMs = nowMs + cfg.lockoutDurationSec * 1000
     // With its audit event (and the owner's notice) or not at all.
     const locked = await audit.change(async (trx, record) => {
@@ -166,6 +167,7 @@ export function createLoginThrottle(deps: {
       return true
     })
     if (locked) deps.profiles?.changed(userId)
+    return locked
   }
 
   /** One try at admission: a reservation, a refusal, or "wait for in-flight checks". */
@@ -174,7 +176,8 @@ export function createLoginThrottle(deps: {
     firstTry: boolean,
   ): Promise<
     | { reservation: Reservation }
-    | { wait: true }
+    /** `full`: the account whose consecutive count had no place left, when that was why. */
+    | { wait: true; full?: string }
     | { refuse: 'login_user' | 'login_ip' | 'locked_out'; msLeft: number; userId: string | null }
   > {
     const nowMs = clock.now().getTime()
@@ -212,7 +215,7 @@ export function createLoginThrottle(deps: {
         // Locked meanwhile by a parallel attempt; otherwise the last attempts before the
         // threshold are all being checked right now, and this one waits for them.
         if (lockedMs > 0) return { refuse: 'locked_out', msLeft: lockedMs, userId }
-        return { wait: true }
+        return { wait: true, full: state.userId }
       }
     }
     return { reservation }
@@ -224,7 +227,16 @@ export function createLoginThrottle(deps: {
       const verdict = await tryReserve(a, waitedMs === 0)
       if ('reservation' in verdict) return verdict.reservation
       if ('refuse' in verdict) return refuse(a, verdict.refuse, verdict.msLeft, verdict.userId)
-      if (waitedMs >= MAX_WAIT_MS) return refuse(a, 'login_user', 1000, a.userId)
+      if (waitedMs >= MAX_WAIT_MS) {
+        // Every check in flight has had time to settle, and the count is still full: it holds
+        // failures whose lockout was never written (its transaction failed, or an instance
+        // died holding reservations). Without this lock the account would refuse every
+        // login, its owner's too, for good; with it, only for LOCKOUT_DURATION.
+        const nowMs = clock.now().getTime()
+        if (verdict.full !== undefined && (await lockIfDue(a, verdict.full, nowMs)))
+          return refuse(a, 'locked_out', cfg.lockoutDurationSec * 1000, verdict.full)
+        return refuse(a, 'login_user', 1000, a.userId)
+      }
       // Polled rather than notified, so a check settling on another instance (through
       // Redis) wakes this one too; the jitter keeps waiters from retrying in lockstep.
       const pauseMs = 10 + (deps.random.bytes(1)[0]! % 40)
