@@ -201,7 +201,7 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
   })
 
   it('a refresh-token reuse whose audit row cannot be written ends nothing, until it is', async () => {
-    const me = await registerAndLogin(api, 'xena')
+    const me = await registerAndLogin(api, 'xanthe')
     const refresh = (token: string) =>
       api.post<Tokens>('/api/auth/refresh', { refresh_token: token })
     const next = (await refresh(me.refresh_token)).body
