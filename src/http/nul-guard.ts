@@ -37,12 +37,18 @@ export function findIllFormed(value: unknown, path: string, depth = 0): StringFl
   return undefined
 }
 
-/** One hook refuses such strings before any route sees them, naming the field as schema failures do. */
+/**
+ * One hook refuses such strings before any route sees them, naming the field as schema failures
+ * do. A path that names no route is left to the not-found handler (404, or 405): it reads
+ * nothing a NUL could break, and "no such route" is the true answer.
+ */
 export async function refuseIllFormed(request: {
   body: unknown
   query: unknown
   params: unknown
+  is404: boolean
 }): Promise<void> {
+  if (request.is404) return
   for (const [part, value] of [
     ['params', request.params],
     ['querystring', request.query],

@@ -97,7 +97,7 @@ function rawProblemResponse(error: { code?: string }): string {
   const body = JSON.stringify({ ...problemOf(code, detail), status })
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-    'Content-Type: application/problem+json\r\n' +
+    'Content-Type: application/problem+json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
     body

@@ -272,7 +272,7 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
    * Regression: the fuzz suite found that DELETE /api/auth/sessions/%00 reached PostgreSQL,
    * which refuses NUL in text, and answered 500.
    */
-  it('refuses NUL in path parameters and nested body fields with 400, not 500', async () => {
+  it('refuses NUL in path parameters and nested body fields with 400, not 500, and finds no route for it', async () => {
     const tokens = await api.post<{ access_token: string }>('/api/auth/login', {
       username: 'proto-user',
       password: STRONG_PASSWORD,
@@ -285,6 +285,9 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     })
     expectProblem(nested, 400, 'validation_error')
     expect(nested.body).toMatchObject({ detail: expect.stringContaining('body.') as unknown })
+    // A path that names no route is not found, NUL or not.
+    expectProblem(await api.get('/api/auth/me%00'), 404, 'not_found')
+    expectProblem(await api.get('/api/auth/%00'), 404, 'not_found')
   })
 
   /**
@@ -426,7 +429,10 @@ const expectRawProblem = (
   code: string,
 ) => {
   expect(answer.head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
-  expect(answer.head.toLowerCase()).toContain('content-type: application/problem+json')
+  // The same header as every other problem: a client matching it exactly sees no difference.
+  expect(answer.head.toLowerCase()).toContain(
+    'content-type: application/problem+json; charset=utf-8\r\n',
+  )
   expect(answer.body).toMatchObject({ status, code })
   for (const member of ['type', 'title', 'status', 'detail', 'code'])
     expect(answer.body).toHaveProperty(member)
