@@ -241,6 +241,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     random,
     accessTtlSec: config.tokens.accessTtlSec,
     log: { error: (obj, msg) => (log.error ? log.error(obj, msg) : log.warn(obj, msg)) },
+    audit,
   })
   const accessTokens = createAccessTokens({ keyRing, clock, random, cfg: config.tokens })
   const gate = createSessionGate({ db, clock, bus })

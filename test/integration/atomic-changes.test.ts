@@ -225,6 +225,20 @@ describe.each(databases)('changes made whole or not at all on $name', (database)
     ])
   })
 
+  it('a key rotation whose audit row cannot be written adds no key', async () => {
+    const kids = async () =>
+      (await api.get<{ keys: { kid: string }[] }>('/.well-known/jwks.json')).body.keys
+        .map((k) => k.kid)
+        .sort()
+    const before = await kids()
+    await whileAuditFails(async () => {
+      await expect(t.services.keyRing.rotate()).rejects.toThrow()
+    })
+    expect(await kids()).toEqual(before)
+    const kid = await t.services.keyRing.rotate()
+    expect(await kids()).toContain(kid)
+  })
+
   it('a TOTP enable whose audit row cannot be written leaves TOTP off, and the code usable', async () => {
     const me = await registerAndLogin(api, 'wren')
     const setup = await api.call<{ secret: string }>('POST', '/api/auth/2fa/totp/setup', {

@@ -7,11 +7,6 @@ export const keysRotate = defineCommand({
   async run(ctx) {
     const services = await ctx.services()
     const kid = await services.keyRing.rotate()
-    await services.audit.record({
-      event: 'signing_key_rotated',
-      outcome: 'success',
-      details: { kid },
-    })
     ctx.out(`new signing key ${kid}; running instances sign with it within 5 seconds`)
   },
 })

@@ -9,6 +9,7 @@ import {
   updateSealedPrivateKey,
   type SigningKeyRow,
 } from '../../store/repositories/signing-keys.js'
+import type { AuditLog } from '../audit/audit-log.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 
@@ -54,7 +55,7 @@ export interface KeyRing {
    * version that changes whenever that set does, so the provider can be rebuilt on rotation.
    */
   privateJwks(): Promise<{ version: string; keys: JWK[] }>
-  /** Adds a new signing key and drops keys whose tokens have all expired. */
+  /** Adds a new signing key and drops keys whose tokens have all expired, audited with it. */
   rotate(): Promise<string>
   /** Re-encrypts every private key under the current secret key; returns how many changed. */
   reseal(): Promise<number>
@@ -77,6 +78,7 @@ export function createKeyRing(deps: {
   /** How long tokens signed by a key live: it stays published that long after it stops signing. */
   accessTtlSec: number
   log: KeyRingLogger
+  audit: Pick<AuditLog, 'change'>
 }): KeyRing {
   const { db, box, clock } = deps
   let keys: LoadedKey[] = []
@@ -159,21 +161,25 @@ export function createKeyRing(deps: {
     await loading
   }
 
-  async function createKey(alg: Alg): Promise<string> {
+  /** A new key pair as its row: generated and sealed, not yet stored. */
+  async function newKeyRow(alg: Alg): Promise<SigningKeyRow> {
     const { publicKey, privateKey } = await generateKeyPair(
       alg,
       alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
     )
     const kid = newId(deps.random)
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }
-    await insertSigningKey(db, {
+    return {
       kid,
       alg,
       public_jwk: JSON.stringify(publicJwk),
       private_key_sealed: box.seal(await exportPKCS8(privateKey), aad(kid)),
       created_at: clock.now().getTime(),
-    })
-    return kid
+    }
+  }
+
+  async function createKey(alg: Alg): Promise<void> {
+    await insertSigningKey(db, await newKeyRow(alg))
   }
 
   async function openPrivateJwk(key: LoadedKey): Promise<JWK> {
@@ -226,16 +232,17 @@ export function createKeyRing(deps: {
 
     async rotate() {
       await load(true)
-      let kid = ''
-      for (const alg of ALGS) {
-        const created = await createKey(alg)
-        if (alg === ACCESS_TOKEN_ALG) kid = created
-      }
-      const retired = keys.filter((k) => !published(keys, clock.now().getTime()).includes(k))
-      await deleteSigningKeys(
-        db,
-        retired.map((k) => k.kid),
-      )
+      // Generated before the transaction opens: it holds nothing but the writes.
+      const rows = await Promise.all(ALGS.map(newKeyRow))
+      const kid = rows.find((row) => row.alg === ACCESS_TOKEN_ALG)!.kid
+      const live = published(keys, clock.now().getTime())
+      const retired = keys.filter((k) => !live.includes(k)).map((k) => k.kid)
+      // The new keys, the retired ones' removal and the audit event: all of them or none.
+      await deps.audit.change(async (trx, record) => {
+        for (const row of rows) await insertSigningKey(trx, row)
+        await deleteSigningKeys(trx, retired)
+        await record({ event: 'signing_key_rotated', outcome: 'success', details: { kid } })
+      })
       await load(true)
       return kid
     },
