@@ -139,6 +139,12 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
     expect((await verify('guessed', right)).status).toBe(429)
     expect((await verify('neighbour', wrong)).status).toBe(401)
+    // Every call is audited (SPEC §4.7): the throttled guesses too, with the key that sent them.
+    const throttled = (await auditOf('totp_service_verified')).filter(
+      (e) => e.username === 'guessed' && e.details?.includes('"throttled"'),
+    )
+    expect(throttled).toHaveLength(3)
+    expect(JSON.parse(throttled[0]!.details!)).toMatchObject({ owner: 'tenant-a' })
   })
 
   it('lets exactly one of two concurrent requests with the same code through', async () => {
@@ -244,6 +250,11 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     const wrongScope = await call(introspectOnly, 'GET', '/api/totp/user-42')
     expect(wrongScope.status).toBe(403)
     expect(wrongScope.body.code).toBe('forbidden')
+    // Refused before the service, and audited all the same.
+    const reasons = (await auditOf('totp_service_read'))
+      .filter((e) => e.username === 'user-42' && e.outcome === 'failure')
+      .map((e) => (JSON.parse(e.details!) as { reason: string }).reason)
+    expect(reasons).toEqual(['no_api_key', 'invalid_api_key', 'invalid_api_key', 'missing_scope'])
   })
 
   it('refuses a revoked key from then on', async () => {

@@ -29,11 +29,55 @@ function callerOf(request: FastifyRequest): TotpCaller {
   return { owner: key.owner, apiKeyId: key.id, context: contextOf(request) }
 }
 
+const refusalReasons: Partial<Record<string, string>> = {
+  unauthorized: 'no_api_key',
+  invalid_api_key: 'invalid_api_key',
+  forbidden: 'missing_scope',
+  rate_limited: 'throttled',
+}
+
+/** The audit event of the call a request makes, by its route. */
+function eventOf(request: FastifyRequest) {
+  const url = request.routeOptions.url
+  if (url === '/api/totp/register') return 'totp_service_registered' as const
+  if (url === '/api/totp/verify') return 'totp_service_verified' as const
+  if (url !== '/api/totp/:username') return undefined
+  return request.method === 'DELETE'
+    ? ('totp_service_deleted' as const)
+    : ('totp_service_read' as const)
+}
+
+/** The subject a refused call named, as sent (it may not have passed the schema yet). */
+function subjectOf(request: FastifyRequest): string | null {
+  const from = (request.method === 'POST' ? request.body : request.params) as
+    { username?: unknown } | undefined
+  return typeof from?.username === 'string' ? from.username : null
+}
+
 /** TOTP as a service (SPEC §4.7), for apps that keep their own users; `X-API-Key` scope totp. */
 export function totpServiceRoutes(services: Services) {
   return async (app: App) => {
     const { totpService } = services
     app.addHook('preValidation', requireApiKey(services.apiKeys, 'totp'))
+    // SPEC §4.7 audits every call: the service records what it answers; a call refused before
+    // it (no key, a dead key, a key without the scope, a limiter) is recorded here, so a key
+    // guessing codes still leaves a trail once it is throttled.
+    app.addHook('onError', async (request, _reply, error) => {
+      const reason = error instanceof GatehouseError ? refusalReasons[error.code] : undefined
+      const event = eventOf(request)
+      if (reason === undefined || event === undefined) return
+      await services.audit.record({
+        event,
+        outcome: 'failure',
+        username: subjectOf(request),
+        details: {
+          owner: request.apiKey?.owner ?? null,
+          api_key_id: request.apiKey?.id ?? null,
+          reason,
+        },
+        context: contextOf(request),
+      })
+    })
 
     app.post(
       '/api/totp/register',
