@@ -277,6 +277,11 @@ describe.each(databases)('login throttling and lockout on $name', (database) => 
       locked: false,
     })
     expect((await login('lockview-frank', STRONG_PASSWORD)).status).toBe(200)
+    // The admin changed `locked` from true to false: SPEC §4.6 audits that as user_updated.
+    const updates = await audit(frankId, 'user_updated')
+    expect(updates.map((e) => [e.actor_id, JSON.parse(e.details!)])).toEqual([
+      [admin.id, { locked: false, via: 'admin' }],
+    ])
 
     // Gina's lockout runs out by itself (LOCKOUT_DURATION 1h) and stops showing.
     time.advance('61m')

@@ -113,8 +113,10 @@ export function createUserAdmin(deps: {
       )
       return
     }
+    // Either kind showed as `locked: true` (user-profile.ts), so lifting either is the change
+    // to `locked` that SPEC §4.6 audits as user_updated.
     await accountLocks.unlock(user.id, { ...actor, username: user.username }, (lifted) =>
-      lifted.adminLock
+      lifted.adminLock || lifted.lockout
         ? auditEntry('user_updated', user, by, { locked: false, via: actor.via })
         : undefined,
     )
