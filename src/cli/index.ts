@@ -43,11 +43,13 @@ const commands: Command[] = [
   clientDelete,
 ]
 
+const SERVE_USAGE = 'serve                        run the HTTP service'
+
 function help(): string {
   return [
     'usage: gatehouse <command>',
     '',
-    '  serve                        run the HTTP service',
+    `  ${SERVE_USAGE}`,
     ...commands.map((c) => `  ${c.usage}`),
   ].join('\n')
 }
@@ -74,6 +76,15 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 1 : 0
   }
   if (argv[0] === 'serve') {
+    const extra = argv.slice(1)
+    if (asksForHelp(extra)) {
+      console.log(`usage: gatehouse ${SERVE_USAGE}`)
+      return 0
+    }
+    // Like every other command: an option it does not know is an error, not something to
+    // start a server beside.
+    if (extra.length > 0)
+      throw new CliError(`serve: unexpected argument "${extra[0]}"; usage: gatehouse serve`)
     await serve()
     return 0
   }

@@ -100,6 +100,9 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     [['apikey', 'revoke', 'missing'], 'no such API key'],
     [['user', 'import', '/nonexistent/users.csv'], 'cannot read /nonexistent/users.csv (ENOENT)'],
     [['frobnicate'], 'unknown command "frobnicate"'],
+    // It exits at once: a server started beside the bad option would never return.
+    [['serve', '--bogus'], 'serve: unexpected argument "--bogus"'],
+    [['serve', 'extra'], 'serve: unexpected argument "extra"'],
   ])('gatehouse %j fails with one clear line', async (args, message) => {
     const run = await gatehouse(args)
     expect(run.code).toBe(1)
@@ -162,6 +165,14 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
     const help = await gatehouse(['user', 'import', '--help'])
     expect(help.code, help.stderr).toBe(0)
     for (const column of IMPORT_COLUMNS) expect(help.stdout).toMatch(new RegExp(`\\b${column}\\b`))
+  })
+
+  it('serve --help prints its usage instead of starting the service', async () => {
+    const help = await gatehouse(['serve', '--help'])
+    expect(help).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^usage: gatehouse serve/),
+    })
   })
 
   it('keys rotate with an argument too many rotates nothing', async () => {
