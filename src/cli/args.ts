@@ -36,7 +36,10 @@ function describeParseError(err: Error & { code: unknown }): string {
   const option = /'(-[^' ]*)/.exec(err.message)?.[1]
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${option ?? err.message}`
+      // Ids are base64url, so some start with "-" and read as short options: say how to pass one.
+      return option !== undefined && !option.startsWith('--')
+        ? `unknown option ${option} (put -- before a name or id that starts with -)`
+        : `unknown option ${option ?? err.message}`
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (err.message.includes('does not take an argument')) return `${option} takes no value`
       return err.message.includes('ambiguous')

@@ -17,6 +17,9 @@ import { newId } from '../ids.js'
 import { decodeCreatedAtCursor, pageOf, type CursorCodec, type Page } from '../pagination.js'
 import type { Clock, Random } from '../ports.js'
 
+// A key's name and owner: what an admin reads in lists and the audit log.
+const LABEL = /^[^\u0000-\u001f\u007f]{1,128}$/u // eslint-disable-line no-control-regex
+
 export const API_KEY_SCOPES = ['totp', 'introspect'] as const
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number]
 
@@ -82,6 +85,16 @@ export function createApiKeys(deps: {
       input: { name: string; scopes: ApiKeyScope[]; owner: string },
       by: { actorId: string | null; context?: RequestContext },
     ): Promise<{ apiKey: ApiKey; key: string }> {
+      // The API's schema says as much; the CLI comes here without it.
+      for (const [field, value] of [
+        ['name', input.name],
+        ['owner', input.owner],
+      ] as const) {
+        if (!LABEL.test(value))
+          throw new GatehouseError('validation_error', {
+            detail: `${field}: must be 1 to 128 characters, none of them control characters`,
+          })
+      }
       const scopes = API_KEY_SCOPES.filter((s) => input.scopes.includes(s))
       if (scopes.length === 0 || scopes.length !== new Set(input.scopes).size) {
         throw new GatehouseError('validation_error', {
