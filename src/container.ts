@@ -29,7 +29,7 @@ import { createUserImport, type UserImport } from './services/import/user-import
 import { createPostureReader } from './services/posture/posture.js'
 import { createNotMe, type NotMe } from './services/notifications/not-me.js'
 import { createNotifier, type Notifier } from './services/notifications/notifier.js'
-import { createCursorCodec, type CursorCodec } from './services/pagination.js'
+import { createCursorCodec } from './services/pagination.js'
 import { createProducts, type Products } from './services/products/products.js'
 import { createPermissionResolver, type PermissionResolver } from './services/roles/permissions.js'
 import { createRoleAdmin, type RoleAdmin } from './services/roles/role-admin.js'
@@ -129,7 +129,6 @@ export interface Services {
   contacts: ContactVerification
   passwordReset: PasswordReset
   observability: Observability
-  cursors: CursorCodec
   userDirectory: UserDirectory
   permissions: PermissionResolver
   roleAdmin: RoleAdmin
@@ -379,11 +378,12 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         'password reset request failed',
       ),
   })
-  const cursors = createCursorCodec(deriveKey(config.secrets.key, 'gatehouse cursor v1'))
+  const cursorKey = deriveKey(config.secrets.key, 'gatehouse cursor v1')
+  const cursorsFor = (list: string) => createCursorCodec(cursorKey, list)
   const userDirectory = createUserDirectory({
     db,
     clock,
-    cursors,
+    cursors: cursorsFor('users'),
     mfaSummary,
     mfaSummaries: createMfaSummariesReader({ db }),
   })
@@ -394,10 +394,14 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     mfaRoles: config.requireMfaForRoles,
   })
   const roleAdmin = createRoleAdmin({ db, clock, audit, permissions })
-  const apiKeys = createApiKeys({ db, clock, random, audit, cursors, bus })
-  const auditReader = createAuditReader({ db, cursors, sealer: auditSealer })
+  const apiKeys = createApiKeys({ db, clock, random, audit, cursors: cursorsFor('api-keys'), bus })
+  const auditReader = createAuditReader({
+    db,
+    cursors: cursorsFor('audit-log'),
+    sealer: auditSealer,
+  })
   const totpService = createTotpService({ db, clock, random, box, audit, appName: config.appName })
-  const products = createProducts({ db, clock, random, cursors })
+  const products = createProducts({ db, clock, random, cursors: cursorsFor('products') })
   const userImport = createUserImport({ db, clock, random, audit, totpWriter: totp.writeImported })
   const routeLimits = createRouteLimits({
     counters,
@@ -438,7 +442,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     clock,
     random,
     audit,
-    cursors,
+    cursors: cursorsFor('oidc-clients'),
     validate: async (metadata) => {
       const provider = await oidc.provider()
       await provider.Client.validate(metadata as Parameters<typeof provider.Client.validate>[0])
@@ -520,7 +524,6 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     contacts,
     passwordReset,
     observability,
-    cursors,
     userDirectory,
     permissions,
     roleAdmin,

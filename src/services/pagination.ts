@@ -14,11 +14,13 @@ export interface CursorCodec {
 
 /**
  * Cursors are opaque to clients but carry a position; a MAC stops a client from forging one
- * that points somewhere we never sent them (or makes our queries chew on junk).
+ * that points somewhere we never sent them (or makes our queries chew on junk). The MAC covers
+ * the `list` too, so a cursor from one list is refused by another (SPEC §3: a tampered cursor)
+ * instead of paging it from a position that means something else there.
  */
-export function createCursorCodec(key: Buffer): CursorCodec {
+export function createCursorCodec(key: Buffer, list: string): CursorCodec {
   const mac = (payload: string) =>
-    createHmac('sha256', key).update(payload).digest().subarray(0, 16)
+    createHmac('sha256', key).update(`${list}\n${payload}`).digest().subarray(0, 16)
   const invalid = () =>
     new GatehouseError('validation_error', { detail: 'cursor: is not a cursor this server issued' })
   return {

@@ -96,6 +96,16 @@ describe.each(databases)('admin API on $name', (database) => {
       }
     })
 
+    it("refuses another list's cursor, though it has the same shape", async () => {
+      for (const name of ['pager-key-1', 'pager-key-2'])
+        await t.services.apiKeys.create({ name, scopes: ['totp'], owner: 'o' }, { actorId: null })
+      const keys = await as(admin.token).get<Page>('/api/admin/api-keys?limit=1')
+      const cursor = encodeURIComponent(keys.body.next_cursor!)
+      const res = await as(admin.token).get(`/api/admin/users?cursor=${cursor}`)
+      expect(res.status).toBe(400)
+      expect(res.body.code).toBe('validation_error')
+    })
+
     it('gets a user by id, and 404 for an unknown one', async () => {
       const res = await as(admin.token).get(`/api/admin/users/${admin.id}`)
       expect(res.status).toBe(200)

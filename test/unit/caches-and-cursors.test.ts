@@ -25,7 +25,7 @@ describe('TtlCache', () => {
 })
 
 describe('cursor codec', () => {
-  const codec = createCursorCodec(Buffer.alloc(32, 1))
+  const codec = createCursorCodec(Buffer.alloc(32, 1), 'users')
 
   it('round-trips a position', () => {
     expect(codec.decode(codec.encode({ c: 5, i: 'abc' }))).toEqual({ c: 5, i: 'abc' })
@@ -46,8 +46,15 @@ describe('cursor codec', () => {
   })
 
   it('rejects a cursor signed under another key', () => {
-    const other = createCursorCodec(Buffer.alloc(32, 2))
+    const other = createCursorCodec(Buffer.alloc(32, 2), 'users')
     expect(() => codec.decode(other.encode({ c: 1 }))).toThrow(
+      expect.objectContaining({ code: 'validation_error' }),
+    )
+  })
+
+  it("rejects another list's cursor, whose position means something else here", () => {
+    const products = createCursorCodec(Buffer.alloc(32, 1), 'products')
+    expect(() => codec.decode(products.encode({ c: 1, i: 'abc' }))).toThrow(
       expect.objectContaining({ code: 'validation_error' }),
     )
   })
