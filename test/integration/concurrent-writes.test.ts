@@ -13,7 +13,7 @@ import {
 import { setUserRoles } from '../../src/store/repositories/roles.js'
 import { insertSession } from '../../src/store/repositories/sessions.js'
 import { replaceEnabledTotpSecret } from '../../src/store/repositories/totp-secrets.js'
-import { insertUser } from '../../src/store/repositories/users.js'
+import { insertUserWithRoles } from '../../src/store/repositories/users.js'
 import { testDatabases } from '../support/databases.js'
 import { useFreshDatabase } from '../support/harness.js'
 
@@ -21,7 +21,7 @@ const id = () => randomBytes(16).toString('base64url')
 
 async function addUser(db: Db, name: string): Promise<string> {
   const userId = id()
-  await insertUser(
+  await insertUserWithRoles(
     db,
     {
       id: userId,

@@ -6,7 +6,6 @@ import { precompiledFor } from '../precompiled.js'
 import { lockoutColumns, lockoutStateOf, type LockoutState } from './lockouts.js'
 import { namedBy } from './login-identifier.js'
 import { mfaCountSelections, mfaCountsOf, type MfaCounts } from './mfa-facts.js'
-import { inTransaction } from '../transactions.js'
 
 /** What the notifications repository alone reads and writes is not part of a user's row. */
 type NotMeBookkeeping = 'compromise_resolved_at'
@@ -27,10 +26,6 @@ const publicColumns = [
   'created_at',
   'updated_at',
 ] as const
-
-export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<void> {
-  await inTransaction(db, (trx) => insertUserWithRoles(trx, row, roles))
-}
 
 /** Inserts a user and their roles on a connection the caller holds (a transaction). */
 export async function insertUserWithRoles(
