@@ -425,6 +425,18 @@ describe.each(databases)('admin API on $name', (database) => {
       expect(JSON.stringify(all)).not.toContain('wrong password')
     })
 
+    it('takes a date alone as its midnight, UTC', async () => {
+      await api.post('/api/auth/login', { username: 'hank-audit', password: 'wrong today' })
+      const day = t.clock.now().toISOString().slice(0, 10)
+      const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10)
+      const url = (q: string) => `/api/admin/audit-log?event=login_failed&limit=1&${q}`
+      const today = await as(admin.token).get<Page>(url(`since=${day}`))
+      expect(today.status).toBe(200)
+      expect(today.body.items).toHaveLength(1)
+      expect((await as(admin.token).get<Page>(url(`since=${next}`))).body.items).toHaveLength(0)
+      expect((await as(admin.token).get<Page>(url(`until=${day}`))).body.items).toHaveLength(0)
+    })
+
     it('refuses a tampered cursor and a bad date', async () => {
       const page = await as(admin.token).get<Page>('/api/admin/audit-log?limit=1')
       const [, tag] = page.body.next_cursor!.split('.')
@@ -432,7 +444,13 @@ describe.each(databases)('admin API on $name', (database) => {
       const res = await as(admin.token).get(`/api/admin/audit-log?cursor=${forged}`)
       expect(res.status).toBe(400)
       expect(res.body.code).toBe('validation_error')
-      for (const since of ['yesterday', '2020-01-01T23:59:60Z']) {
+      for (const since of [
+        'yesterday',
+        '1',
+        '2020-01-01T23:59:60Z',
+        '2026-02-30',
+        '2026-12-03T10:00:00',
+      ]) {
         const bad = await as(admin.token).get(`/api/admin/audit-log?since=${since}`)
         expect(bad.status).toBe(400)
         expect(bad.body.detail).toContain('since')

@@ -231,7 +231,11 @@ describe.each(databases)('tamper-evident audit log on $name', (database) => {
       expect(Date.parse((JSON.parse(line) as { time: string }).time)).toBeGreaterThanOrEqual(
         Date.parse(since),
       )
-    await expect(run(t.services, auditExport, ['--since', 'yesterday'])).rejects.toThrow(/usage/)
+    for (const bad of ['yesterday', '1', '2026-02-30'])
+      await expect(run(t.services, auditExport, ['--since', bad])).rejects.toThrow(/usage/)
+    const day = new Date(Number(all.at(-1)!.time)).toISOString().slice(0, 10)
+    const sameDay = await run(t.services, auditExport, ['--since', day])
+    expect(sameDay.lines.length).toBeGreaterThanOrEqual(1)
     await expect(run(t.services, auditVerify, ['extra'])).rejects.toThrow(/usage/)
   })
 })

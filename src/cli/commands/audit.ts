@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { defineCommand } from '../args.js'
+import { parseInstant } from '../../services/audit/instant.js'
 
 const POLL_MS = 1_000
 
@@ -69,9 +70,11 @@ export const auditExport = defineCommand({
   usage: 'audit export [--since T]     write the sealed audit events as NDJSON with their hashes',
   options: { since: { type: 'string' } },
   async run(ctx, { values, refuse }) {
-    const since = values.since === undefined ? undefined : new Date(values.since)
-    if (since !== undefined && Number.isNaN(since.getTime()))
-      throw refuse('--since must be a time such as 2026-01-01T00:00:00Z')
+    const since = values.since === undefined ? undefined : parseInstant(values.since)
+    if (values.since !== undefined && since === undefined)
+      throw refuse(
+        '--since must be a time such as 2026-01-01T00:00:00Z or a date such as 2026-01-01',
+      )
     for await (const record of (await ctx.services()).auditChain.export(since))
       ctx.out(JSON.stringify(record))
   },

@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
+import { parseInstant } from '../../../services/audit/instant.js'
 import { GatehouseError } from '../../../services/errors.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, PageQuery, pageSchema } from '../../schemas/lists.js'
@@ -23,14 +24,20 @@ const AuditEventSchema = Type.Object({
   hash: Nullable(Type.String({ description: 'SHA-256 audit chain link, hex (SPEC §4.14)' })),
 })
 
-/** RFC 3339 admits strings Date cannot place (a leap second, say): those name no instant. */
 function instant(value: string | undefined, field: string): Date | undefined {
   if (value === undefined) return undefined
-  const date = new Date(value)
-  if (Number.isNaN(date.getTime()))
-    throw new GatehouseError('validation_error', { detail: `querystring.${field}: is not a time` })
+  const date = parseInstant(value)
+  if (date === undefined)
+    throw new GatehouseError('validation_error', {
+      detail: `querystring.${field}: is not an RFC 3339 time or date`,
+    })
   return date
 }
+
+const Instant = Type.String({
+  maxLength: 40,
+  description: 'RFC 3339 date-time, or a date alone (its midnight, UTC)',
+})
 
 export function adminAuditRoutes(services: Services) {
   return async (app: App) => {
@@ -43,8 +50,8 @@ export function adminAuditRoutes(services: Services) {
           querystring: Type.Object({
             user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
             event: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            since: Type.Optional(Type.String({ format: 'date-time' })),
-            until: Type.Optional(Type.String({ format: 'date-time' })),
+            since: Type.Optional(Instant),
+            until: Type.Optional(Instant),
             ...PageQuery,
           }),
           response: { 200: pageSchema(AuditEventSchema), ...problems(...adminProblems) },
