@@ -146,6 +146,14 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     await oidc.tokenRevocation(other, tokens.refresh_token!)
     expect((await oidc.fetchUserInfo(config, tokens.access_token, user.id)).sub).toBe(user.id)
     expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).refresh_token).toBeTruthy()
+    // …and the audit log does not say otherwise.
+    const revoked = await srv.server.t.services.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'oidc_token_revoked')
+      .execute()
+    expect(revoked).toEqual([])
   })
 
   it('revokes tokens (RFC 7009) and audits it', async () => {

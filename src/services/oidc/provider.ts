@@ -90,6 +90,9 @@ export function createOidcProvider(deps: {
     if (route === 'revocation' && ctx.status === 200) {
       const token = entities.RefreshToken ?? entities.AccessToken
       if (!token) return // unknown tokens are "revoked" too (RFC 7009 §2.2): nothing happened
+      // Another client's token: a public client is answered 200 too, and nothing happened
+      // (the revocation policy in configuration.ts).
+      if (token.clientId !== client?.clientId) return
       await audit.record({
         event: 'oidc_token_revoked',
         outcome: 'success',
