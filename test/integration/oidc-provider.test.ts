@@ -203,6 +203,12 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     const after = await authorizationUrl(config, { prompt: 'none', scope: 'openid' })
     const answer = new URL(location(await b.go(after.url.toString())))
     expect(answer.searchParams.get('error')).toBe('login_required')
+    // The Gatehouse session ended, and the tokens that came from it with it (SPEC §4.12),
+    // offline_access or not.
+    expect(tokens.scope).toContain('offline_access')
+    expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toBe(
+      'invalid_grant',
+    )
   })
 
   it('RP-initiated logout with nowhere to return to ends on a signed-out page; "Stay signed in" keeps the session', async () => {
