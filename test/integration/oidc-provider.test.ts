@@ -659,4 +659,34 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     })
     expect(JSON.stringify(events)).not.toContain(created.body.client_secret as string)
   })
+
+  it("a deleted client's consents and tokens go with it", async () => {
+    const { user, registered, config, tokens } = await signedIn()
+    const keep = await signedIn()
+    const admin = await adminWithMfa(srv.server.t, 'oidc-admin-delete')
+    const api = clientOf(() => srv.server.t.app)
+    const grants = async (token: string) =>
+      (await api.get<{ items: { client_id: string }[] }>('/api/auth/oidc-grants', token)).body.items
+    expect((await grants(user.token)).map((g) => g.client_id)).toEqual([registered.client_id])
+
+    const id = registered.client_id
+    expect((await api.delete(`/api/admin/oidc-clients/${id}`, admin.token)).status).toBe(204)
+    expect(await grants(user.token)).toEqual([])
+    const left = await srv.server.t.services.db
+      .selectFrom('oidc_payloads')
+      .select('model')
+      .where('client_id', '=', id)
+      .execute()
+    expect(left).toEqual([])
+    expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!))).toBe(
+      'invalid_client',
+    )
+    // Another application's consent and tokens are not touched.
+    expect((await grants(keep.user.token)).map((g) => g.client_id)).toEqual([
+      keep.registered.client_id,
+    ])
+    expect(
+      (await oidc.refreshTokenGrant(keep.config, keep.tokens.refresh_token!)).refresh_token,
+    ).toBeTruthy()
+  })
 })

@@ -39,7 +39,15 @@ export async function updateOidcClient(
   return Number(res.numUpdatedRows) === 1
 }
 
+/**
+ * Deletes a client, the people's consents to it and what the provider stored for it (grants,
+ * codes, tokens): none of them means anything without it, and a consent would still be listed
+ * to its person. Meant for a transaction.
+ */
 export async function deleteOidcClient(db: Db, id: string): Promise<boolean> {
   const res = await db.deleteFrom('oidc_clients').where('id', '=', id).executeTakeFirst()
-  return Number(res.numDeletedRows) === 1
+  if (Number(res.numDeletedRows) !== 1) return false
+  await db.deleteFrom('oidc_consents').where('client_id', '=', id).execute()
+  await db.deleteFrom('oidc_payloads').where('client_id', '=', id).execute()
+  return true
 }
