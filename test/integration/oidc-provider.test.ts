@@ -630,6 +630,20 @@ describe.each(databases)('OpenID provider on $name', (database) => {
       require_mfa: true,
       redirect_uris: ['https://wiki.test/cb2'],
     })
+    // The type is fixed at registration; GET's own answer sent back is fine.
+    const retyped = await api.call<{ code: string; detail: string }>(
+      'PATCH',
+      `/api/admin/oidc-clients/${id}`,
+      { body: { type: 'public' }, token: admin.token },
+    )
+    expect(retyped.status).toBe(400)
+    expect(retyped.body).toMatchObject({ code: 'validation_error' })
+    expect(retyped.body.detail).toMatch(/^body\.type: /)
+    const same = await api.call('PATCH', `/api/admin/oidc-clients/${id}`, {
+      body: { ...patched.body, type: 'confidential' },
+      token: admin.token,
+    })
+    expect(same.status).toBe(200)
     const bad = await api.post<{ code: string; detail: string }>(
       '/api/admin/oidc-clients',
       { name: 'Bad', redirect_uris: ['not a url'], type: 'public' },
@@ -648,6 +662,7 @@ describe.each(databases)('OpenID provider on $name', (database) => {
     expect(events.map((e) => e.event).sort()).toEqual([
       'oidc_client_created',
       'oidc_client_deleted',
+      'oidc_client_updated',
       'oidc_client_updated',
     ])
     // Where the application may now send codes and tokens is what an audit must show.

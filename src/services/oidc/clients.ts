@@ -48,7 +48,8 @@ export interface OidcClientInput {
   idTokenSignedResponseAlg?: IdTokenAlg
 }
 
-export type OidcClientChanges = Partial<Omit<OidcClientInput, 'type'>>
+/** `type` is fixed at registration: given, it must be the client's own (a round trip of GET). */
+export type OidcClientChanges = Partial<OidcClientInput>
 
 interface StoredMetadata {
   redirect_uris: string[]
@@ -285,6 +286,8 @@ export function createOidcClients(deps: {
     ): Promise<OidcClient> {
       const row = await findOidcClient(db, clientId)
       if (!row) throw notFound()
+      if (changes.type !== undefined && changes.type !== row.type)
+        throw invalid(`body.type: a ${row.type} client stays ${row.type}; register a new client`)
       const metadata = normalise(
         { ...changes, type: row.type as ClientType },
         JSON.parse(row.metadata) as StoredMetadata,

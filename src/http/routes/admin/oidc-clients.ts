@@ -141,6 +141,7 @@ export function adminOidcClientRoutes(services: Services) {
           params: IdParams,
           body: Type.Object({
             name: Type.Optional(Label),
+            type: Type.Optional(ClientType),
             redirect_uris: Type.Optional(Type.Array(Url, { minItems: 1, maxItems: 20 })),
             post_logout_redirect_uris: Type.Optional(Urls),
             require_mfa: Type.Optional(Type.Boolean()),
@@ -155,7 +156,7 @@ export function adminOidcClientRoutes(services: Services) {
         const b = request.body
         const client = await oidcClients.update(
           request.params.id,
-          { ...settingsOf(b), name: b.name, redirectUris: b.redirect_uris },
+          { ...settingsOf(b), name: b.name, type: b.type, redirectUris: b.redirect_uris },
           actorOf(request),
         )
         return clientJson(client)
