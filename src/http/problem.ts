@@ -142,13 +142,24 @@ function describeValidation(error: FastifyError): string {
   return `${where}: ${issue.message ?? 'is invalid'}`
 }
 
-function mapFastifyError(error: FastifyError): { code: ErrorCode; detail: string } | undefined {
+/** The body types this route's scope parses, for a 415's detail: forms, JSON, or both. */
+function acceptedTypes(request: FastifyRequest): string {
+  const types = ['application/json', 'application/x-www-form-urlencoded'].filter((t) =>
+    request.server.hasContentTypeParser(t),
+  )
+  return types.length === 0 ? 'this endpoint takes no body' : `send ${types.join(' or ')}`
+}
+
+function mapFastifyError(
+  error: FastifyError,
+  request: FastifyRequest,
+): { code: ErrorCode; detail: string } | undefined {
   if (error.validation) return { code: 'validation_error', detail: describeValidation(error) }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { code: 'payload_too_large', detail: 'the request body is larger than 64 KiB' }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { code: 'unsupported_media_type', detail: 'send application/json' }
+      return { code: 'unsupported_media_type', detail: acceptedTypes(request) }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -202,7 +213,7 @@ export function installProblemHandlers(
         1,
       )
     }
-    const mapped = mapFastifyError(error)
+    const mapped = mapFastifyError(error, request)
     if (mapped) return sendProblem(reply, mapped.code, mapped.detail)
     // Anything else is our bug: log it with the request id, answer without details.
     request.log.error({ err: loggable(error) }, 'unhandled error')

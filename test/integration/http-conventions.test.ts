@@ -99,11 +99,13 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
     expectProblem(asJson(await raw('{"username": ')), 400, 'malformed_request')
     expectProblem(asJson(await raw('', 'application/json')), 400, 'malformed_request')
     expectProblem(asJson(await raw('<x/>', 'application/xml')), 415, 'unsupported_media_type')
-    expectProblem(
-      asJson(await raw('username=a', 'application/x-www-form-urlencoded')),
-      415,
-      'unsupported_media_type',
-    )
+    const form = asJson(await raw('username=a', 'application/x-www-form-urlencoded'))
+    expectProblem(form, 415, 'unsupported_media_type')
+    // The detail says what the route takes: login takes forms too (SPEC §3).
+    expect(form.body).toMatchObject({ detail: 'send application/json' })
+    expect(asJson(await raw('<x/>', 'application/xml', '/api/auth/login')).body).toMatchObject({
+      detail: 'send application/json or application/x-www-form-urlencoded',
+    })
     const huge = JSON.stringify({ username: 'x', password: 'y'.repeat(70 * 1024) })
     expectProblem(asJson(await raw(huge)), 413, 'payload_too_large')
   })

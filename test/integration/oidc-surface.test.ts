@@ -105,7 +105,10 @@ describe.each(databases)('OpenID provider surface on $name', (database) => {
       })
       expect(asJson.status).toBe(415)
       expect(asJson.headers.get('content-type')).toContain('application/problem+json')
-      expect(((await asJson.json()) as { code: string }).code).toBe('unsupported_media_type')
+      expect(await asJson.json()).toMatchObject({
+        code: 'unsupported_media_type',
+        detail: 'send application/x-www-form-urlencoded',
+      })
     })
   })
 
