@@ -46,5 +46,7 @@ export function useSyncedClock(start?: Date): FakeClock {
       clock.set(date)
       vi.setSystemTime(date)
     },
+    // Date stays where the last advance put it: the ticks are milliseconds.
+    tickPerRead: (ms) => clock.tickPerRead(ms),
   }
 }

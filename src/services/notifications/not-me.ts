@@ -19,6 +19,14 @@ import type { SessionService } from '../sessions/session-service.js'
 export type NotMe = ReturnType<typeof createNotMe>
 
 /**
+ * A factor's rows are written a moment before the event that reports them (the event's time
+ * is read when it is recorded, at the end of the request that added it), so "since the event"
+ * reaches back this far. A factor the owner added in the minute before goes too, which costs
+ * them a new enrolment; one of the intruder's that stayed would lock the owner out.
+ */
+const OWN_FACTOR_LEAD_MS = 60_000
+
+/**
  * "This wasn't me" (SPEC §4.13): the owner of an account reports that a notified event was
  * not theirs. Whoever did it may hold the password, a session and second factors of their
  * own, so every session ends, the factors added since the event go, and the password stops
@@ -45,8 +53,8 @@ export function createNotMe(deps: {
     userId: string,
     spent: SpentNotMeToken,
   ): Promise<AuditDetails> {
-    const since = spent.eventAtMs
-    if (since === undefined) return {}
+    if (spent.eventAtMs === undefined) return {}
+    const since = spent.eventAtMs - OWN_FACTOR_LEAD_MS
     return {
       passkeys_removed: await deleteCredentialsAddedSince(trx, userId, since, spent.passkeyId),
       totp_removed: await deleteTotpSecretAddedSince(trx, userId, since),
