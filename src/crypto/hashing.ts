@@ -2,6 +2,7 @@ import { createHmac, hash as digestOnce, randomBytes, timingSafeEqual } from 'no
 import { availableParallelism } from 'node:os'
 import * as argon2 from 'argon2'
 import bcrypt from 'bcryptjs'
+import { deriveKey, excessiveCost, parseDerivedHash } from './imported-hashes.js'
 
 export interface PasswordHasherOptions {
   memoryKiB?: number
@@ -181,6 +182,17 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
         return { ok: true, needsRehash: true }
       },
     },
+    {
+      // Werkzeug's, passlib's and Django's PBKDF2 and scrypt (imported-hashes.ts).
+      prefixes: ['pbkdf2:', 'scrypt:', '$pbkdf2$', '$pbkdf2-', 'pbkdf2_'],
+      async verify(stored, pw, signal) {
+        const parsed = parseDerivedHash(stored)
+        if (parsed === undefined) return FAILED
+        const key = await queue(() => deriveKey(parsed, pw), signal)
+        if (!timingSafeEqual(key, parsed.key)) return FAILED
+        return { ok: true, needsRehash: true }
+      },
+    },
   ]
 
   async function attempt(
@@ -200,7 +212,9 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
 
   async function verify(stored: string, pw: string, signal?: AbortSignal): Promise<VerifyResult> {
     const scheme = schemes.find((s) => s.prefixes.some((p) => stored.startsWith(p)))
-    if (scheme === undefined) return FAILED
+    // A hash whose cost no login may spend (imported before the import refused it): failed,
+    // like a corrupt one, without computing it.
+    if (scheme === undefined || excessiveCost(stored) !== undefined) return FAILED
     const normalized = normalizePassword(pw)
     const result = await attempt(scheme, stored, normalized, signal)
     if (result.ok || normalized === pw) return result

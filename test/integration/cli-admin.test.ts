@@ -292,7 +292,7 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
         'line 5: rejected: username may contain only letters A-Z, digits and the characters . _ -',
         'line 6: rejected: email: must be an email address',
         'line 7: rejected: roles: unknown role superuser',
-        'line 9: rejected: password_hash: must be a bcrypt or argon2 hash',
+        'line 9: rejected: password_hash: must be a bcrypt, argon2, PBKDF2 or scrypt hash',
         'line 10: rejected: username: same as line 2',
         'imported 3, skipped 1, rejected 5',
         '',
@@ -330,12 +330,52 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
         'line 5: rejected: username may contain only letters A-Z, digits and the characters . _ -',
         'line 6: rejected: email: must be an email address',
         'line 7: rejected: roles: unknown role superuser',
-        'line 9: rejected: password_hash: must be a bcrypt or argon2 hash',
+        'line 9: rejected: password_hash: must be a bcrypt, argon2, PBKDF2 or scrypt hash',
         'line 10: rejected: username: same as line 2',
         'line 11: skipped: nora already exists',
         'imported 0, skipped 4, rejected 5',
         '',
       ])
+    })
+
+    it("takes over Werkzeug's, passlib's and Django's hashes and refuses a cost no login may spend", async () => {
+      // Written by Werkzeug 3.1.8 (Flask's generate_password_hash) and in passlib's and
+      // Django's formats by Python's hashlib, all of 'correct horse battery stäple'.
+      const python = {
+        wanda:
+          'pbkdf2:sha256:1000$Be0uN1vqEcawV9oa$42e7962eb7d8b49a955f2c25e6c6e4a86b629fa65763c5bf7cec915fdfb9bf1b',
+        xavi: 'scrypt:16384:8:1$ILCYVjW4B9aj7Nxz$ce32685f549cf586e617ac51e4e35ae4974ef52a33c7470bba5182dfff735548302ca341f75b394b764167a1cbdb9c535976b38edd455700c1f1a3f3fdebef2a',
+        yusuf:
+          '$pbkdf2-sha256$29000$jx4tPEtaaXiHlqW0w9Lh8A$S89Yoh7K90D9JHLzSdNLrfucovYRiMQ.SuJLv420los',
+        zora: 'pbkdf2_sha256$870000$q1w2e3r4t5y6u7i8o9p0as$H2Ld1pgoOU5RhQfhrbxvZdXignFCVrcf9qgRSZwn9x4=',
+      }
+      const rows = Object.entries(python).map(([username, password_hash]) =>
+        JSON.stringify({ username, password_hash }),
+      )
+      rows.push(
+        JSON.stringify({
+          username: 'greedy',
+          password_hash: '$argon2id$v=19$m=4194304,t=3,p=4$c29tZXNhbHQ$aGFzaA',
+        }),
+      )
+      const run = await gatehouse(['user', 'import', write('python.jsonl', rows.join('\n'))])
+      expect(run.stdout.split('\n')).toEqual([
+        'line 5: rejected: password_hash: argon2 memory above 2097152 KiB',
+        'imported 4, skipped 0, rejected 1',
+        '',
+      ])
+      for (const username of Object.keys(python)) {
+        const res = await login(username, 'correct horse battery stäple')
+        expect(res.status, username).toBe(200)
+        expect((await login(username, 'correct horse battery staple')).status).toBe(401)
+      }
+      // Rehashed to argon2id at the first login.
+      const stored = await t.services.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('username_normalized', 'in', Object.keys(python))
+        .execute()
+      expect(stored.map((r) => r.password_hash!.slice(0, 10))).toEqual(Array(4).fill('$argon2id$'))
     })
 
     it('imports JSON Lines and exits 0 when nothing is rejected', async () => {

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { excessiveCost, parseDerivedHash } from '../../crypto/imported-hashes.js'
 import { isUniqueViolation } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'
 import { takenIdentifiers } from '../../store/repositories/user-admin.js'
@@ -49,7 +50,8 @@ interface ValidRow {
 
 class Rejection extends Error {}
 
-// The hash formats the replaced systems wrote: bcrypt ($2a$/$2b$/$2y$) and PHC argon2.
+// The hash formats the replaced systems wrote: bcrypt ($2a$/$2b$/$2y$), PHC argon2, and
+// Werkzeug's, passlib's and Django's PBKDF2 and scrypt (crypto/imported-hashes.ts).
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/
 const ARGON2 =
   /^\$argon2(id|i|d)\$(v=[0-9]+\$)?([mtp]=[0-9]+,){2}[mtp]=[0-9]+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/
@@ -107,8 +109,16 @@ function validate(fields: ImportRecord['fields']): ValidRow {
   const phoneVerified = optionalFlag(fields.phone_verified, 'phone_verified')
   if (phoneVerified && phone === null) throw new Rejection('phone_verified: there is no phone')
   const passwordHash = optionalString(fields.password_hash, 'password_hash')
-  if (passwordHash !== null && !BCRYPT.test(passwordHash) && !ARGON2.test(passwordHash))
-    throw new Rejection('password_hash: must be a bcrypt or argon2 hash')
+  if (passwordHash !== null) {
+    if (
+      !BCRYPT.test(passwordHash) &&
+      !ARGON2.test(passwordHash) &&
+      parseDerivedHash(passwordHash) === undefined
+    )
+      throw new Rejection('password_hash: must be a bcrypt, argon2, PBKDF2 or scrypt hash')
+    const tooCostly = excessiveCost(passwordHash)
+    if (tooCostly !== undefined) throw new Rejection(`password_hash: ${tooCostly}`)
+  }
   const totpText = optionalString(fields.totp_secret, 'totp_secret')
   let totpSecret: Buffer | null = null
   if (totpText !== null) {
