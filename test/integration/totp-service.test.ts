@@ -236,6 +236,36 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     expect(res.body.detail).toContain(field)
   })
 
+  it('audits a call whose body it cannot take, as the call it was', async () => {
+    const long = 'v'.repeat(300)
+    const bad = await call(keyA, 'POST', '/api/totp/verify', { username: long, otp: '123456' })
+    expect(bad.status).toBe(400)
+    const typed = await t.app.inject({
+      method: 'POST',
+      url: '/api/totp/verify',
+      headers: { 'x-api-key': keyA, 'content-type': 'text/plain' },
+      payload: 'username=someone&otp=123456',
+    })
+    expect(typed.statusCode).toBe(415)
+    const broken = await t.app.inject({
+      method: 'POST',
+      url: '/api/totp/verify',
+      headers: { 'x-api-key': keyA, 'content-type': 'application/json' },
+      payload: '{"username": ',
+    })
+    expect(broken.statusCode).toBe(400)
+    const rows = (await auditOf('totp_service_verified')).filter((e) => e.outcome === 'failure')
+    const reasons = rows.map((e) => (JSON.parse(e.details!) as { reason: string }).reason)
+    expect(reasons.slice(-3)).toEqual([
+      'validation_error',
+      'unsupported_media_type',
+      'malformed_request',
+    ])
+    // The subject as sent, cut to the audit log's column; never the code.
+    expect(rows.at(-3)!.username).toBe(long.slice(0, 128))
+    expect(JSON.stringify(rows)).not.toContain('123456')
+  })
+
   it('needs an API key with the totp scope', async () => {
     const missing = await call(undefined, 'GET', '/api/totp/user-42')
     expect(missing.status).toBe(401)

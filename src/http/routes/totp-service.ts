@@ -6,7 +6,7 @@ import { GatehouseError } from '../../services/errors.js'
 import { contextOf } from '../context.js'
 import { apiKeyOf, requireApiKey } from '../guards.js'
 import { problems } from '../schemas/common.js'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyRequest } from 'fastify'
 import type { App } from './types.js'
 
 // The calling app's own user id: any printable text, kept verbatim (case included).
@@ -36,6 +36,18 @@ const refusalReasons: Partial<Record<string, string>> = {
   rate_limited: 'throttled',
 }
 
+/** Why a call was refused before the service saw it, or undefined if the service did. */
+function refusalOf(error: FastifyError | Error): string | undefined {
+  if (error instanceof GatehouseError) return refusalReasons[error.code]
+  // Fastify's own refusals, before any handler: the body's type, size, syntax or schema.
+  if ('validation' in error && error.validation) return 'validation_error'
+  const status = 'statusCode' in error ? error.statusCode : undefined
+  if (status === 415) return 'unsupported_media_type'
+  if (status === 413) return 'payload_too_large'
+  if (status === 400) return 'malformed_request'
+  return undefined
+}
+
 /** The audit event of the call a request makes, by its route. */
 function eventOf(request: FastifyRequest) {
   const url = request.routeOptions.url
@@ -60,10 +72,10 @@ export function totpServiceRoutes(services: Services) {
     const { totpService } = services
     app.addHook('preValidation', requireApiKey(services.apiKeys, 'totp'))
     // SPEC §4.7 audits every call: the service records what it answers; a call refused before
-    // it (no key, a dead key, a key without the scope, a limiter) is recorded here, so a key
-    // guessing codes still leaves a trail once it is throttled.
+    // it (no key, a dead key, a key without the scope, a limiter, a body it cannot take) is
+    // recorded here, so a key guessing codes still leaves a trail once it is throttled.
     app.addHook('onError', async (request, _reply, error) => {
-      const reason = error instanceof GatehouseError ? refusalReasons[error.code] : undefined
+      const reason = refusalOf(error)
       const event = eventOf(request)
       if (reason === undefined || event === undefined) return
       await services.audit.record({
