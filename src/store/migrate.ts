@@ -13,6 +13,7 @@ import * as exactCollation from './migrations/0015-exact-collation.js'
 import * as oidcHashedIds from './migrations/0016-oidc-hashed-ids.js'
 import * as notMeScope from './migrations/0017-not-me-scope.js'
 import * as compromiseResolved from './migrations/0018-compromise-resolved.js'
+import * as mfaCheckHold from './migrations/0019-mfa-check-hold.js'
 
 // A static list rather than a folder scan: it works the same from src/ under the test
 // runner and from dist/ in production, and a migration can never be silently missed.
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '0016-oidc-hashed-ids': oidcHashedIds,
   '0017-not-me-scope': notMeScope,
   '0018-compromise-resolved': compromiseResolved,
+  '0019-mfa-check-hold': mfaCheckHold,
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) }

@@ -183,6 +183,8 @@ export interface MfaTokensTable {
   created_at: number
   expires_at: number
   spent_at: number | null
+  /** While a request checks a code against the token, until when it holds it (ms). */
+  checking_until: number | null
 }
 
 /** Keys Gatehouse made for itself, sealed under GATEHOUSE_SECRET_KEY. */

@@ -5,6 +5,8 @@ import { createSecretBox } from '../../src/crypto/secret-box.js'
 import { startApp, TEST_SECRET_KEY, useTestApp } from '../support/harness.js'
 import { client, registerAndLogin, STRONG_PASSWORD, type Tokens } from '../support/http.js'
 import { appCode } from '../support/totp.js'
+import { createMfaTokens } from '../../src/services/mfa/mfa-tokens.js'
+import { cryptoRandom } from '../../src/crypto/random.js'
 
 const databases = await testDatabases()
 
@@ -414,6 +416,69 @@ describe.each(databases)('TOTP and backup codes on $name', (database) => {
       ),
     )
     expect(results.map((r) => r.status).sort()).toEqual([200, 401])
+  })
+
+  /**
+   * The other race: two right codes on one mfa_token at once (a double submit, two tabs).
+   * One signs in; the other is told the token is spent, and its code is not used up.
+   */
+  it('spends one of two right codes sent at once with one mfa_token, not both', async () => {
+    const { backupCodes, secret } = await userWithTotp('token-racer')
+    const verifyWith = (mfaToken: string, code: string) =>
+      api.post('/api/auth/login/verify', {
+        mfa_token: mfaToken,
+        code,
+        ...(code.length === 6 ? {} : { method: 'backup_code' }),
+      })
+    const pairs: [string, string][] = [
+      [backupCodes[0]!, backupCodes[1]!],
+      [backupCodes[2]!, appCode(secret, t.clock)],
+    ]
+    for (const pair of pairs) {
+      const { mfa_token } = await passwordStep('token-racer')
+      const results = await Promise.all(pair.map((code) => verifyWith(mfa_token, code)))
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401])
+      const loser = results.findIndex((r) => r.status === 401)
+      expect(results[loser]!.body.code).toBe('invalid_token')
+      // The loser's code still opens a new sign-in.
+      const { mfa_token: next } = await passwordStep('token-racer')
+      expect((await verifyWith(next, pair[loser]!)).status).toBe(200)
+      t.clock.advance('30s')
+    }
+    const used = await t.services.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('event', '=', 'backup_code_used')
+      .where('username', '=', 'token-racer')
+      .execute()
+    expect(used).toHaveLength(3)
+  })
+
+  it("an mfa_token's hold ends with its check, or 30 s on if the check never ends (a crashed instance)", async () => {
+    const tokens = createMfaTokens({ db: t.services.db, clock: t.clock, random: cryptoRandom })
+    const user = await userWithTotp('token-holder')
+    const { token } = await tokens.issue(user.tokens.user.id, 'token-holder')
+    const first = await tokens.hold(token)
+    await first!.release()
+    const second = await tokens.hold(token)
+    expect(second).toBeDefined()
+    t.clock.advance('31s') // `second` never let go
+    const third = await tokens.hold(token)
+    expect(await third!.spend()).toBe(true)
+    expect(await second!.spend()).toBe(false)
+    expect(await tokens.hold(token)).toBeUndefined()
+  })
+
+  it('a second check of one mfa_token waits for the first: a wrong code first leaves the right one its turn', async () => {
+    const { backupCodes } = await userWithTotp('token-waiter')
+    const { mfa_token } = await passwordStep('token-waiter')
+    const [wrong, right] = await Promise.all(
+      ['zzzz-zzzz', backupCodes[5]!].map((code) =>
+        api.post('/api/auth/login/verify', { mfa_token, method: 'backup_code', code }),
+      ),
+    )
+    expect([wrong!.status, wrong!.body.code]).toEqual([401, 'invalid_code'])
+    expect(right!.status).toBe(200)
   })
 
   it('regenerates backup codes with the password; the old ones stop working', async () => {

@@ -108,25 +108,39 @@ export function createLoginFlow(deps: {
       context,
     }
     return guard.withAttempt(attempt, async (scope) => {
-      // The try is taken before the factor is looked at, so parallel guesses stay within five.
-      if (!(await mfaTokens.takeAttempt(mfaToken))) throw deadMfaToken()
-      const user = await findContactsById(db, row.user_id)
-      if (!user) throw deadMfaToken()
-      if (user.disabled_at !== null)
-        throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
-      if (user.locked_at !== null)
-        throw new GatehouseError('account_locked', { detail: 'this account is locked' })
-      // An mfa_token from before a "this wasn't me" report must not finish the login it began.
-      if (await isCompromised(db, user.id)) throw passwordResetRequired()
-
-      const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
-      const verdict: { ok: boolean; reason?: string } = enrolled ? await check(user) : { ok: false }
-      if (!verdict.ok)
-        return secondFactorFailed(user.id, user.username, method, context, verdict.reason)
-      if (!(await mfaTokens.spend(mfaToken))) throw deadMfaToken()
+      // The try is taken, and the token held, before the factor is looked at: parallel
+      // guesses stay within five, and of two right codes at once only one is used up.
+      const hold = await mfaTokens.hold(mfaToken)
+      if (!hold) throw deadMfaToken()
+      let user: { id: string; username: string }
+      let spent = false
+      try {
+        user = await usableAccount(row.user_id)
+        const enrolled = methodsOf(await mfaSummary(user.id)).includes(method)
+        const verdict = enrolled ? await check(user) : { ok: false }
+        if (!verdict.ok)
+          return await secondFactorFailed(user.id, user.username, method, context, verdict.reason)
+        if (!(await hold.spend())) throw deadMfaToken()
+        spent = true
+      } finally {
+        if (!spent) await hold.release()
+      }
       await secondFactorPassed(user.id, user.username, method, context)
       return complete(scope, user, amrAfter(method), context)
     })
+  }
+
+  /** The account an `mfa_token` signs in to, if it may still sign in. */
+  async function usableAccount(userId: string): Promise<{ id: string; username: string }> {
+    const user = await findContactsById(db, userId)
+    if (!user) throw deadMfaToken()
+    if (user.disabled_at !== null)
+      throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
+    if (user.locked_at !== null)
+      throw new GatehouseError('account_locked', { detail: 'this account is locked' })
+    // An mfa_token from before a "this wasn't me" report must not finish the login it began.
+    if (await isCompromised(db, user.id)) throw passwordResetRequired()
+    return user
   }
 
   return {

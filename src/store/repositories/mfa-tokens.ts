@@ -22,31 +22,52 @@ export async function findMfaToken(db: Db, tokenHash: string): Promise<MfaTokenR
 }
 
 /**
- * Takes one of the token's tries before a code is checked, in one conditional write: the
- * token must be unspent, unexpired and have tries left. Parallel guesses cannot exceed the limit.
+ * Takes one of the token's tries and holds the token until `holdUntil` while a code is
+ * checked against it, in one conditional write: the token must be unspent, unexpired, have
+ * tries left and be held by no other check. Parallel guesses cannot exceed the limit, and two
+ * right codes at once cannot both be spent on it. `busy`: another check holds it now.
  */
-export async function takeMfaAttempt(
+export async function holdMfaToken(
   db: Db,
   tokenHash: string,
   now: number,
   maxAttempts: number,
-): Promise<boolean> {
+  holdUntil: number,
+): Promise<'held' | 'busy' | 'dead'> {
   const res = await db
     .updateTable('mfa_tokens')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), checking_until: holdUntil }))
     .where('token_hash', '=', tokenHash)
     .where('spent_at', 'is', null)
     .where('expires_at', '>', now)
     .where('attempts', '<', maxAttempts)
+    .where((eb) => eb.or([eb('checking_until', 'is', null), eb('checking_until', '<=', now)]))
     .executeTakeFirst()
-  return Number(res.numUpdatedRows) === 1
+  if (Number(res.numUpdatedRows) === 1) return 'held'
+  const row = await findMfaToken(db, tokenHash)
+  const live =
+    row !== undefined &&
+    row.spent_at === null &&
+    Number(row.expires_at) > now &&
+    row.attempts < maxAttempts
+  return live ? 'busy' : 'dead'
+}
+
+/** Lets go of a hold whose check did not spend the token. */
+export async function releaseMfaToken(db: Db, tokenHash: string, holdUntil: number): Promise<void> {
+  await db
+    .updateTable('mfa_tokens')
+    .set({ checking_until: null })
+    .where('token_hash', '=', tokenHash)
+    .where('checking_until', '=', holdUntil)
+    .execute()
 }
 
 /** Spends the token after a right code; exactly one caller wins. */
 export async function spendMfaToken(db: Db, tokenHash: string, now: number): Promise<boolean> {
   const res = await db
     .updateTable('mfa_tokens')
-    .set({ spent_at: now })
+    .set({ spent_at: now, checking_until: null })
     .where('token_hash', '=', tokenHash)
     .where('spent_at', 'is', null)
     .where('expires_at', '>', now)
