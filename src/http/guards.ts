@@ -41,13 +41,21 @@ const needsMfa = () =>
   })
 
 /**
- * Runs after requireBearer: the token's roles (as issued) must grant `permission`; a grant that
- * only comes from roles in REQUIRE_MFA_FOR_ROLES also needs `mfa` in the token's `amr`.
+ * Runs after requireBearer: the roles the token names that the account still holds must grant
+ * `permission` (a role taken away ends its grants at once, as requireAdmin does for admin; a
+ * role given comes with the next refresh); a grant that only comes from roles in
+ * REQUIRE_MFA_FOR_ROLES also needs `mfa` in the token's `amr`.
  */
-export function requirePermission(permissions: PermissionResolver, permission: string) {
+export function requirePermission(
+  permissions: PermissionResolver,
+  profiles: ProfileReader,
+  permission: string,
+) {
   return async (request: FastifyRequest): Promise<void> => {
     const principal = principalOf(request)
-    const grant = await permissions.grant(principal.roles, permission)
+    const held = (await profiles.get(principal.sub))?.roles ?? []
+    const roles = principal.roles.filter((role) => held.includes(role))
+    const grant = await permissions.grant(roles, permission)
     if (!grant.allowed)
       throw new GatehouseError('forbidden', { detail: `this action needs ${permission}` })
     if (grant.needsMfa && !principal.amr.includes('mfa')) throw needsMfa()

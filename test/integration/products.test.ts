@@ -185,6 +185,33 @@ describe.each(databases)('products on $name', (database) => {
     expect(still.body.name).toBe('guarded')
   })
 
+  it('a role taken away ends its permissions at once; one given comes with the next refresh', async () => {
+    const admin = await adminWithMfa(t, 'products-admin-2')
+    const demoted = await userWithRoles(t, api, 'dora-demoted', ['editor', 'user'])
+    expect((await create({ name: 'before', price: 1, quantity: 1 }, demoted.token)).status).toBe(
+      201,
+    )
+    const patch = await api.call('PATCH', `/api/admin/users/${demoted.id}`, {
+      token: admin.token,
+      body: { roles: ['user'] },
+    })
+    expect(patch.status).toBe(200)
+    // The same unexpired token, which still says editor.
+    const after = await create({ name: 'after', price: 1, quantity: 1 }, demoted.token)
+    expect([after.status, after.body.code]).toEqual([403, 'forbidden'])
+    expect((await api.get('/api/products', demoted.token)).status).toBe(200)
+
+    // A role given is not in a token issued before it.
+    const promoted = await userWithRoles(t, api, 'pia-promoted', ['user'])
+    await api.call('PATCH', `/api/admin/users/${promoted.id}`, {
+      token: admin.token,
+      body: { roles: ['editor', 'user'] },
+    })
+    expect((await create({ name: 'early', price: 1, quantity: 1 }, promoted.token)).status).toBe(
+      403,
+    )
+  })
+
   it('needs a Bearer token', async () => {
     const res = await api.get('/api/products')
     expect(res.status).toBe(401)

@@ -47,8 +47,8 @@ export function productRoutes(services: Services) {
   return async (app: App) => {
     const { products, permissions } = services
     app.addHook('preValidation', requireBearer(services.sessions))
-    const canRead = requirePermission(permissions, 'products:read')
-    const canWrite = requirePermission(permissions, 'products:write')
+    const canRead = requirePermission(permissions, services.profiles, 'products:read')
+    const canWrite = requirePermission(permissions, services.profiles, 'products:write')
 
     app.get(
       '/api/products',
