@@ -88,6 +88,20 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     expect((await register()).status).toBe(201)
   })
 
+  it('Retry-After is when one more fits: full in this window, it reaches into the next', async () => {
+    await start({ IP_REGISTER_PER_HOUR: '2' })
+    time.set(new Date('2026-03-01T00:10:00Z'))
+    expect((await register()).status).toBe(201)
+    expect((await register()).status).toBe(201)
+    const limited = await register()
+    // At 01:00 both still weigh 2 × (1 − elapsed/60 min); one more fits from 01:30 on.
+    expect(limited.retryAfter).toBe(String(80 * 60))
+    time.set(new Date('2026-03-01T01:29:00Z'))
+    expect((await register()).status).toBe(429)
+    time.set(new Date('2026-03-01T01:30:00Z'))
+    expect((await register()).status).toBe(201)
+  })
+
   it('with TRUST_PROXY=false, X-Forwarded-For is ignored: rotating it does not escape the limit', async () => {
     await start({ IP_REGISTER_PER_HOUR: '2', TRUST_PROXY: 'false' })
     expect((await register({ forwardedFor: '203.0.113.1' })).status).toBe(201)

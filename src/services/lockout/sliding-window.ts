@@ -44,15 +44,18 @@ export function createSlidingWindow(deps: {
       return { ok: false, retryAfterSec: retryAfter(current.count - 1, previous.count) }
 
       // When would one more request fit? Within this window, once the previous window's
-      // weight has decayed enough; otherwise at the next window.
+      // weight has decayed enough; otherwise in the next one, once this window's count (its
+      // previous then) has decayed enough: a client that waits as long is let through.
       function retryAfter(counted: number, previousCount: number): number {
         const leftInWindowMs = windowMs - elapsedMs
+        const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
         if (counted + 1 <= limit && previousCount > 0) {
           const neededOverlap = (limit - counted - 1) / previousCount
           const waitMs = windowMs * (1 - neededOverlap) - elapsedMs
-          return Math.max(1, Math.ceil(Math.min(waitMs, leftInWindowMs) / 1000))
+          return seconds(Math.min(waitMs, leftInWindowMs))
         }
-        return Math.max(1, Math.ceil(leftInWindowMs / 1000))
+        const intoNextMs = windowMs * Math.min(1, Math.max(0, 1 - (limit - 1) / counted))
+        return seconds(leftInWindowMs + intoNextMs)
       }
     },
   }
