@@ -70,6 +70,10 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await expect
       .poll(() => page.locator('.field.invalid .error').textContent())
       .toBe('Password is too common.')
+    // Focus goes to what to correct, not left on the button.
+    await expect
+      .poll(() => passwordField.evaluate((el) => el === document.activeElement))
+      .toBe(true)
 
     await page.getByLabel('Email').fill(email)
     await passwordField.fill(password)

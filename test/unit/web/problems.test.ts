@@ -31,7 +31,39 @@ describe('messageFor: problem+json → what a person reads', () => {
       'quantity',
       'Quantity must be an integer ≥ 0.',
     ],
-    ['body.price.0: must be number', ['price'], 'price', 'Price must be number.'],
+    ['body.price.0: must be number', ['price'], 'price', 'Price must be a number.'],
+    // The schema's own wording, as a person would say it (SPEC §7).
+    [
+      'body.username: must have required properties username, password',
+      ['username', 'password'],
+      'username',
+      'Username is required.',
+    ],
+    [
+      'body.password: must not have fewer than 1 characters',
+      ['username', 'password'],
+      'password',
+      'Password is required.',
+    ],
+    [
+      'body.username: must not have more than 255 characters',
+      ['username'],
+      'username',
+      'Username can have at most 255 characters.',
+    ],
+    [
+      'body.phone: must match pattern "^\\+[1-9][0-9]{6,14}$"',
+      ['phone'],
+      'phone',
+      'Phone must be an international number, such as +14155550100.',
+    ],
+    [
+      'body.name: must match pattern "^[a-z][a-z0-9_.-]{0,63}$"',
+      ['name'],
+      'name',
+      'Name may use only lower-case letters, digits and . _ -, and must start with a letter.',
+    ],
+    ['body.code: must match pattern "^x$"', ['code'], 'code', 'Code is not in the expected form.'],
   ])('validation_error %j goes beside its field', (detail, fields, field, message) => {
     expect(messageFor({ status: 400, code: 'validation_error', detail }, { fields })).toEqual({
       field,

@@ -77,14 +77,48 @@ export function fieldOf(detail: string, fields: readonly string[]): string | und
   return name !== undefined && fields.includes(name) ? name : undefined
 }
 
+/** What the server's schema patterns ask for, in words (SPEC §7: human messages). */
+const PATTERNS: Record<string, string> = {
+  '^\\+[1-9][0-9]{6,14}$': 'must be an international number, such as +14155550100',
+  '^[a-z][a-z0-9_.-]{0,63}$':
+    'may use only lower-case letters, digits and . _ -, and must start with a letter',
+}
+
+/**
+ * A schema check's wording ("must not have fewer than 1 characters", "must match pattern
+ * …", "must be number") as a person would say it; rules the server words itself ("must be
+ * at least 12 characters", "is too common") pass through.
+ */
+function plainRule(rule: string): string {
+  const rules: [RegExp, (m: RegExpExecArray) => string][] = [
+    [/^must have required propert(y|ies)\b/, () => 'is required'],
+    [/^must not have fewer than 1 characters?$/, () => 'is required'],
+    [/^must not have fewer than (\d+) characters$/, (m) => `needs at least ${m[1]} characters`],
+    [/^must not have more than (\d+) characters$/, (m) => `can have at most ${m[1]} characters`],
+    [/^must match pattern "(.*)"$/, (m) => PATTERNS[m[1]!] ?? 'is not in the expected form'],
+    [/^must be number$/, () => 'must be a number'],
+    [/^must be integer$/, () => 'must be a whole number'],
+    [/^must be string$/, () => 'must be text'],
+    [/^must be boolean$/, () => 'must be yes or no'],
+    [/^must be >= (\S+)$/, (m) => `must be at least ${m[1]}`],
+    [/^must be <= (\S+)$/, (m) => `must be at most ${m[1]}`],
+    [/^must be equal to one of the allowed values$/, () => 'is not one of the choices'],
+  ]
+  for (const [pattern, say] of rules) {
+    const m = pattern.exec(rule)
+    if (m) return say(m)
+  }
+  return rule
+}
+
 /** The detail without its "body." prefix, with the field written as words: "New password must…". */
 function humanDetail(detail: string): string {
   const plain = detail.replace(/^(?:body|query|params)\./, '')
-  // "price.0: must be number" → "Price must be number": the path inside the field adds nothing.
+  // "price.0: must be number" → "Price must be a number": the path inside the field adds nothing.
   const match = /^([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?:?\s*(.*)$/i.exec(plain)
   if (!match) return sentence(plain)
   const [, name, rest] = match
-  return sentence(`${name!.replaceAll('_', ' ')} ${rest}`)
+  return sentence(`${name!.replaceAll('_', ' ')} ${plainRule(rest!)}`)
 }
 
 export function messageFor(

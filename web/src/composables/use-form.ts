@@ -1,4 +1,4 @@
-import { reactive, ref } from 'vue'
+import { nextTick, reactive, ref } from 'vue'
 import { ApiError } from '../api/client'
 
 /**
@@ -15,17 +15,29 @@ export function useForm(fields: readonly string[]) {
     top.value = ''
   }
 
+  /**
+   * The form being submitted (the one holding the button pressed or the field Enter was
+   * pressed in), so focus can go to the field a problem is about: a keyboard or screen
+   * reader user lands on what to correct, not on the button they left.
+   */
+  let origin: HTMLFormElement | null = null
+
   function show(err: unknown) {
     if (err instanceof ApiError) {
       const { field, message } = err.explain(fields)
-      if (field) errors[field] = message
-      else top.value = message
+      if (field) {
+        errors[field] = message
+        const form = origin
+        void nextTick(() => form?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus())
+      } else top.value = message
     } else {
       top.value = 'Something went wrong. Please try again.'
     }
   }
 
   async function run(fn: () => Promise<unknown>): Promise<boolean> {
+    origin =
+      typeof document === 'undefined' ? null : (document.activeElement?.closest('form') ?? null)
     clear()
     busy.value = true
     try {
