@@ -38,7 +38,7 @@ export async function serve(): Promise<void> {
   const messagesToLog = config.mail.smtpUrl === undefined || config.sms.provider === 'log'
   const app = await buildApp(services, {
     logger: {
-      level: process.env.LOG_LEVEL ?? 'info',
+      level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
       ...(messagesToLog ? { stream: process.stdout } : {}),
     },

@@ -158,6 +158,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): Config {
     redis: { url: values.optional('REDIS_URL'), prefix: value('REDIS_PREFIX') },
     secrets: secrets(values, nodeEnv, opts),
     appName,
+    logLevel: value('LOG_LEVEL'),
     tokens: {
       issuer: publicUrl,
       audience: value('JWT_AUDIENCE'),

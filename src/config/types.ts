@@ -1,4 +1,5 @@
 import type { NotifyKind } from '../services/notifications/messages.js'
+import type { LogLevel } from './variables.js'
 
 /** The validated, deep-frozen configuration (SPEC §2). Durations are in seconds. */
 export interface Config {
@@ -23,6 +24,7 @@ export interface Config {
     readonly source: string
   }
   readonly appName: string
+  readonly logLevel: LogLevel
   readonly tokens: {
     readonly issuer: string // = publicUrl
     readonly audience: string

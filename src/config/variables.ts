@@ -54,6 +54,13 @@ export const quote = (raw: string): string =>
 const withoutPassword = (raw: string): string =>
   quote(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@'))
 const lengthOnly = (raw: string): string => `a ${raw.length}-character value`
+/** Echo a URL with its user info and query masked: where a webhook's secret would be. */
+const withoutCredentials = (raw: string): string =>
+  quote(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@').replace(/\?.*$/s, '?***'))
+
+/** pino's levels, the quietest last. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 const keyRule = 'must be 32 bytes written as base64 or hex (e.g. from "openssl rand -base64 32")'
 
@@ -113,6 +120,14 @@ export const variables = {
     rule: 'must be an http(s) URL without credentials, query or fragment, such as https://auth.example.com',
     parse: parseHttpUrl,
   }),
+  LOG_LEVEL: variable({
+    default: 'info',
+    rule: `must be one of ${LOG_LEVELS.join(', ')}`,
+    parse: (s): LogLevel => {
+      if ((LOG_LEVELS as readonly string[]).includes(s)) return s as LogLevel
+      throw new InvalidValue(`unknown log level: ${JSON.stringify(s)}`)
+    },
+  }),
   APP_NAME: variable({
     default: 'Gatehouse',
     // The TOTP key URI separates issuer and account with a colon (SPEC §4.8).
@@ -157,8 +172,9 @@ export const variables = {
     },
   }),
   SMS_WEBHOOK_URL: variable({
-    rule: 'must be an http(s) URL (required when SMS_PROVIDER=webhook)',
+    rule: 'must be an http(s) URL without user, password or query (required when SMS_PROVIDER=webhook)',
     parse: parseHttpUrl,
+    show: withoutCredentials,
   }),
   TWILIO_ACCOUNT_SID: variable({
     rule: 'must be text without spaces (required when SMS_PROVIDER=twilio)',
@@ -175,8 +191,9 @@ export const variables = {
   }),
   TWILIO_API_URL: variable({
     default: 'https://api.twilio.com',
-    rule: 'must be an http(s) URL',
+    rule: 'must be an http(s) URL without user, password or query',
     parse: parseHttpUrl,
+    show: withoutCredentials,
   }),
   LOGIN_MAX_FAILURES: variable({ default: '5', rule: positiveIntRule, parse: positiveInt }),
   LOGIN_FAILURE_WINDOW: variable({
@@ -197,8 +214,14 @@ export const variables = {
   REQUIRE_MFA_FOR_ROLES: variable({
     default: 'admin',
     emptyMeansNone: true,
-    rule: 'must be a comma-separated list of role names (empty for none)',
-    parse: (s) => [...new Set(parseList(s).map(word))],
+    rule: 'must be a comma-separated list of role names (lower case: a-z 0-9 . _ -; empty for none)',
+    // A name no role can have (`Admin`) would switch the requirement off without a word.
+    parse: (s) =>
+      [...new Set(parseList(s))].map((name) => {
+        if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(name))
+          throw new InvalidValue(`not a role name: ${JSON.stringify(name)}`)
+        return name
+      }),
   }),
   NOTIFY_EVENTS: variable({
     default: NOTIFY_KINDS.join(','),

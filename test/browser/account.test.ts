@@ -72,7 +72,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
       .toBe('Password is too common.')
     // Focus goes to what to correct, not left on the button.
     await expect
-      .poll(() => passwordField.evaluate((el) => el === document.activeElement))
+      .poll(() => passwordField.evaluate((el) => el === el.ownerDocument.activeElement))
       .toBe(true)
 
     await page.getByLabel('Email').fill(email)

@@ -406,6 +406,28 @@ describe('loadConfig rules: the first failure is one line naming the variable', 
       'TWILIO_FROM: is required when SMS_PROVIDER=twilio',
     ],
     [{ TWILIO_API_URL: 'api.twilio.com' }, 'TWILIO_API_URL: must be an http(s) URL'],
+    // A webhook's secret (user info, a query token) is never echoed.
+    [
+      { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'http://u:HookPW@hooks.example.com/sms' },
+      'SMS_WEBHOOK_URL: must be an http(s) URL without user, password or query (required when SMS_PROVIDER=webhook) (got "http://***@hooks.example.com/sms")',
+    ],
+    [
+      { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'https://hooks.example.com/sms?token=QueryTok' },
+      'SMS_WEBHOOK_URL: must be an http(s) URL without user, password or query (required when SMS_PROVIDER=webhook) (got "https://hooks.example.com/sms?***")',
+    ],
+    [
+      { TWILIO_API_URL: 'ftp://u:TwPW@x' },
+      'TWILIO_API_URL: must be an http(s) URL without user, password or query (got "ftp://***@x")',
+    ],
+    [
+      { LOG_LEVEL: 'loud' },
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    ],
+    [
+      { REQUIRE_MFA_FOR_ROLES: 'Admin' },
+      'REQUIRE_MFA_FOR_ROLES: must be a comma-separated list of role names',
+    ],
+    [{ REQUIRE_MFA_FOR_ROLES: 'admin,no such' }, 'REQUIRE_MFA_FOR_ROLES: must be'],
     [
       { LOGIN_MAX_FAILURES: '0' },
       'LOGIN_MAX_FAILURES: must be a whole number of at least 1 (got "0")',
