@@ -469,7 +469,7 @@ describe.each(databases)('TOTP and backup codes on $name', (database) => {
     expect(await tokens.hold(token)).toBeUndefined()
   })
 
-  it('a second check of one mfa_token waits for the first: a wrong code first leaves the right one its turn', async () => {
+  it('a wrong and a right code at once with one mfa_token: the right one signs in either way', async () => {
     const { backupCodes } = await userWithTotp('token-waiter')
     const { mfa_token } = await passwordStep('token-waiter')
     const [wrong, right] = await Promise.all(
@@ -477,8 +477,11 @@ describe.each(databases)('TOTP and backup codes on $name', (database) => {
         api.post('/api/auth/login/verify', { mfa_token, method: 'backup_code', code }),
       ),
     )
-    expect([wrong!.status, wrong!.body.code]).toEqual([401, 'invalid_code'])
+    // Whichever is checked first: the right code signs in, and the wrong one is refused as
+    // wrong (checked first) or as too late (the token spent).
     expect(right!.status).toBe(200)
+    expect(wrong!.status).toBe(401)
+    expect(['invalid_code', 'invalid_token']).toContain(wrong!.body.code)
   })
 
   it('regenerates backup codes with the password; the old ones stop working', async () => {
