@@ -31,8 +31,10 @@ export function createCursorCodec(key: Buffer, list: string): CursorCodec {
     decode(cursor) {
       const [payload, tag, ...rest] = cursor.split('.')
       if (!payload || !tag || rest.length > 0) throw invalid()
-      const given = Buffer.from(tag, 'base64url')
-      const expected = mac(payload)
+      // Compared as text: decoding would take other spellings of the same bytes (the last
+      // character's spare bits, padding), and a changed cursor must be refused (SPEC §3).
+      const given = Buffer.from(tag)
+      const expected = Buffer.from(mac(payload).toString('base64url'))
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid()
       const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid()

@@ -45,6 +45,21 @@ describe('cursor codec', () => {
     )
   })
 
+  it('rejects any change to a cursor, also one that decodes to the same bytes', () => {
+    const cursor = codec.encode({ c: 5, i: 'abc' })
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = alphabet.indexOf(cursor.at(-1)!)
+    // 16 bytes end on a character whose 4 low bits carry nothing.
+    const sameBytes = `${cursor.slice(0, -1)}${alphabet[last ^ 1]}`
+    expect(Buffer.from(sameBytes.split('.')[1]!, 'base64url')).toEqual(
+      Buffer.from(cursor.split('.')[1]!, 'base64url'),
+    )
+    for (const changed of [sameBytes, `${cursor}==`])
+      expect(() => codec.decode(changed)).toThrow(
+        expect.objectContaining({ code: 'validation_error' }),
+      )
+  })
+
   it('rejects a cursor signed under another key', () => {
     const other = createCursorCodec(Buffer.alloc(32, 2), 'users')
     expect(() => codec.decode(other.encode({ c: 1 }))).toThrow(
