@@ -425,7 +425,7 @@ describe.each(databases)('admin API on $name', (database) => {
       expect(JSON.stringify(all)).not.toContain('wrong password')
     })
 
-    it('takes a date alone as its midnight, UTC', async () => {
+    it('takes a date alone as the whole day, UTC', async () => {
       await api.post('/api/auth/login', { username: 'hank-audit', password: 'wrong today' })
       const day = t.clock.now().toISOString().slice(0, 10)
       const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10)
@@ -434,7 +434,11 @@ describe.each(databases)('admin API on $name', (database) => {
       expect(today.status).toBe(200)
       expect(today.body.items).toHaveLength(1)
       expect((await as(admin.token).get<Page>(url(`since=${next}`))).body.items).toHaveLength(0)
-      expect((await as(admin.token).get<Page>(url(`until=${day}`))).body.items).toHaveLength(0)
+      // until a date: to its end, so the day's events are in.
+      expect((await as(admin.token).get<Page>(url(`until=${day}`))).body.items).toHaveLength(1)
+      const before = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10)
+      const earlier = await as(admin.token).get<Page>(url(`since=${day}&until=${before}`))
+      expect(earlier.body.items).toHaveLength(0)
     })
 
     it('refuses a tampered cursor and a bad date', async () => {

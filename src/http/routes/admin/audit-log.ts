@@ -24,19 +24,22 @@ const AuditEventSchema = Type.Object({
   hash: Nullable(Type.String({ description: 'SHA-256 audit chain link, hex (SPEC §4.14)' })),
 })
 
-function instant(value: string | undefined, field: string): Date | undefined {
+/** A bound of the query; `until` a date alone means the end of that day (both are inclusive). */
+function instant(value: string | undefined, field: 'since' | 'until'): Date | undefined {
   if (value === undefined) return undefined
   const date = parseInstant(value)
   if (date === undefined)
     throw new GatehouseError('validation_error', {
       detail: `querystring.${field}: is not an RFC 3339 time or date`,
     })
-  return date
+  const dayAlone = value.length === 10
+  return field === 'until' && dayAlone ? new Date(date.getTime() + 86_400_000 - 1) : date
 }
 
 const Instant = Type.String({
   maxLength: 40,
-  description: 'RFC 3339 date-time, or a date alone (its midnight, UTC)',
+  description:
+    'RFC 3339 date-time, or a date alone (since: from its start, until: to its end, UTC)',
 })
 
 export function adminAuditRoutes(services: Services) {
