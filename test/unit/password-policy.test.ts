@@ -46,6 +46,13 @@ describe('checkPassword', () => {
     'qwertyuiop123',
     '1Q2W3E4R5T6Y',
     'passwordpassword',
+    // What a guesser tries first: spaces and invisible characters add nothing.
+    ' password1234 ',
+    'pass word 1234',
+    '\u200bpassword1234\u200b',
+    ' '.repeat(12),
+    '\u200b'.repeat(12),
+    '\u202e'.repeat(12),
   ])('refuses the common password %j', (pw) => {
     expect(checkPassword(pw, { minLength: 8 })).toEqual({
       ok: false,
@@ -57,6 +64,7 @@ describe('checkPassword', () => {
     ['alice.wonderland', 'alice.wonderland'],
     ['Alice.Wonderland', 'alice.wonderland'],
     ['alice.wonderland', 'ALICE.WONDERLAND'],
+    [' alice.wonderland ', 'alice.wonderland'],
   ])('refuses %j as the password of %j', (pw, username) => {
     expect(checkPassword(pw, { ...opts, username })).toEqual({
       ok: false,

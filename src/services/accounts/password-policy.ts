@@ -33,10 +33,16 @@ export function checkPassword(
   if (length > PASSWORD_MAX_LENGTH) {
     return { ok: false, reason: `password must be at most ${PASSWORD_MAX_LENGTH} characters` }
   }
-  if (opts.username !== undefined && normalized.toLowerCase() === opts.username.toLowerCase()) {
+  // What a guesser would try first: the password without its spaces and invisible
+  // characters (zero-width, direction marks), so " password1234 " is as common as
+  // "password1234", and twelve spaces are nothing to guess. (One character repeated stays
+  // accepted: SPEC §2 promises passwords up to 128 characters, and 'a' × 128 is how a
+  // client checks that promise.)
+  const core = normalized.replace(/[\p{Z}\p{Cf}\s]/gu, '').toLowerCase()
+  if (opts.username !== undefined && core === opts.username.toLowerCase()) {
     return { ok: false, reason: 'password must not equal the username' }
   }
-  if (isCommonPassword(normalized)) {
+  if (core === '' || isCommonPassword(normalized) || isCommonPassword(core)) {
     return { ok: false, reason: 'password is too common' }
   }
   return { ok: true }
