@@ -71,6 +71,12 @@ describe('messageFor: problem+json → what a person reads', () => {
     })
   })
 
+  it('mfa_required also tells someone with no second factor yet where to get one', () => {
+    expect(messageFor({ status: 403, code: 'mfa_required' }).message).toContain(
+      'set one up under Account',
+    )
+  })
+
   it('a validation_error about a field the form does not show goes to the top', () => {
     expect(
       messageFor(

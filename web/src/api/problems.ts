@@ -26,7 +26,7 @@ const byCode: Record<string, string> = {
   account_locked: 'This account is locked. Contact an administrator.',
   forbidden: 'You do not have permission to do that.',
   mfa_required:
-    'This needs a sign-in with your second factor. Sign out and sign in again with a code.',
+    'This needs a sign-in with a second factor. If you have none yet, set one up under Account; then sign out and sign in again with it.',
   password_reset_required: 'This account needs a new password. Use "Forgot password" to set one.',
   not_found: 'That no longer exists.',
   conflict: 'That conflicts with something that already exists.',
