@@ -96,11 +96,14 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     await page.getByText('Role editor created.').waitFor()
     await page.getByRole('cell', { name: 'products:read, products:write' }).waitFor()
 
-    // A duplicate is the server's 409, shown in words.
+    // A duplicate is the server's 409, shown in words beside the name, which gets the focus.
     await page.getByLabel('Name').fill('editor')
     await page.getByLabel('Permissions').fill('products:read')
     await page.getByRole('button', { name: 'Create role' }).click()
-    await page.getByRole('alert').waitFor()
+    await page.getByText('A role named editor already exists.').waitFor()
+    const name = page.getByLabel('Name')
+    expect(await name.getAttribute('aria-invalid')).toBe('true')
+    await expect.poll(() => name.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true)
     await checkScreen(page, 'admin-roles')
   })
 

@@ -45,7 +45,8 @@ export function createRoleAdmin(deps: {
       // With its audit event or not at all: permissions no one can account for are an
       // intruder's way in.
       await audit.change(async (trx, record) => {
-        await withConflict(`role ${role.name} already exists`, () =>
+        // Named like a validation detail, so a form shows it beside the name (SPEC §7).
+        await withConflict(`name: a role named ${role.name} already exists`, () =>
           insertRole(trx, created, clock.now().getTime()),
         )
         await record(

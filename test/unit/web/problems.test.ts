@@ -71,6 +71,15 @@ describe('messageFor: problem+json → what a person reads', () => {
     })
   })
 
+  it('a conflict that names its field goes beside it, without the name', () => {
+    expect(
+      messageFor(
+        { status: 409, code: 'conflict', detail: 'name: a role named editor already exists' },
+        { fields: ['name', 'permissions'] },
+      ),
+    ).toEqual({ field: 'name', message: 'A role named editor already exists.' })
+  })
+
   it('mfa_required also tells someone with no second factor yet where to get one', () => {
     expect(messageFor({ status: 403, code: 'mfa_required' }).message).toContain(
       'set one up under Account',

@@ -136,7 +136,9 @@ export function messageFor(
   }
   if (problem.code === 'conflict' && detail !== '') {
     const field = fieldOf(detail, opts.fields ?? [])
-    return field ? { field, message: sentence(detail) } : { message: sentence(detail) }
+    // "name: a role named x already exists" reads "A role named x already exists." beside Name.
+    const text = detail.replace(/^[a-z_]+:\s*/i, '')
+    return field ? { field, message: sentence(text) } : { message: sentence(text) }
   }
   if (problem.code === 'invalid_credentials' && detail !== '') {
     // Re-checks of the signed-in user's password name the field ("current_password is wrong").
