@@ -75,8 +75,9 @@ export function createMfaTokens(deps: { db: Db; clock: Clock; random: Random }) 
     async hold(token: string): Promise<MfaTokenHold | undefined> {
       const tokenHash = sha256Hex(token)
       for (let waited = 0; ; waited += POLL_MS) {
-        const holdUntil = now() + HOLD_MS
-        const verdict = await holdMfaToken(db, tokenHash, now(), MFA_TOKEN_MAX_ATTEMPTS, holdUntil)
+        const nowMs = now()
+        const holdUntil = nowMs + HOLD_MS
+        const verdict = await holdMfaToken(db, tokenHash, nowMs, MFA_TOKEN_MAX_ATTEMPTS, holdUntil)
         if (verdict === 'dead') return undefined
         if (verdict === 'held')
           return {
