@@ -460,6 +460,15 @@ describe.each(databases)('admin API on $name', (database) => {
         expect(bad.body.detail).toContain('since')
       }
     })
+
+    it('refuses an event it never records, rather than answering "none"', async () => {
+      const res = await as(admin.token).get('/api/admin/audit-log?event=login_failure')
+      expect(res.status).toBe(400)
+      expect(res.body).toMatchObject({ code: 'validation_error' })
+      expect(res.body.detail).toMatch(/^querystring\.event: /)
+      const known = await as(admin.token).get('/api/admin/audit-log?event=oidc_client_updated')
+      expect(known.status).toBe(200)
+    })
   })
 
   describe('API keys', () => {

@@ -19,9 +19,16 @@ describe('parseImportFile', () => {
     ])
   })
 
-  it('flags a row with more cells than columns', () => {
+  it('flags a row with more or fewer cells than the header', () => {
     const parsed = parseImportFile('username\nann,extra\n')
-    expect(parsed.records).toEqual([{ line: 2, fields: {}, error: '2 cells for 1 columns' }])
+    expect(parsed.records).toEqual([
+      { line: 2, fields: {}, error: '2 cells where the header has 1 cell' },
+    ])
+    // A short row would otherwise import "bo" without the hash and secret the file meant.
+    const short = parseImportFile('username,email,password_hash,totp_secret\nbo,bo@example.com\n')
+    expect(short.records).toEqual([
+      { line: 2, fields: {}, error: '2 cells where the header has 4 cells' },
+    ])
   })
 
   it('warns about unknown columns and needs a username column', () => {

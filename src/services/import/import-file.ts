@@ -128,8 +128,15 @@ function parseCsv(text: string): ParsedImport {
     if (!known.has(name)) warnings.push(`line ${header.line}: ignoring unknown column "${name}"`)
   }
   const records = rows.map(({ line, cells }): ImportRecord => {
-    if (cells.length > names.length) {
-      return { line, fields: {}, error: `${cells.length} cells for ${names.length} columns` }
+    // A short row is refused too: its missing cells would import the person without the
+    // password hash or authenticator entry the file meant to carry, and say nothing.
+    if (cells.length !== names.length) {
+      const cellCount = (n: number) => `${n} ${n === 1 ? 'cell' : 'cells'}`
+      return {
+        line,
+        fields: {},
+        error: `${cellCount(cells.length)} where the header has ${cellCount(names.length)}`,
+      }
     }
     const fields: ImportRecord['fields'] = {}
     names.forEach((name, index) => {

@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
+import { AUDIT_EVENTS, type AuditEventName } from '../../../services/audit/audit-log.js'
 import { parseInstant } from '../../../services/audit/instant.js'
 import { GatehouseError } from '../../../services/errors.js'
 import { problems } from '../../schemas/common.js'
@@ -9,6 +10,10 @@ import { adminProblems, adminSecurity } from './common.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
   Type.Union([t, Type.Null()])
+
+// An enum rather than a union of literals: a miss reads "must be equal to one of the allowed
+// values" instead of one "must be equal to constant" per event.
+const EventName = Type.Unsafe<AuditEventName>({ type: 'string', enum: [...AUDIT_EVENTS] })
 
 const AuditEventSchema = Type.Object({
   id: Type.String(),
@@ -52,7 +57,8 @@ export function adminAuditRoutes(services: Services) {
           security: adminSecurity,
           querystring: Type.Object({
             user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            event: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            // A misspelt event is refused, not answered with an empty page that looks like "none".
+            event: Type.Optional(EventName),
             since: Type.Optional(Instant),
             until: Type.Optional(Instant),
             ...PageQuery,
