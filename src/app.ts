@@ -196,6 +196,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       // Without these a browser hides from the app when to retry and why a token was refused.
       exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
       maxAge: 600,
+      // The plugin's strict mode answers an OPTIONS without Access-Control-Request-Method in
+      // text/plain; such a request is no preflight, and the allow lists do it no harm.
+      strictPreflight: false,
     })
   }
 

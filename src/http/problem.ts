@@ -230,6 +230,15 @@ export function installProblemHandlers(
     const methods = allowedMethods(request.url)
     // A matched route that calls notFound itself (a missing static file) is a 404, not a 405.
     const method = request.method === 'HEAD' ? 'GET' : request.method
+    // A CORS preflight gets here only when its origin is not allowed (the CORS plugin answers
+    // the others): saying so beats a 405 that sends its developer looking at the method.
+    if (methods.length > 0 && isPreflight(request)) {
+      return sendProblem(
+        reply,
+        'forbidden',
+        'cross-origin requests from this origin are not allowed (it is not in CORS_ORIGINS)',
+      )
+    }
     if (methods.length > 0 && !methods.includes(method)) {
       reply.header('allow', methods.join(', '))
       return sendProblem(
@@ -246,6 +255,11 @@ export function installProblemHandlers(
     )
   })
 }
+
+const isPreflight = (request: FastifyRequest): boolean =>
+  request.method === 'OPTIONS' &&
+  request.headers.origin !== undefined &&
+  request.headers['access-control-request-method'] !== undefined
 
 /**
  * What of an unexpected error goes to the log: its kind, code, message and stack. Not the

@@ -61,6 +61,10 @@ describe.each(databases)('CORS on $name', (database) => {
       const res = await preflight('/api/auth/sessions/x', 'https://evil.example', method)
       expect(res.headers['access-control-allow-origin']).toBeUndefined()
       expect(res.headers['access-control-allow-credentials']).toBeUndefined()
+      // Refused as what it is, not as a 405 that points its developer at the method.
+      expect(res.statusCode).toBe(403)
+      expect(res.json()).toMatchObject({ code: 'forbidden' })
+      expect(res.json().detail).toContain('CORS_ORIGINS')
     }
     const actual = await t.app.inject({
       method: 'GET',
@@ -68,6 +72,16 @@ describe.each(databases)('CORS on $name', (database) => {
       headers: { origin: 'https://evil.example' },
     })
     expect(actual.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('answers an OPTIONS that is no preflight without a text/plain error', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/auth/login',
+      headers: { origin: allowed },
+    })
+    expect(res.statusCode).toBe(204)
+    expect(res.headers['access-control-allow-origin']).toBe(allowed)
   })
 
   it('exposes Retry-After and WWW-Authenticate on actual responses', async () => {
