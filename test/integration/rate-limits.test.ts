@@ -153,6 +153,46 @@ describe.each(databases)('route rate limits and client addresses on $name', (dat
     expect((await register({ ip: '::ffff:198.51.100.8' })).status).toBe(201)
   })
 
+  /**
+   * SPEC §4.1 says forgot-password always answers 202 {} (and §4.4 that a throttled one still
+   * does); its per-IP limit answered 429. Over it, forgot now answers 202 and does nothing,
+   * while reset, a code check, still answers 429.
+   */
+  it('keeps forgot-password at 202 over its per-IP limit, doing nothing, and reset at 429', async () => {
+    await start({})
+    const post = (url: string, payload: object) =>
+      t.app.inject({ method: 'POST', url, payload, remoteAddress: '192.0.2.77' })
+    const requested = async () => {
+      await t.services.passwordReset.idle()
+      const rows = await t.services.db
+        .selectFrom('audit_events')
+        .select('id')
+        .where('event', '=', 'password_reset_requested')
+        .execute()
+      return rows.length
+    }
+    for (let i = 0; i < 30; i++) {
+      expect(
+        (await post('/api/auth/password/forgot', { username: `nobody-${i}` })).statusCode,
+      ).toBe(202)
+    }
+    expect(await requested()).toBe(30)
+    const over = await post('/api/auth/password/forgot', { username: 'nobody-else' })
+    expect(over.statusCode).toBe(202)
+    expect(over.body).toBe('{}')
+    expect(over.headers['retry-after']).toBeUndefined()
+    expect(await requested()).toBe(30)
+    const reset = await post('/api/auth/password/reset', {
+      username: 'nobody-0',
+      code: '123456',
+      new_password: 'a long enough new passphrase',
+    })
+    expect(reset.statusCode).toBe(429)
+    expect(JSON.parse(reset.body)).toMatchObject({ code: 'rate_limited' })
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+    expect(metrics.body).toContain('gatehouse_rate_limited_total{limit="password_reset"} 2')
+  })
+
   it('/api/auth/me is not rate limited', async () => {
     await start({ IP_REGISTER_PER_HOUR: '1' })
     const reg = await register()

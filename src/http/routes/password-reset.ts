@@ -12,16 +12,21 @@ export function passwordResetRoutes(services: Services) {
     app.post(
       '/api/auth/password/forgot',
       {
-        config: { rateLimit: 'password_reset' },
         schema: {
           tags: ['auth'],
           body: Type.Object({ username: Username }),
-          response: { 202: Type.Object({}), ...problems(400, 413, 415, 429) },
+          response: { 202: Type.Object({}), ...problems(400, 413, 415) },
         },
       },
       async (request, reply) => {
-        // The same 202 {} whether the account exists, has no verified contact, or is throttled.
-        await passwordReset.request(request.body.username, contextOf(request))
+        // SPEC §4.1 and §4.4: always 202 {}, whether the account exists, has no verified
+        // contact, or is throttled. The per-IP flood limit is no exception: over it, nothing
+        // is looked up or sent.
+        const verdict = await services.routeLimits.check('password_reset', {
+          ip: request.ip ?? null,
+        })
+        if (verdict.ok) await passwordReset.request(request.body.username, contextOf(request))
+        else services.observability.security.rateLimited('password_reset')
         return reply.code(202).send({})
       },
     )
