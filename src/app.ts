@@ -109,7 +109,9 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     // Prototype keys are dropped like any other unknown member instead of failing the request.
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
-    routerOptions: { maxParamLength: 256 },
+    // Counted in UTF-16 units once decoded: a TOTP-service subject of 255 code points (its
+    // schema's limit) can be 510, and must be as reachable by GET and DELETE as by register.
+    routerOptions: { maxParamLength: 512 },
     schemaController: lazySerializers,
     // Node's HTTP parser refuses some requests before Fastify sees them (SPEC §3 all the same).
     clientErrorHandler: answerClientError,

@@ -223,6 +223,18 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     ).toBe(200)
   })
 
+  /** Regression: 255 emoji (510 UTF-16 units) registered, then GET and DELETE said 404. */
+  it('reads and deletes the longest subject the schema takes, in any script', async () => {
+    const name = '\u{1F600}'.repeat(255)
+    await register(keyA, name)
+    const path = `/api/totp/${encodeURIComponent(name)}`
+    const res = await call(keyA, 'GET', path)
+    expect(res.status).toBe(200)
+    expect(res.body.username).toBe(name)
+    expect((await call(keyA, 'DELETE', path)).status).toBe(204)
+    expect((await call(keyA, 'GET', path)).status).toBe(404)
+  })
+
   it.each([
     [{}, 'username'],
     [{ username: '' }, 'username'],
