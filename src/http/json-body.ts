@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { GatehouseError } from '../services/errors.js'
 import { isWebClient } from './web-client.js'
 
 declare module 'fastify' {
@@ -21,14 +22,34 @@ declare module 'fastify' {
 export function acceptEmptyJsonWhereNothingIsRequired(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('remove', 'remove')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    // parseAs 'string' hands over a string; the type also allows a Buffer for 'buffer'.
-    const text = typeof body === 'string' ? body : body.toString('utf8')
-    if (text === '' && (requiresNothing(request) || cookieStandsForBody(request))) done(null, {})
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const text = utf8(body)
+    if (text === undefined) done(notUtf8(), undefined)
+    else if (text === '' && (requiresNothing(request) || cookieStandsForBody(request)))
+      done(null, {})
     // Fastify's parser answers through `done`; its type also allows the promise style.
     else void parseJson(request, text, done)
   })
 }
+
+// Fatal: Node's own decoding turns each invalid byte into U+FFFD, so a name with one stored
+// changed, and two different subjects became one. JSON is UTF-8 (RFC 8259 §8.1). The BOM is
+// kept, for the JSON parser to refuse as before.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** The body as text, or undefined when its bytes are not UTF-8. */
+function utf8(body: string | Buffer): string | undefined {
+  // parseAs 'buffer' hands over a Buffer; the type also allows the string of parseAs 'string'.
+  if (typeof body === 'string') return body
+  try {
+    return strictUtf8.decode(body)
+  } catch {
+    return undefined
+  }
+}
+
+const notUtf8 = () =>
+  new GatehouseError('malformed_request', { detail: 'the request body is not valid UTF-8' })
 
 /**
  * A browser's `fetch(url, { method: 'POST', credentials })` sends no body; on a cookie-mode

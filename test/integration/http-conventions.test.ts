@@ -111,6 +111,36 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
   })
 
   /**
+   * Regression: bytes that are not UTF-8 were decoded to U+FFFD and stored so (a name changed
+   * silently, and two TOTP subjects that differ only there became one, the second a 409).
+   */
+  it('refuses a JSON body that is not UTF-8 as malformed, and stores nothing', async () => {
+    const bytes = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))))
+    for (const invalid of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80]]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/register',
+        headers: { 'content-type': 'application/json' },
+        payload: bytes('{"username":"utf8-', invalid, `","password":"${STRONG_PASSWORD}"}`),
+      })
+      expectProblem(asJson(res), 400, 'malformed_request')
+      expect(res.json()).toMatchObject({ detail: 'the request body is not valid UTF-8' })
+    }
+    const users = await t.services.db
+      .selectFrom('users')
+      .select('username')
+      .where('username', 'like', 'utf8-%')
+      .execute()
+    expect(users).toEqual([])
+    // Valid multi-byte text still goes through.
+    const fine = await raw(
+      JSON.stringify({ username: 'utf8-fine', password: `${STRONG_PASSWORD} ünï 😀` }),
+    )
+    expect(fine.statusCode).toBe(201)
+  })
+
+  /**
    * Regression: only JSON (and forms on the two routes SPEC allows them) is a body type; a
    * text/plain body reached the schema through Fastify's default text parser and answered
    * 400 validation_error instead of 415 on most routes.
