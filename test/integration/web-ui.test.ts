@@ -138,6 +138,12 @@ describe.each(databases)('cookie mode (SPEC §7) on $name', (database) => {
     const cleared = refreshCookieOf(dead)!
     expect(cleared.value).toBe('')
     expect(cleared.attributes).toContain('path=/api/auth')
+
+    // Longer than any token: the same dead cookie, not a body.refresh_token it never sent.
+    const oversized = await webRefresh(api, 'a'.repeat(5000))
+    expect(oversized.status).toBe(401)
+    expect(oversized.body.code).toBe('invalid_token')
+    expect(refreshCookieOf(oversized)!.value).toBe('')
   })
 
   /**

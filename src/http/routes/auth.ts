@@ -14,6 +14,7 @@ import {
   Code,
   Email,
   OpaqueToken,
+  OPAQUE_TOKEN_MAX_LENGTH,
   Password,
   Phone,
   problems,
@@ -172,7 +173,7 @@ export function authRoutes(services: Services) {
           // Cookie mode: a web client's `{}` (or no body at all) stands for the refresh token in
           // its cookie. The body is still checked against the schema afterwards, so a
           // non-object stays a validation_error.
-          preValidation: async (request) => {
+          preValidation: async (request, reply) => {
             if (!isWebClient(request)) return
             // No body at all (`fetch` with no `body`): the same `{}`.
             if (request.body === undefined) request.body = {} as typeof request.body
@@ -184,6 +185,14 @@ export function authRoutes(services: Services) {
               throw new GatehouseError('unauthorized', {
                 detail: `no ${REFRESH_COOKIE} cookie: sign in again`,
               })
+            // A cookie no refresh token fits is a dead one, not a mistake in a body the client
+            // never sent (the schema would name body.refresh_token).
+            if (token.length > OPAQUE_TOKEN_MAX_LENGTH) {
+              web.clearRefreshToken(reply)
+              throw new GatehouseError('invalid_token', {
+                detail: `the ${REFRESH_COOKIE} cookie holds no refresh token: sign in again`,
+              })
+            }
             ;(body as { refresh_token?: string }).refresh_token = token
           },
         },

@@ -97,7 +97,8 @@ export const Username = Type.String({ minLength: 1, maxLength: 255 })
 // it), the rule accounts.create and user import apply too.
 export const Email = Type.String({ format: 'email', maxLength: EMAIL_MAX_LENGTH })
 export const Phone = Type.String({ pattern: E164.source })
-export const OpaqueToken = Type.String({ minLength: 1, maxLength: 2048 })
+export const OPAQUE_TOKEN_MAX_LENGTH = 2048
+export const OpaqueToken = Type.String({ minLength: 1, maxLength: OPAQUE_TOKEN_MAX_LENGTH })
 
 /** Ids we issue are base64url; anything else names nothing. */
 export const IdParam = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
