@@ -1,7 +1,7 @@
 import type { PasswordHasher } from '../../crypto/hashing.js'
-import { resolveCompromise } from '../../store/repositories/notifications.js'
+import { isCompromised, resolveCompromise } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
-import { updatePasswordHash } from '../../store/repositories/users.js'
+import { findPasswordHash, updatePasswordHash } from '../../store/repositories/users.js'
 import { inTransaction } from '../../store/transactions.js'
 import type { AccountService } from '../accounts/accounts.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
@@ -78,6 +78,22 @@ export function createPasswordReset(deps: {
     })
   }
 
+  /**
+   * After "this wasn't me" the password is one someone else knows (NIST SP 800-63B §5.1.1.2:
+   * a compromised password is not to be chosen again): the reset that answers the report
+   * must not set it back. Only then is the old hash checked, so other resets cost no extra
+   * hash; the code, already matched, proves the caller owns the account, and stays unspent.
+   */
+  async function refuseReportedPassword(userId: string, newPassword: string): Promise<void> {
+    if (!(await isCompromised(db, userId))) return
+    const stored = await findPasswordHash(db, userId)
+    if (stored && (await deps.passwords.verify(stored, newPassword)).ok) {
+      throw new GatehouseError('validation_error', {
+        detail: `new_password: is the password from before your "this wasn't me" report; choose a new one`,
+      })
+    }
+  }
+
   return {
     request,
 
@@ -113,6 +129,7 @@ export function createPasswordReset(deps: {
       // failure of the transaction, leaves the code for another try.
       const row = await codes.match({ userId: user.id, purpose: 'password_reset', code })
       if (!row) return refused('invalid_code')
+      await refuseReportedPassword(user.id, newPassword)
       const hash = await deps.passwords.hash(newPassword)
       const nowMs = clock.now().getTime()
       // One transaction: a new password with the old sessions still alive (or the other way
