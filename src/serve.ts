@@ -1,10 +1,14 @@
+import { rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
+import { MissingSecretKeys } from './services/secrets/sealed-keys.js'
 import { checkDatabaseReachable, describeDatabaseUrl } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
+
+const DEFAULT_PORT = 3000
 
 type FlushingLogger = { flush(done: (err?: Error) => void): void }
 
@@ -44,6 +48,14 @@ export async function serve(): Promise<void> {
     },
   })
   late.log = app.log
+  // The default PUBLIC_URL names port 3000: on another port, tokens' iss, email links and the
+  // passkey origin would point where nothing answers, and OIDC clients refuse the issuer.
+  if (!process.env.PUBLIC_URL?.trim() && config.http.port !== DEFAULT_PORT) {
+    app.log.warn(
+      `PUBLIC_URL is not set, so it is ${config.http.publicUrl} while Gatehouse listens on port ` +
+        `${config.http.port}: set PUBLIC_URL to the address browsers and clients use`,
+    )
+  }
   if (config.secrets.generated) {
     app.log.warn(
       'GATEHOUSE_SECRET_KEY is not set: generated one into ./data/secret.key (development only)',
@@ -63,6 +75,12 @@ export async function serve(): Promise<void> {
   } catch (err) {
     await app.close()
     await services.close()
+    if (err instanceof MissingSecretKeys) {
+      // A key this start generated opens nothing already sealed: left behind, it would make
+      // every later start and CLI call report a mismatch instead of the missing setting.
+      if (config.secrets.generated) rmSync(config.secrets.source, { force: true })
+      throw new ConfigError('GATEHOUSE_SECRET_KEY', err.message)
+    }
     throw err
   }
 

@@ -65,6 +65,15 @@ export function parseHttpUrl(s: string): string {
   return url.href.replace(/\/+$/, '')
 }
 
+/** PUBLIC_URL: an http(s) URL (parseHttpUrl's rules) that is an origin, a trailing slash allowed. */
+export function parsePublicOrigin(s: string): string {
+  const url = parseHttpUrl(s)
+  if (new URL(url).pathname !== '/') {
+    throw new InvalidValue(`has a path: ${JSON.stringify(s)}`)
+  }
+  return url
+}
+
 /** A browser origin: scheme, host and optional port, nothing else (what CORS and WebAuthn compare). */
 export function parseOrigin(s: string): string {
   const url = parseUrl(s)

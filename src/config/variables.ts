@@ -9,6 +9,7 @@ import {
   parseList,
   parseMailbox,
   parseOrigins,
+  parsePublicOrigin,
   parseRedisUrl,
   parseSecretKey,
   parseSecretKeys,
@@ -117,8 +118,10 @@ export const variables = {
   }),
   PUBLIC_URL: variable({
     default: 'http://localhost:3000',
-    rule: 'must be an http(s) URL without credentials, query or fragment, such as https://auth.example.com',
-    parse: parseHttpUrl,
+    // An origin only: Gatehouse serves its API, web UI, cookies (Path=/api/auth) and OIDC
+    // endpoints from the root, so a path here would name URLs that answer nothing.
+    rule: 'must be an http(s) origin without a path, credentials, query or fragment, such as https://auth.example.com',
+    parse: parsePublicOrigin,
   }),
   LOG_LEVEL: variable({
     default: 'info',

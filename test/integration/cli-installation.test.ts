@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createContainer } from '../../src/container.js'
-import { runCli, WHERE_LINE } from '../support/cli.js'
+import { runCli, runNode, WHERE_LINE } from '../support/cli.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, testConfig, useFreshDatabase, type TestApp } from '../support/harness.js'
 import { client, registerAndLogin, STRONG_PASSWORD } from '../support/http.js'
@@ -145,6 +145,41 @@ describe.each(databases)('the CLI and the server on $name', (database) => {
       })
       expect(ok.code, ok.stderr).toBe(0)
       expect(ok.stderr).toContain('1 old key')
+    },
+    SLOW,
+  )
+})
+
+describe.each(databases)('a start without the key its database needs, on $name', (database) => {
+  const fresh = useFreshDatabase(database)
+
+  /**
+   * The README walk: after a rotation, ./data/secret.key deleted as step 4 says, a start
+   * without GATEHOUSE_SECRET_KEY generated a new key file, refused (that key opens nothing),
+   * and left the file: every later call then reported a key mismatch instead of the missing
+   * setting. The refusal names the variable, and the generated file goes.
+   */
+  it(
+    'serve without the key, where the database needs another, names it and leaves no key file',
+    async () => {
+      expect((await runCli(['migrate'], { databaseUrl: fresh.url })).code).toBe(0)
+      const sealed = await runCli(['keys', 'rotate'], { databaseUrl: fresh.url })
+      expect(sealed.code, sealed.stderr).toBe(0)
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nokey-'))
+      try {
+        const serve = await runNode(resolve('dist/main.js'), [], {
+          databaseUrl: fresh.url,
+          cwd: dir,
+          env: { GATEHOUSE_SECRET_KEY: '', PORT: '45124', LOG_LEVEL: 'silent' },
+        })
+        expect(serve.code).toBe(1)
+        expect(serve.stderr.trim()).toMatch(
+          /^GATEHOUSE_SECRET_KEY: the database holds secrets sealed under key id /,
+        )
+        expect(existsSync(join(dir, 'data', 'secret.key'))).toBe(false)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     },
     SLOW,
   )

@@ -167,3 +167,36 @@ describe('a REDIS_URL whose server is unreachable', () => {
     SLOW,
   )
 })
+
+describe('a PORT other than 3000 without PUBLIC_URL', () => {
+  let dir: string
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-port-'))
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it(
+    'is warned about: the default PUBLIC_URL still names port 3000',
+    async () => {
+      const port = await freePort()
+      const warning = `PUBLIC_URL is not set, so it is http://localhost:3000 while Gatehouse listens on port ${port}`
+      const output = await serveUntil(
+        { DATABASE_URL: `sqlite:${join(dir, 'g.db')}`, PORT: String(port), LOG_LEVEL: 'warn' },
+        warning,
+        dir,
+      )
+      expect(output).toContain(warning)
+      const set = await serveUntil(
+        {
+          DATABASE_URL: `sqlite:${join(dir, 'g.db')}`,
+          PORT: String(port),
+          PUBLIC_URL: `http://localhost:${port}`,
+        },
+        'Server listening',
+        dir,
+      )
+      expect(set).not.toContain('PUBLIC_URL is not set')
+    },
+    SLOW,
+  )
+})

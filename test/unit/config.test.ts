@@ -273,9 +273,9 @@ describe('loadConfig values', () => {
     ],
     [{ PUBLIC_URL: 'https://auth.example.com' }, (c) => c.webauthn.rpId, 'auth.example.com'],
     [
-      { PUBLIC_URL: 'https://example.com/auth/' },
+      { PUBLIC_URL: 'HTTPS://Auth.Example.com:443/' },
       (c) => [c.http.publicUrl, c.webauthn.origins],
-      ['https://example.com/auth', ['https://example.com']],
+      ['https://auth.example.com', ['https://auth.example.com']],
     ],
     [
       { PUBLIC_URL: 'https://auth.example.com', APP_NAME: 'Acme, Inc.' },
@@ -373,8 +373,10 @@ describe('loadConfig rules: the first failure is one line naming the variable', 
     ],
     [{ LOGIN_FAILURE_WINDOW: '0' }, 'LOGIN_FAILURE_WINDOW: must be a duration'],
     [{ LOCKOUT_DURATION: 'forever' }, 'LOCKOUT_DURATION: must be a duration'],
-    [{ PUBLIC_URL: 'localhost:3000' }, 'PUBLIC_URL: must be an http(s) URL'],
-    [{ PUBLIC_URL: 'ftp://example.com' }, 'PUBLIC_URL: must be an http(s) URL'],
+    [{ PUBLIC_URL: 'localhost:3000' }, 'PUBLIC_URL: must be an http(s) origin'],
+    [{ PUBLIC_URL: 'ftp://example.com' }, 'PUBLIC_URL: must be an http(s) origin'],
+    // Served from the root: a path would name endpoints that answer nothing.
+    [{ PUBLIC_URL: 'https://example.com/auth/' }, 'PUBLIC_URL: must be an http(s) origin'],
     [
       { DATABASE_URL: 'mongodb://u:hunter2@db/x' },
       'DATABASE_URL: must start with sqlite:, postgres://, postgresql:// or mysql:// (got "mongodb://u:***@db/x")',
