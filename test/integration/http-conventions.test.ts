@@ -397,6 +397,8 @@ describe.each(databases)('HTTP conventions on $name', (database) => {
       '/healthz',
       '/api/auth/me',
       '/.well-known/jwks.json',
+      // Answered by the OpenID provider on a hijacked reply: the headers still go out.
+      '/.well-known/openid-configuration',
       '/api/no-such-thing',
     ]) {
       const res = await api.get(url)

@@ -7,6 +7,7 @@ import { OIDC_MOUNT } from '../../services/oidc/provider.js'
 import { JWKS_CACHE_CONTROL } from '../../services/tokens/key-ring.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
+import { servesDataOnly } from '../security-headers.js'
 import { problems } from '../schemas/common.js'
 import type { App } from './types.js'
 
@@ -45,6 +46,13 @@ export function oidcProviderRoutes(services: Services) {
       method?: 'GET',
     ) {
       reply.hijack()
+      // hijack() skips Fastify's send, which writes what the hooks set: a JSON-only path
+      // (discovery) takes its security headers onto the raw response here. The provider's
+      // HTML pages keep their own (our page policy would block their inline form scripts).
+      if (servesDataOnly(request.url)) {
+        for (const [name, value] of Object.entries(reply.getHeaders()))
+          if (value !== undefined) reply.raw.setHeader(name, value)
+      }
       if (Buffer.isBuffer(request.body)) Object.assign(request.raw, { body: request.body })
       try {
         await oidc.handle(request.raw, reply.raw, path, request.ip, method)
