@@ -80,8 +80,12 @@ describe.each(databases)('authorization-server metadata on $name', (database) =>
   it('the JWKS verifies the tokens the service issues', async () => {
     const tokens = await registerAndLogin(api, 'disco-jwks')
     const jwks = await api.get<JSONWebKeySet>(path(meta.jwks_uri))
+    // With the README's checks for a backend, typ included (RFC 9068).
     const { payload } = await jwtVerify(tokens.access_token, createLocalJWKSet(jwks.body), {
       issuer: meta.issuer,
+      audience: 'gatehouse',
+      algorithms: ['EdDSA'],
+      typ: 'at+jwt',
       currentDate: t.clock.now(),
     })
     expect(payload.sub).toBe(tokens.user.id)
