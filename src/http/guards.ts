@@ -40,6 +40,15 @@ const needsMfa = () =>
     detail: 'this action needs a token from a login with a second factor',
   })
 
+/** The token's roles that the account still holds: what its permissions come from. */
+export async function rolesStillHeld(
+  principal: { sub: string; roles: readonly string[] },
+  profiles: ProfileReader,
+): Promise<string[]> {
+  const held = (await profiles.get(principal.sub))?.roles ?? []
+  return principal.roles.filter((role) => held.includes(role))
+}
+
 /**
  * Runs after requireBearer: the roles the token names that the account still holds must grant
  * `permission` (a role taken away ends its grants at once, as requireAdmin does for admin; a
@@ -53,9 +62,7 @@ export function requirePermission(
 ) {
   return async (request: FastifyRequest): Promise<void> => {
     const principal = principalOf(request)
-    const held = (await profiles.get(principal.sub))?.roles ?? []
-    const roles = principal.roles.filter((role) => held.includes(role))
-    const grant = await permissions.grant(roles, permission)
+    const grant = await permissions.grant(await rolesStillHeld(principal, profiles), permission)
     if (!grant.allowed)
       throw new GatehouseError('forbidden', { detail: `this action needs ${permission}` })
     if (grant.needsMfa && !principal.amr.includes('mfa')) throw needsMfa()

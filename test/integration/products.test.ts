@@ -200,6 +200,9 @@ describe.each(databases)('products on $name', (database) => {
     const after = await create({ name: 'after', price: 1, quantity: 1 }, demoted.token)
     expect([after.status, after.body.code]).toEqual([403, 'forbidden'])
     expect((await api.get('/api/products', demoted.token)).status).toBe(200)
+    // The web UI's hint agrees: it no longer offers what the server now refuses.
+    const hint = await api.get('/api/auth/me/permissions', demoted.token)
+    expect(hint.body).toEqual({ permissions: ['products:read'] })
 
     // A role given is not in a token issued before it.
     const promoted = await userWithRoles(t, api, 'pia-promoted', ['user'])

@@ -3,6 +3,7 @@ import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
+import { rolesStillHeld } from '../guards.js'
 import { IdParam, Password, problems, UserSchema, userJson } from '../schemas/common.js'
 import type { App } from './types.js'
 
@@ -45,7 +46,8 @@ export function meRoutes(services: Services) {
         },
       },
       async (request) => {
-        const { roles } = principalOf(request)
+        // As requirePermission counts them, or the UI offers what the server then refuses.
+        const roles = await rolesStillHeld(principalOf(request), profiles)
         const granted = await Promise.all(
           KNOWN_PERMISSIONS.map(async (p) =>
             (await permissions.grant(roles, p)).allowed ? p : '',
