@@ -71,8 +71,12 @@ export function createOidcInteractions(deps: {
     let interaction: Interaction
     try {
       interaction = await provider.interactionDetails(req, res)
-    } catch {
-      throw gone()
+    } catch (err) {
+      // Only "no such interaction for this browser" is a 404: the lookup reads the database,
+      // and an outage there must stay the 503 it is. By name, so that this module needs no
+      // import of the provider library (it loads only when OIDC is used).
+      if (err instanceof Error && err.name === 'SessionNotFound') throw gone()
+      throw err
     }
     if (interaction.uid !== uid) throw gone()
     return { provider, interaction }
@@ -111,8 +115,9 @@ export function createOidcInteractions(deps: {
     ): Promise<InteractionView> {
       const { interaction } = await load(req, res, uid)
       const clientId = clientIdOf(interaction)
-      const client = await clients.get(clientId).catch(() => {
-        throw gone()
+      // A client deleted since the sign-in began: the sign-in is gone with it (an outage is not).
+      const client = await clients.get(clientId).catch((err: unknown) => {
+        throw err instanceof GatehouseError && err.code === 'not_found' ? gone() : err
       })
       const details = Object.fromEntries(
         Object.entries(interaction.prompt.details).filter(([k]) => SHOWN_DETAILS.includes(k)),
