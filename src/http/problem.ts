@@ -266,6 +266,8 @@ const isPreflight = (request: FastifyRequest): boolean =>
  * rest of its own properties: mysql2 attaches the failed statement with its values inlined
  * (`sql`), and pg the offending row (`detail`, `where`), which can hold hashes and secrets.
  */
-function loggable(error: FastifyError): Record<string, unknown> {
-  return { type: error.name, code: error.code, message: error.message, stack: error.stack }
+export function loggable(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) }
+  const { code } = error as { code?: unknown }
+  return { type: error.name, code, message: error.message, stack: error.stack }
 }

@@ -7,6 +7,7 @@ import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
+import { loggable } from '../problem.js'
 import { isWebClient, REFRESH_COOKIE, installWebClientCookies } from '../web-client.js'
 import type { LoginResult } from '../../services/login/login-flow.js'
 import {
@@ -112,7 +113,7 @@ export function authRoutes(services: Services) {
           await contacts.sendForNewAccount(userId, { email, phone })
         } catch (err) {
           // The account exists either way; verify-contact/send can deliver a new code later.
-          request.log.warn({ err }, 'could not send the verification code')
+          request.log.warn({ err: loggable(err) }, 'could not send the verification code')
         }
         return reply.code(201).send({ user: userJson(await profileOf(userId)) })
       },

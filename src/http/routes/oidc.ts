@@ -7,6 +7,7 @@ import { OIDC_MOUNT } from '../../services/oidc/provider.js'
 import { JWKS_CACHE_CONTROL } from '../../services/tokens/key-ring.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
+import { loggable } from '../problem.js'
 import { servesDataOnly } from '../security-headers.js'
 import { problems } from '../schemas/common.js'
 import type { App } from './types.js'
@@ -57,7 +58,7 @@ export function oidcProviderRoutes(services: Services) {
       try {
         await oidc.handle(request.raw, reply.raw, path, request.ip, method)
       } catch (err) {
-        request.log.error({ err }, 'the OpenID provider failed')
+        request.log.error({ err: loggable(err) }, 'the OpenID provider failed')
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(503, { 'content-type': 'application/problem+json' })
           reply.raw.end(
