@@ -46,7 +46,7 @@ const httpOrCliImports = {
 const processEnvRead = {
   selector: "MemberExpression[object.name='process'][property.name='env']",
   message:
-    'Only src/main.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
+    'Only src/serve.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
 }
 
 // InnoDB picks deadlock victims among ordinary concurrent writes; inTransaction runs them again.

@@ -12,7 +12,7 @@ const DEFAULT_PORT = 3000
 
 type FlushingLogger = { flush(done: (err?: Error) => void): void }
 
-/** The only reader of process.env: configuration in, a listening server out. */
+/** The server's reader of process.env (the CLI's is cli/index.ts): configuration in, a listening server out. */
 export async function serve(): Promise<void> {
   try {
     process.loadEnvFile('.env')

@@ -29,6 +29,14 @@ export class HashingRefused extends Error {
   }
 }
 
+/** What the queue holds now and has refused: for the metrics. */
+export interface QueueLoad {
+  running: number
+  waiting: number
+  /** Tasks refused since start, by reason. */
+  refused: Record<HashingRefused['reason'], number>
+}
+
 /**
  * Runs at most `limit` tasks at once, the others in arrival order. Each argon2id computation
  * holds its 19 MiB while it runs on libuv's pool (four threads by default), and on a machine
@@ -40,13 +48,6 @@ export class HashingRefused extends Error {
  * line: otherwise the cores would go on hashing for clients that timed out long ago, and
  * every answer would come too late for the one who asked.
  */
-export interface QueueLoad {
-  running: number
-  waiting: number
-  /** Tasks refused since start, by reason. */
-  refused: Record<HashingRefused['reason'], number>
-}
-
 export function createWorkQueue(limit: number, maxWaiting = Number.POSITIVE_INFINITY) {
   let running = 0
   const waiting: (() => void)[] = []

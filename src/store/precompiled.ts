@@ -17,7 +17,7 @@ export function precompiled<P extends object, R>(
   keys: readonly (keyof P & string)[],
   build: (params: P) => Compilable<R>,
 ): (params: P) => Promise<R[]> {
-  const run = compiledWith(db, keys, build)
+  const run = compiledWith(keys, build)
   return async (params) => (await run(db, params)).rows
 }
 
@@ -29,7 +29,6 @@ const statementNames = new Map<string, string>()
 export const preparedStatementName = (sql: string): string | undefined => statementNames.get(sql)
 
 function compiledWith<P extends object, R>(
-  db: Db,
   keys: readonly (keyof P & string)[],
   build: (params: P) => Compilable<R>,
 ): (run: Db, params: P) => Promise<QueryResult<R>> {
@@ -90,7 +89,7 @@ function perDialect<P extends object, R>(
     const adapter = db.getExecutor().adapter
     let query = byDialect.get(adapter)
     if (!query) {
-      query = compiledWith(db, keys, (p) => build(db, p))
+      query = compiledWith(keys, (p) => build(db, p))
       byDialect.set(adapter, query)
     }
     return query(db, params)

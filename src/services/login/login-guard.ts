@@ -95,8 +95,3 @@ export async function runAttempt<T>(
     await settle(outcome, outcome === 'success' && successWritten)
   }
 }
-
-/** Every attempt allowed and nothing counted: for tools that log nobody in. */
-export const unlimitedLoginGuard: LoginGuard = {
-  withAttempt: (_attempt, check) => runAttempt(check, () => Promise.resolve()),
-}

@@ -18,12 +18,6 @@ export function base32Of(secret: Buffer): string {
   return Secret.fromHex(secret.toString('hex')).base32
 }
 
-/** True for base32 secrets of at least 80 bits (RFC 4226 §4's minimum), as imported ones may be. */
-export function isTotpSecret(base32: string): boolean {
-  const clean = base32.replace(/[\s=]/g, '').toUpperCase()
-  return /^[A-Z2-7]+$/.test(clean) && clean.length >= 16
-}
-
 /** `otpauth://totp/<issuer>:<account>?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30` (SPEC §4.4). */
 export function otpauthUrl(opts: { issuer: string; account: string; secret: string }): string {
   const issuer = encodeURIComponent(opts.issuer)

@@ -113,10 +113,6 @@ export function createSessionService(deps: {
   }
 
   /**
-   * `known`: the account's username and roles, when the caller has just read them (a login,
-   * which found the account usable); otherwise they are read here.
-   */
-  /**
    * How long an access token issued now may live: ACCESS_TOKEN_TTL, but never past its
    * session's SESSION_MAX_AGE (SPEC §4.3), or a token refreshed just before the end would
    * outlive the session by up to a TTL.
@@ -126,6 +122,10 @@ export function createSessionService(deps: {
     return Math.max(1, Math.min(cfg.accessTtlSec, leftSec))
   }
 
+  /**
+   * `known`: the account's username and roles, when the caller has just read them (a login,
+   * which found the account usable); otherwise they are read here.
+   */
   async function accessFor(
     userId: string,
     session: { id: string; created_at: number },

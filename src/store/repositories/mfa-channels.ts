@@ -18,15 +18,6 @@ export async function enableChannel(
   else await insert.onConflict((oc) => oc.doNothing()).execute()
 }
 
-export async function listChannels(db: Db, userId: string): Promise<Channel[]> {
-  const rows = await db
-    .selectFrom('mfa_channels')
-    .select('channel')
-    .where('user_id', '=', userId)
-    .execute()
-  return rows.map((r) => r.channel)
-}
-
 export async function deleteChannels(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('mfa_channels').where('user_id', '=', userId).execute()
 }

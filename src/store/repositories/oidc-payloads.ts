@@ -114,17 +114,6 @@ export async function deleteOidcPayloadsBySessionUids(
   )
 }
 
-/** The grants (remembered consents) of one person. */
-export async function listOidcGrantRows(db: Db, accountId: string, nowMs: number) {
-  return db
-    .selectFrom('oidc_payloads')
-    .select(['id', 'payload'])
-    .where('model', '=', 'Grant')
-    .where('account_id', '=', accountId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
-    .execute()
-}
-
 /** Rows past their expiry; returns how many were removed. */
 export async function sweepExpiredOidcPayloads(db: Db, nowMs: number): Promise<number> {
   const res = await retryOnDeadlock(() =>

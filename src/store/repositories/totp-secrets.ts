@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { Db } from '../db.js'
 import { isUniqueViolation } from '../errors.js'
 import type { TotpSecretsTable } from '../tables.js'
@@ -154,14 +153,4 @@ export async function resealTotpSecret(
     .where('secret_sealed', '=', from)
     .executeTakeFirst()
   return updated(res)
-}
-
-export async function isTotpEnabled(db: Db, userId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('totp_secrets')
-    .select(sql<number>`1`.as('one'))
-    .where('user_id', '=', userId)
-    .where('enabled_at', 'is not', null)
-    .executeTakeFirst()
-  return row !== undefined
 }

@@ -159,11 +159,3 @@ export async function listUsers(
   }
   return keysetPage(q, opts)
 }
-
-export async function countUsers(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow()
-  return Number(row.n)
-}
