@@ -285,6 +285,28 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await heading(page, 'Your account').waitFor()
   })
 
+  /** Regression: a send with a dead mfa_token left the page on the second step for good. */
+  it('starts over from the password when the second step has expired', async () => {
+    await page.goto('/security/codes')
+    await heading(page, 'Codes by email or SMS').waitFor()
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await signIn(page, 'alice', password)
+    await heading(page, 'Second step').waitFor()
+    await page.getByRole('radio', { name: 'Code by email' }).check()
+    rig.clock.advance('1h')
+    await page.getByRole('button', { name: 'Send code' }).click()
+    await page.getByText('Your session ended. Sign in again to continue.').waitFor()
+
+    await signIn(page, 'alice', password)
+    await heading(page, 'Second step').waitFor()
+    await page.getByRole('radio', { name: 'Code by email' }).check()
+    await page.getByRole('button', { name: 'Send code' }).click()
+    await page.getByText('We sent a code to your email.').waitFor()
+    await page.getByLabel('Code', { exact: true }).fill(codeIn((await rig.mail.next(email)).text))
+    await page.getByRole('button', { name: 'Verify' }).click()
+    await heading(page, 'Your account').waitFor()
+  })
+
   it('turns two-step sign-in off with the password and a backup code', async () => {
     await page.getByRole('link', { name: 'Turn off two-step sign-in' }).click()
     await heading(page, 'Turn off two-step sign-in').waitFor()

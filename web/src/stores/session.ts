@@ -112,22 +112,32 @@ export const useSessionStore = defineStore('session', () => {
     return 'done'
   }
 
-  /** The second step's answer: a code, or a passkey's assertion. */
-  async function finishSecondFactor(answer: Record<string, unknown>): Promise<void> {
+  /**
+   * A call with the pending second step's mfa_token. A dead one (expired, spent, out of
+   * tries) means starting over from the password, whichever call found out: the challenge
+   * goes, and the page shows the password form again.
+   */
+  async function withChallenge<T>(call: (mfaToken: string) => Promise<T>): Promise<T> {
     if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
     try {
-      const tokens = await api.post<TokenResponse>(
-        '/api/auth/login/verify',
-        { mfa_token: challenge.value.mfaToken, ...answer },
-        { auth: false },
-      )
-      challenge.value = undefined
-      await accept(tokens)
+      return await call(challenge.value.mfaToken)
     } catch (err) {
-      // A dead mfa_token (expired, spent, out of tries) means starting over from the password.
       if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
       throw err
     }
+  }
+
+  /** The second step's answer: a code, or a passkey's assertion. */
+  async function finishSecondFactor(answer: Record<string, unknown>): Promise<void> {
+    const tokens = await withChallenge((mfaToken) =>
+      api.post<TokenResponse>(
+        '/api/auth/login/verify',
+        { mfa_token: mfaToken, ...answer },
+        { auth: false },
+      ),
+    )
+    challenge.value = undefined
+    await accept(tokens)
   }
 
   async function verifySecondFactor(method: SecondFactor, code: string): Promise<void> {
@@ -136,19 +146,13 @@ export const useSessionStore = defineStore('session', () => {
 
   /** A passkey as the second step; false when the prompt was ended by another ceremony. */
   async function verifyWithPasskey(): Promise<boolean> {
-    if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
-    let options: PublicKeyCredentialRequestOptionsJSON
-    try {
-      options = await api.post<PublicKeyCredentialRequestOptionsJSON>(
+    const options = await withChallenge((mfaToken) =>
+      api.post<PublicKeyCredentialRequestOptionsJSON>(
         '/api/auth/login/webauthn/options',
-        { mfa_token: challenge.value.mfaToken },
+        { mfa_token: mfaToken },
         { auth: false },
-      )
-    } catch (err) {
-      // As in finishSecondFactor: a dead mfa_token means starting over from the password.
-      if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
-      throw err
-    }
+      ),
+    )
     const response = await getPasskey(options)
     if (!response) return false
     await answerWithPasskey(() => finishSecondFactor({ method: 'webauthn', response }))
@@ -184,13 +188,8 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   async function sendLoginCode(channel: 'email' | 'sms'): Promise<void> {
-    if (!challenge.value) throw new ApiError({ status: 401, code: 'invalid_token' })
-    await api.post(
-      '/api/auth/login/send-code',
-      { mfa_token: challenge.value.mfaToken, channel },
-      {
-        auth: false,
-      },
+    await withChallenge((mfaToken) =>
+      api.post('/api/auth/login/send-code', { mfa_token: mfaToken, channel }, { auth: false }),
     )
   }
 
