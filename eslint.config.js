@@ -235,6 +235,10 @@ export default tseslint.config(
               message:
                 'Dependencies point inward: the app and routes call services, not the store (STYLE §2).',
             },
+            {
+              group: ['kysely', 'kysely/*'],
+              message: 'Routes run no SQL: a service or a store function does (STYLE §2).',
+            },
           ],
         },
       ],

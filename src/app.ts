@@ -37,6 +37,7 @@ import { passwordResetRoutes } from './http/routes/password-reset.js'
 import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 import { defaultWebRoot, installWebUi, type WebUi } from './http/web-ui.js'
+import { BODY_LIMIT_BYTES } from './http/body-limit.js'
 
 registerAjvFormats()
 // The API's emails follow the one rule that accounts.create and user import apply too.
@@ -98,7 +99,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   const options: FastifyHttpOptions<Server> = {
     logger: withSafeRequests(opts.logger ?? false),
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout,
     http: {
       requestTimeout,

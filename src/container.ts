@@ -85,7 +85,7 @@ import {
 import { createOidcClients, type OidcClients } from './services/oidc/clients.js'
 import { createOidcInteractions, type OidcInteractions } from './services/oidc/interactions.js'
 import { createOidcProvider, type OidcProvider } from './services/oidc/provider.js'
-import { createDb, type Db, type DialectName } from './store/db.js'
+import { createDb, databaseStatus, type Db, type DialectName } from './store/db.js'
 import { createRedisLink, type RedisStatus } from './store/redis.js'
 
 export interface Services {
@@ -151,6 +151,7 @@ export interface Services {
   sealedKeys: SealedKeyCheck
   /** Everything holding secrets sealed under GATEHOUSE_SECRET_KEY, for `secrets rotate`. */
   resealers: { reseal(): Promise<number> }[]
+  databaseStatus(): Promise<'ok' | 'unavailable'>
   redisStatus(): 'ok' | 'unavailable' | 'disabled'
   /** Reports each change of Redis reachability once (for the log); no-op without REDIS_URL. */
   watchRedis(listener: (status: RedisStatus) => void): () => void
@@ -541,6 +542,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     accountLocks,
     sealedKeys: createSealedKeyCheck({ db, box }),
     resealers: [keyRing, totpService, totp, codeHashKeys],
+    databaseStatus: () => databaseStatus(db),
     redisStatus: () => redis?.status() ?? 'disabled',
     watchRedis: (listener) => redis?.watch(listener) ?? (() => undefined),
     async close() {

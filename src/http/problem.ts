@@ -10,6 +10,7 @@ import type { Socket } from 'node:net'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { HashingRefused } from '../crypto/hashing.js'
+import { BODY_LIMIT_BYTES } from './body-limit.js'
 
 /** What a client is told to wait when the database is unreachable (SPEC §3 `unavailable`). */
 export const UNAVAILABLE_RETRY_AFTER_SEC = 5
@@ -157,7 +158,10 @@ function mapFastifyError(
   if (error.validation) return { code: 'validation_error', detail: describeValidation(error) }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { code: 'payload_too_large', detail: 'the request body is larger than 64 KiB' }
+      return {
+        code: 'payload_too_large',
+        detail: `the request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB`,
+      }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { code: 'unsupported_media_type', detail: acceptedTypes(request) }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

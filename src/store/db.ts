@@ -89,6 +89,14 @@ export async function checkDatabaseReachable(db: Db, url: string): Promise<void>
   }
 }
 
+/** Whether the database answers a trivial query now (readiness). */
+export function databaseStatus(db: Db): Promise<'ok' | 'unavailable'> {
+  return sql`select 1`.execute(db).then(
+    () => 'ok' as const,
+    () => 'unavailable' as const,
+  )
+}
+
 /** True when the SQLite file of `url` exists (or the URL names a server, which we cannot tell). */
 export function sqliteFileExists(url: string): boolean {
   if (dialectOf(url) !== 'sqlite') return true

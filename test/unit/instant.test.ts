@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseInstant } from '../../src/services/audit/instant.js'
+import { parseBound, parseInstant } from '../../src/services/audit/instant.js'
 
 describe('parseInstant (audit log bounds)', () => {
   it.each([
@@ -26,5 +26,16 @@ describe('parseInstant (audit log bounds)', () => {
     '2026-12-03T10:15:30Z ',
   ])('refuses %j', (text) => {
     expect(parseInstant(text)).toBeUndefined()
+  })
+})
+
+describe('parseBound', () => {
+  it('ends a date alone at its last millisecond, and leaves a time as it is', () => {
+    expect(parseBound('2026-12-03', 'end')?.toISOString()).toBe('2026-12-03T23:59:59.999Z')
+    expect(parseBound('2026-12-03', 'start')?.toISOString()).toBe('2026-12-03T00:00:00.000Z')
+    expect(parseBound('2026-12-03T10:00:00Z', 'end')?.toISOString()).toBe(
+      '2026-12-03T10:00:00.000Z',
+    )
+    expect(parseBound('May 3', 'end')).toBeUndefined()
   })
 })

@@ -27,6 +27,7 @@ import {
 import { AuthenticationResponseBody, authenticationResponse } from '../schemas/webauthn.js'
 import { tokenResponses } from '../token-response.js'
 import type { App } from './types.js'
+import { BODY_LIMIT_BYTES } from '../body-limit.js'
 
 const missing = (field: string, when: string) =>
   new GatehouseError('validation_error', { detail: `body.${field}: is required ${when}` })
@@ -121,7 +122,7 @@ export function authRoutes(services: Services) {
 
     // OAuth2 forms post urlencoded bodies; only login and refresh accept them.
     await app.register(async (form: App) => {
-      await form.register(formBody, { bodyLimit: 64 * 1024 })
+      await form.register(formBody, { bodyLimit: BODY_LIMIT_BYTES })
       form.post(
         '/api/auth/login',
         {

@@ -6,6 +6,7 @@ import { GatehouseError } from '../../services/errors.js'
 import { requireApiKey } from '../guards.js'
 import { problems } from '../schemas/common.js'
 import type { App } from './types.js'
+import { BODY_LIMIT_BYTES } from '../body-limit.js'
 
 const Introspection = Type.Object({
   active: Type.Boolean(),
@@ -28,7 +29,7 @@ const Introspection = Type.Object({
 export function introspectionRoutes(services: Services) {
   return async (app: App) => {
     // RFC 7662 §2.1 clients post forms; JSON is accepted too.
-    await app.register(formBody, { bodyLimit: 64 * 1024 })
+    await app.register(formBody, { bodyLimit: BODY_LIMIT_BYTES })
     app.addHook('preValidation', requireApiKey(services.apiKeys, 'introspect'))
 
     app.post(

@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import type { App } from './types.js'
@@ -26,10 +25,7 @@ export function opsRoutes(services: Services) {
       '/readyz',
       { schema: { tags: ['ops'], response: { 200: Readiness, 503: Readiness } } },
       async (_request, reply) => {
-        const database = await sql`select 1 as ok`
-          .execute(services.db)
-          .then(() => 'ok' as const)
-          .catch(() => 'unavailable' as const)
+        const database = await services.databaseStatus()
         const redis = services.redisStatus()
         if (database === 'unavailable') {
           return reply.code(503).send({ status: 'unavailable', database, redis })

@@ -18,3 +18,13 @@ export function parseInstant(text: string): Date | undefined {
   const date = new Date(text)
   return Number.isNaN(date.getTime()) ? undefined : date
 }
+
+/**
+ * A range's bound: `start` is the instant itself; `end` with a date alone reaches to that day's
+ * last millisecond, so `until=2026-12-03` takes in the whole day (both bounds are inclusive).
+ */
+export function parseBound(text: string, side: 'start' | 'end'): Date | undefined {
+  const date = parseInstant(text)
+  if (date === undefined || side === 'start' || text.length > 'YYYY-MM-DD'.length) return date
+  return new Date(date.getTime() + 86_400_000 - 1)
+}

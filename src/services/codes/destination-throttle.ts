@@ -1,10 +1,11 @@
 import type { CounterFactory } from '../lockout/counters.js'
 import type { CodeChannel } from './one-time-codes.js'
+import { CODE_SENDS } from './send-limits.js'
 
 export type DestinationVerdict =
   { ok: true; release: () => Promise<void> } | { ok: false; retryAfterSec: number }
 
-const PER_HOUR = 5
+const { minuteMs, hourMs, perHour: PER_HOUR } = CODE_SENDS
 
 /**
  * Verification codes per destination, whichever account asks: one a minute and five an hour
@@ -19,8 +20,8 @@ const PER_HOUR = 5
  * back (the provider failed) frees its cooldowns at once.
  */
 export function createDestinationThrottle(deps: { counters: CounterFactory }) {
-  const perMinute = deps.counters('send_to:minute', { limit: 1, windowSec: 60 })
-  const perHour = deps.counters('send_to:hour', { limit: 1, windowSec: 3600 })
+  const perMinute = deps.counters('send_to:minute', { limit: 1, windowSec: minuteMs / 1000 })
+  const perHour = deps.counters('send_to:hour', { limit: 1, windowSec: hourMs / 1000 })
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
   return {

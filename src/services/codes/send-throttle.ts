@@ -6,12 +6,11 @@ import {
   type SendKey,
 } from '../../store/repositories/code-sends.js'
 import type { Clock } from '../ports.js'
+import { CODE_SENDS } from './send-limits.js'
 
 export type SendVerdict = { ok: true; sentAtMs: number } | { ok: false; retryAfterSec: number }
 
-const MINUTE_MS = 60_000
-const HOUR_MS = 3_600_000
-const PER_HOUR = 5
+const { minuteMs: MINUTE_MS, hourMs: HOUR_MS, perHour: PER_HOUR } = CODE_SENDS
 const RETRIES = 8
 
 /**

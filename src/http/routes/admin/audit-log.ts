@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
 import { AUDIT_EVENTS, type AuditEventName } from '../../../services/audit/audit-log.js'
-import { parseInstant } from '../../../services/audit/instant.js'
+import { parseBound } from '../../../services/audit/instant.js'
 import { GatehouseError } from '../../../services/errors.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, PageQuery, pageSchema } from '../../schemas/lists.js'
@@ -29,16 +29,15 @@ const AuditEventSchema = Type.Object({
   hash: Nullable(Type.String({ description: 'SHA-256 audit chain link, hex (SPEC §4.14)' })),
 })
 
-/** A bound of the query; `until` a date alone means the end of that day (both are inclusive). */
+/** A bound of the query (parseBound: `until` a date alone reaches to the end of that day). */
 function instant(value: string | undefined, field: 'since' | 'until'): Date | undefined {
   if (value === undefined) return undefined
-  const date = parseInstant(value)
+  const date = parseBound(value, field === 'since' ? 'start' : 'end')
   if (date === undefined)
     throw new GatehouseError('validation_error', {
       detail: `querystring.${field}: is not an RFC 3339 time or date`,
     })
-  const dayAlone = value.length === 10
-  return field === 'until' && dayAlone ? new Date(date.getTime() + 86_400_000 - 1) : date
+  return date
 }
 
 const Instant = Type.String({
