@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net'
+import { ipv6Groups, mappedIPv4 } from '../ip-address.js'
 
 /**
  * The key a per-IP limit counts under. One IPv6 subscriber gets a whole /64 (RFC 6177) and
@@ -12,28 +13,10 @@ export function ipLimitKey(ip: string): string {
   if (isIPv4(bare)) return bare
   if (!isIPv6(bare)) return ip
   const groups = ipv6Groups(bare.toLowerCase())
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const [hi, lo] = [groups[6]!, groups[7]!]
-    return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.')
-  }
+  const v4 = mappedIPv4(groups)
+  if (v4) return v4.join('.')
   return `${groups
     .slice(0, 4)
     .map((g) => g.toString(16))
     .join(':')}::/64`
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted tail split). */
-function ipv6Groups(address: string): number[] {
-  let text = address
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined]
-  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)))
-  const front = parse(head)
-  if (tail === undefined) return front
-  const back = parse(tail)
-  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back]
 }
