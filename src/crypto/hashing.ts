@@ -2,6 +2,7 @@ import { createHmac, hash as digestOnce, randomBytes, timingSafeEqual } from 'no
 import { availableParallelism } from 'node:os'
 import * as argon2 from 'argon2'
 import bcrypt from 'bcryptjs'
+import { equalText } from './compare.js'
 import { deriveKey, excessiveCost, parseDerivedHash } from './imported-hashes.js'
 
 export interface PasswordHasherOptions {
@@ -281,7 +282,7 @@ const HEX = /^[0-9a-f]+$/i
 export function timingSafeEqualHex(a: string, b: string): boolean {
   // Buffer.from(x, 'hex') turns invalid hex into an empty buffer, which would compare equal.
   if (a.length !== b.length || !HEX.test(a) || !HEX.test(b)) return false
-  return timingSafeEqual(Buffer.from(a.toLowerCase(), 'utf8'), Buffer.from(b.toLowerCase(), 'utf8'))
+  return equalText(a.toLowerCase(), b.toLowerCase())
 }
 
 /** Short-code hashes under a key that may have had predecessors (see createCodeHashes). */

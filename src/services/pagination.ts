@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { equalText } from '../crypto/compare.js'
 import { GatehouseError } from './errors.js'
 
 export interface Page<T> {
@@ -33,9 +34,7 @@ export function createCursorCodec(key: Buffer, list: string): CursorCodec {
       if (!payload || !tag || rest.length > 0) throw invalid()
       // Compared as text: decoding would take other spellings of the same bytes (the last
       // character's spare bits, padding), and a changed cursor must be refused (SPEC §3).
-      const given = Buffer.from(tag)
-      const expected = Buffer.from(mac(payload).toString('base64url'))
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid()
+      if (!equalText(tag, mac(payload).toString('base64url'))) throw invalid()
       const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid()
       return parsed as Record<string, string | number>

@@ -9,7 +9,7 @@ import { createOidcAdapter } from './adapter.js'
 import { hashClientSecret, type OidcClients } from './clients.js'
 import { providerConfiguration, RESPONSE_TYPES, type OidcProviderConfig } from './configuration.js'
 import { oidcLibrary, type OidcLibrary } from './library.js'
-import { constantTimeEqual } from './secrets.js'
+import { equalText } from '../../crypto/compare.js'
 
 /** Where the provider is mounted; its endpoints are PUBLIC_URL + this + the provider's paths. */
 export const OIDC_MOUNT = '/oidc'
@@ -120,7 +120,7 @@ export function createOidcProvider(deps: {
     ) {
       return Promise.resolve(
         typeof this.clientSecret === 'string' &&
-          constantTimeEqual(this.clientSecret, hashClientSecret(actual)),
+          equalText(this.clientSecret, hashClientSecret(actual)),
       )
     }
 
