@@ -17,6 +17,7 @@ import type { Clock, Random } from '../ports.js'
 import { isEmailAddress, isPhoneNumber, trimContact } from './contact-rules.js'
 import { checkPassword, checkUsername } from './password-policy.js'
 import type { ProfileReader } from './user-profile.js'
+import { isLookupSafe, normalizeIdentifier } from './identifiers.js'
 
 export interface NewAccount {
   username: string
@@ -28,11 +29,7 @@ export interface NewAccount {
 
 export type AccountService = ReturnType<typeof createAccountService>
 
-export const normalizeIdentifier = (s: string) => s.normalize('NFC').toLowerCase()
-
-// Identifiers that can name no account never reach the database: NUL would make
-// PostgreSQL fail the query, and huge strings only cost work.
-const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
+export { normalizeIdentifier } from './identifiers.js'
 
 // SPEC §4.13: after "this wasn't me" the right old password is refused until a reset.
 export const passwordResetRequired = () =>
@@ -131,7 +128,7 @@ export function createAccountService(deps: {
 
     /** The account a login identifier (username or email, as typed) names, if any. */
     findForLogin(identifier: string): Promise<LoginRecord | undefined> {
-      return LOOKUP_SAFE.test(identifier)
+      return isLookupSafe(identifier)
         ? findLoginRecord(db, normalizeIdentifier(identifier))
         : Promise.resolve(undefined)
     },

@@ -10,12 +10,11 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { CodeChannel, OneTimeCodes } from './one-time-codes.js'
+import { isLookupSafe } from '../accounts/identifiers.js'
 
-// Identifiers that can name no account never reach the database (NUL breaks PostgreSQL).
-const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
-
+/** The account a username or email, as typed, names; identifiers that can name none are not looked up. */
 export function findUserByIdentifier(db: Db, identifier: string) {
-  return LOOKUP_SAFE.test(identifier)
+  return isLookupSafe(identifier)
     ? findContactsByIdentifier(db, normalizeIdentifier(identifier))
     : Promise.resolve(undefined)
 }

@@ -22,6 +22,7 @@ import type { SecurityMetrics } from '../metrics.js'
 import type { Clock, Random } from '../ports.js'
 import type { Counter, CounterFactory } from './counters.js'
 import { ipLimitKey } from './ip-key.js'
+import { isLookupSafe } from '../accounts/identifiers.js'
 
 export interface LoginLimitsConfig {
   loginMaxFailures: number
@@ -53,8 +54,6 @@ interface Budget {
 type Admission = { ok: true } | { ok: false; wait: boolean; msLeft: number }
 const ADMITTED: Admission = { ok: true }
 
-// Identifiers that can name no account never reach the database (as in accounts.ts).
-const LOOKUP_SAFE = /^[^\u0000-\u001f\u007f]{1,255}$/ // eslint-disable-line no-control-regex
 /**
  * How long an attempt waits, at most, for in-flight checks of the same account or address
  * to settle before it is refused: longer than a password hash takes on a busy machine,
@@ -105,7 +104,7 @@ export function createLoginThrottle(deps: {
 
   const lookup = async (a: LoginAttempt): Promise<LockoutState | undefined> => {
     if (a.userId) return findLockout(db, a.userId)
-    return LOOKUP_SAFE.test(a.username) ? findLockoutByIdentifier(db, a.username) : undefined
+    return isLookupSafe(a.username) ? findLockoutByIdentifier(db, a.username) : undefined
   }
   const userKeyOf = (a: LoginAttempt, state: LockoutState | undefined) =>
     state ? `u:${state.userId}:${state.generation}` : `n:${a.username}`
