@@ -18,6 +18,7 @@ import { isEmailAddress, isPhoneNumber, trimContact } from './contact-rules.js'
 import { checkPassword, checkUsername } from './password-policy.js'
 import type { ProfileReader } from './user-profile.js'
 import { isLookupSafe, normalizeIdentifier } from './identifiers.js'
+import { accountRefusal } from './account-refusal.js'
 
 export interface NewAccount {
   username: string
@@ -31,11 +32,7 @@ export type AccountService = ReturnType<typeof createAccountService>
 
 export { normalizeIdentifier } from './identifiers.js'
 
-// SPEC §4.13: after "this wasn't me" the right old password is refused until a reset.
-export const passwordResetRequired = () =>
-  new GatehouseError('password_reset_required', {
-    detail: 'this password was blocked after a reported compromise; reset it with forgot password',
-  })
+export { passwordResetRequired } from './account-refusal.js'
 
 export function createAccountService(deps: {
   db: Db
@@ -175,17 +172,10 @@ export function createAccountService(deps: {
           detail: 'the username or password is wrong',
         })
       }
-      if (record.disabled_at !== null) {
-        await failed(record.id, 'account_disabled')
-        throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
-      }
-      if (record.locked_at !== null) {
-        await failed(record.id, 'account_locked')
-        throw new GatehouseError('account_locked', { detail: 'this account is locked' })
-      }
-      if (record.compromised) {
-        await failed(record.id, 'password_reset_required')
-        throw passwordResetRequired()
+      const refusal = await accountRefusal(record, () => record.compromised)
+      if (refusal) {
+        await failed(record.id, refusal.code)
+        throw refusal
       }
       return record
     },

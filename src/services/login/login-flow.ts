@@ -17,7 +17,8 @@ import { amrAfter, type CodeMethod, type SecondFactorCheck } from '../mfa/second
 import type { PasskeyAssertions } from '../passkeys/assertions.js'
 import type { IssuedTokens, SessionService } from '../sessions/session-service.js'
 import { createLoginCompletion } from './complete-login.js'
-import { normalizeIdentifier, passwordResetRequired } from '../accounts/accounts.js'
+import { accountRefusal } from '../accounts/account-refusal.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { LoginAttempt, LoginGuard } from './login-guard.js'
 
 export type LoginResult =
@@ -134,12 +135,9 @@ export function createLoginFlow(deps: {
   async function usableAccount(userId: string): Promise<{ id: string; username: string }> {
     const user = await findContactsById(db, userId)
     if (!user) throw deadMfaToken()
-    if (user.disabled_at !== null)
-      throw new GatehouseError('account_disabled', { detail: 'this account is disabled' })
-    if (user.locked_at !== null)
-      throw new GatehouseError('account_locked', { detail: 'this account is locked' })
     // An mfa_token from before a "this wasn't me" report must not finish the login it began.
-    if (await isCompromised(db, user.id)) throw passwordResetRequired()
+    const refusal = await accountRefusal(user, () => isCompromised(db, user.id))
+    if (refusal) throw refusal
     return user
   }
 

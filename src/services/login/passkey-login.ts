@@ -2,7 +2,8 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { isCompromised } from '../../store/repositories/notifications.js'
-import { normalizeIdentifier, passwordResetRequired } from '../accounts/accounts.js'
+import { accountRefusal } from '../accounts/account-refusal.js'
+import { normalizeIdentifier } from '../accounts/accounts.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import type { SecurityMetrics } from '../metrics.js'
@@ -91,14 +92,7 @@ export function createPasskeyLogin(deps: {
         // passkey is refused as the old password is: the one reported may be a passkey an
         // intruder added (its notice carried the link), which would otherwise go on signing
         // them in after every session was ended.
-        const refusal =
-          user.disabled_at !== null
-            ? new GatehouseError('account_disabled', { detail: 'this account is disabled' })
-            : user.locked_at !== null
-              ? new GatehouseError('account_locked', { detail: 'this account is locked' })
-              : (await isCompromised(db, user.id))
-                ? passwordResetRequired()
-                : undefined
+        const refusal = await accountRefusal(user, () => isCompromised(db, user.id))
         if (refusal) {
           // The right factor for an account that refuses: not a failure to count, and the
           // guard gives the attempt back.
