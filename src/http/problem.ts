@@ -151,7 +151,8 @@ function acceptedTypes(request: FastifyRequest): string {
   return types.length === 0 ? 'this endpoint takes no body' : `send ${types.join(' or ')}`
 }
 
-function mapFastifyError(
+/** The SPEC §3 code and detail of one of Fastify's own refusals, or undefined for anything else. */
+export function mapFastifyError(
   error: FastifyError,
   request: FastifyRequest,
 ): { code: ErrorCode; detail: string } | undefined {

@@ -266,15 +266,27 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
       payload: '{"username": ',
     })
     expect(broken.statusCode).toBe(400)
+    const notUtf8 = await t.app.inject({
+      method: 'POST',
+      url: '/api/totp/verify',
+      headers: { 'x-api-key': keyA, 'content-type': 'application/json' },
+      payload: Buffer.concat([
+        Buffer.from('{"username":"a'),
+        Buffer.from([0xff]),
+        Buffer.from('"}'),
+      ]),
+    })
+    expect(notUtf8.statusCode).toBe(400)
     const rows = (await auditOf('totp_service_verified')).filter((e) => e.outcome === 'failure')
     const reasons = rows.map((e) => (JSON.parse(e.details!) as { reason: string }).reason)
-    expect(reasons.slice(-3)).toEqual([
+    expect(reasons.slice(-4)).toEqual([
       'validation_error',
       'unsupported_media_type',
       'malformed_request',
+      'malformed_request',
     ])
     // The subject as sent, cut to the audit log's column; never the code.
-    expect(rows.at(-3)!.username).toBe(long.slice(0, 128))
+    expect(rows.at(-4)!.username).toBe(long.slice(0, 128))
     expect(JSON.stringify(rows)).not.toContain('123456')
   })
 

@@ -5,6 +5,7 @@ import type { TotpCaller } from '../../services/totp-service/totp-service.js'
 import { GatehouseError } from '../../services/errors.js'
 import { contextOf } from '../context.js'
 import { apiKeyOf, requireApiKey } from '../guards.js'
+import { mapFastifyError } from '../problem.js'
 import { problems } from '../schemas/common.js'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { App } from './types.js'
@@ -34,18 +35,16 @@ const refusalReasons: Partial<Record<string, string>> = {
   invalid_api_key: 'invalid_api_key',
   forbidden: 'missing_scope',
   rate_limited: 'throttled',
+  // Our own body refusals (a body that is not UTF-8), named as Fastify's are.
+  malformed_request: 'malformed_request',
 }
 
 /** Why a call was refused before the service saw it, or undefined if the service did. */
-function refusalOf(error: FastifyError | Error): string | undefined {
+function refusalOf(error: FastifyError | Error, request: FastifyRequest): string | undefined {
   if (error instanceof GatehouseError) return refusalReasons[error.code]
-  // Fastify's own refusals, before any handler: the body's type, size, syntax or schema.
-  if ('validation' in error && error.validation) return 'validation_error'
-  const status = 'statusCode' in error ? error.statusCode : undefined
-  if (status === 415) return 'unsupported_media_type'
-  if (status === 413) return 'payload_too_large'
-  if (status === 400) return 'malformed_request'
-  return undefined
+  // Fastify's own refusals, before any handler (the body's type, size, syntax or schema),
+  // named by the code the error handler answers them with.
+  return mapFastifyError(error as FastifyError, request)?.code
 }
 
 /** The audit event of the call a request makes, by its route. */
@@ -75,7 +74,7 @@ export function totpServiceRoutes(services: Services) {
     // it (no key, a dead key, a key without the scope, a limiter, a body it cannot take) is
     // recorded here, so a key guessing codes still leaves a trail once it is throttled.
     app.addHook('onError', async (request, _reply, error) => {
-      const reason = refusalOf(error)
+      const reason = refusalOf(error, request)
       const event = eventOf(request)
       if (reason === undefined || event === undefined) return
       await services.audit.record({
