@@ -1,16 +1,17 @@
+import { problemCodeOf, type ProblemCode } from './problem-codes'
 import { messageFor, type Problem, type ProblemMessage } from './problems'
 
 /** A problem+json answer (or a network failure, status 0) as one typed error. */
 export class ApiError extends Error {
   readonly status: number
-  readonly code: string
+  readonly code: ProblemCode
   readonly detail: string
   readonly retryAfterSec: number | undefined
 
   constructor(problem: Problem, retryAfterSec?: number) {
     super(problem.detail ?? problem.title ?? `HTTP ${problem.status}`)
     this.status = problem.status
-    this.code = problem.code ?? 'unknown'
+    this.code = problemCodeOf(problem.code)
     this.detail = problem.detail ?? ''
     this.retryAfterSec = retryAfterSec
   }

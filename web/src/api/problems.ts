@@ -2,6 +2,8 @@
  * problem+json (SPEC §3) → what a person reads. No DOM and no Vue here, so unit tests in
  * test/unit run it as plain TypeScript.
  */
+import { problemCodeOf, type ProblemCode } from './problem-codes.js'
+
 export interface Problem {
   type?: string
   title?: string
@@ -16,7 +18,7 @@ export interface ProblemMessage {
   message: string
 }
 
-const byCode: Record<string, string> = {
+const byCode: Partial<Record<ProblemCode, string>> = {
   invalid_credentials: 'The username or password is wrong.',
   invalid_code: 'That code is not right, or it has expired. Check it and try again.',
   invalid_token: 'Your session has ended. Please sign in again.',
@@ -148,7 +150,7 @@ export function messageFor(
   if (problem.code === 'invalid_code' && opts.fields?.includes('code')) {
     return { field: 'code', message: byCode.invalid_code! }
   }
-  const known = problem.code !== undefined ? byCode[problem.code] : undefined
+  const known = byCode[problemCodeOf(problem.code)]
   if (known) return { message: known }
   if (problem.status >= 500) return { message: byCode.unavailable! }
   return { message: sentence(detail || problem.title || 'Something went wrong.') }
