@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, loadOrCreateDevSecretKey } from './config/index.js'
+import { ConfigError, loadConfig, loadDotEnv, loadOrCreateDevSecretKey } from './config/index.js'
 import { createContainer } from './container.js'
 import { MissingSecretKeys } from './services/secrets/sealed-keys.js'
 import { checkDatabaseReachable, describeDatabaseUrl } from './store/db.js'
@@ -14,11 +14,7 @@ type FlushingLogger = { flush(done: (err?: Error) => void): void }
 
 /** The server's reader of process.env (the CLI's is cli/index.ts): configuration in, a listening server out. */
 export async function serve(): Promise<void> {
-  try {
-    process.loadEnvFile('.env')
-  } catch {
-    // No .env file: the environment alone configures us.
-  }
+  loadDotEnv()
   const config = loadConfig(process.env, {
     devSecretKey: () => loadOrCreateDevSecretKey(resolve('data', 'secret.key')),
   })

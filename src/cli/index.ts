@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import {
   ConfigError,
   loadConfig,
+  loadDotEnv,
   loadDevSecretKey,
   loadOrCreateDevSecretKey,
 } from '../config/index.js'
@@ -96,11 +97,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Arguments are refused before anything is read or opened.
   found.command.checkArgs(found.args)
-  try {
-    process.loadEnvFile('.env')
-  } catch {
-    // No .env file: the environment alone configures us.
-  }
+  loadDotEnv()
   const keyPath = resolve('data', 'secret.key')
   const config = loadConfig(process.env, {
     devSecretKey: () =>

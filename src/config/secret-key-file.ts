@@ -28,7 +28,8 @@ export interface DevSecretKey {
 
 /**
  * The development secret key (SPEC §2): read from `path`, or generated into it on first run.
- * The only I/O in config/; loadConfig reaches it through `opts.devSecretKey`.
+ * I/O, as is dotenv.ts's, and nothing else in config/ does any; loadConfig reaches it through
+ * `opts.devSecretKey`.
  */
 export function loadOrCreateDevSecretKey(path: string): DevSecretKey {
   try {

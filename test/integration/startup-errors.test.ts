@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -196,6 +196,28 @@ describe('a PORT other than 3000 without PUBLIC_URL', () => {
         dir,
       )
       expect(set).not.toContain('PUBLIC_URL is not set')
+    },
+    SLOW,
+  )
+})
+
+/** Regression: a .env that exists but cannot be read was ignored, and start-up used defaults. */
+describe('a .env that cannot be read', () => {
+  let dir: string
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dotenv-'))
+    mkdirSync(join(dir, '.env'))
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it(
+    'stops npm start and every CLI command, naming it',
+    async () => {
+      const env = { LOG_LEVEL: 'warn', PORT: String(await freePort()) }
+      const start = await npmStart({ ...env, DATABASE_URL: `sqlite:${join(dir, 'g.db')}` }, dir)
+      expectOneLine(start, /^\.env: cannot be read \(/)
+      const cli = await runCli(['user', 'list'], { databaseUrl: undefined, cwd: dir, env })
+      expectOneLine(cli, /^gatehouse: \.env: cannot be read \(/)
     },
     SLOW,
   )
