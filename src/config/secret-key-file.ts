@@ -28,8 +28,7 @@ export interface DevSecretKey {
 
 /**
  * The development secret key (SPEC §2): read from `path`, or generated into it on first run.
- * I/O, as is dotenv.ts's, and nothing else in config/ does any; loadConfig reaches it through
- * `opts.devSecretKey`.
+ * With dotenv.ts, the only I/O in config/; loadConfig reaches it through `opts.devSecretKey`.
  */
 export function loadOrCreateDevSecretKey(path: string): DevSecretKey {
   try {
