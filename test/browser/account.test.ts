@@ -296,6 +296,7 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     rig.clock.advance('1h')
     await page.getByRole('button', { name: 'Send code' }).click()
     await page.getByText('Your session ended. Sign in again to continue.').waitFor()
+    await checkScreen(page, 'login-second-step-expired')
 
     await signIn(page, 'alice', password)
     await heading(page, 'Second step').waitFor()

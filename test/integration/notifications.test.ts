@@ -69,10 +69,15 @@ describe.each(databases)('security notifications on $name', (database) => {
     return email
   }
 
+  /** forgot → the reset code emailed for it. */
+  async function resetCode(username: string, email: string): Promise<string> {
+    expect((await call('/api/auth/password/forgot', { username })).status).toBe(202)
+    return codeIn((await captures.mail.next(email)).text)
+  }
+
   /** forgot → the emailed code → reset to NEW_PASSWORD, and the "password reset" notice. */
   async function resetPassword(username: string, email: string): Promise<void> {
-    expect((await call('/api/auth/password/forgot', { username })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
+    const code = await resetCode(username, email)
     const reset = await call('/api/auth/password/reset', {
       username,
       code,
@@ -215,8 +220,7 @@ describe.each(databases)('security notifications on $name', (database) => {
 
     // The reset that answers the report may not set the reported password back (NIST SP
     // 800-63B §5.1.1.2); the code stays for the next try.
-    expect((await call('/api/auth/password/forgot', { username: 'otto' })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
+    const code = await resetCode('otto', email)
     const same = await call('/api/auth/password/reset', {
       username: 'otto',
       code,
@@ -238,8 +242,7 @@ describe.each(databases)('security notifications on $name', (database) => {
 
   it('a reset with no report before it may keep the same password', async () => {
     const email = await withEmail('same-again')
-    expect((await call('/api/auth/password/forgot', { username: 'same-again' })).status).toBe(202)
-    const code = codeIn((await captures.mail.next(email)).text)
+    const code = await resetCode('same-again', email)
     const reset = await call('/api/auth/password/reset', {
       username: 'same-again',
       code,
