@@ -503,7 +503,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     auditSealer,
     auditChain: createAuditChainCheck({ db, sealer: auditSealer }),
     notifier,
-    notMe: createNotMe({ db, clock, sessions, audit, profiles }),
+    notMe: createNotMe({ clock, sessions, audit, profiles }),
     keyRing,
     accessTokens,
     profiles,

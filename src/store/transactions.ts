@@ -11,13 +11,39 @@ import { retryOnDeadlock } from './errors.js'
  *
  * Every transaction goes through here (the linter refuses `.transaction()` elsewhere), so
  * `work` must do nothing but read and write through `trx`: anything else it did, such as
- * sending a message, would happen once per attempt.
+ * sending a message, would happen once per attempt; what must follow the commit is handed to
+ * `afterCommit`.
  *
  * Given a transaction, `work` joins it: a repository function that needs its writes to be
  * one (ending sessions, say) can then also be part of a caller's larger one, which commits
  * or rolls back, and retries, as a whole.
  */
-export function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   if (db.isTransaction) return work(db)
-  return retryOnDeadlock(() => db.transaction().execute(work))
+  let hooks: (() => void)[] = []
+  const result = await retryOnDeadlock(() =>
+    db.transaction().execute((trx) => {
+      hooks = [] // an attempt rolled back as a deadlock's victim committed nothing
+      commitHooks.set(trx, hooks)
+      return work(trx)
+    }),
+  )
+  for (const hook of hooks) hook()
+  return result
+}
+
+const commitHooks = new WeakMap<Db, (() => void)[]>()
+
+/**
+ * Runs `hook` once what `trx` wrote has committed, and never if it rolls back: for what
+ * cannot be part of a transaction but must follow it, such as telling the gate (and other
+ * instances) that sessions ended or waking the audit sealer. Outside a transaction the write
+ * before this call has committed already, so `hook` runs at once.
+ */
+export function afterCommit(trx: Db, hook: () => void): void {
+  if (!trx.isTransaction) return hook()
+  const hooks = commitHooks.get(trx)
+  // A transaction not opened by inTransaction (the linter allows no other) would drop the hook.
+  if (hooks === undefined) throw new Error('afterCommit: a transaction not opened by inTransaction')
+  hooks.push(hook)
 }

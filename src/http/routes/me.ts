@@ -70,7 +70,7 @@ export function meRoutes(services: Services) {
       async (request, reply) => {
         const me = principalOf(request)
         const context = contextOf(request)
-        const othersEnded = await accounts.changePassword(
+        await accounts.changePassword(
           { userId: me.sub, username: me.username },
           request.body.current_password,
           request.body.new_password,
@@ -81,7 +81,6 @@ export function meRoutes(services: Services) {
               context,
             }),
         )
-        othersEnded.announce()
         return reply.code(204).send(null)
       },
     )

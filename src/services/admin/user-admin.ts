@@ -15,7 +15,6 @@ import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
 import type { AccountLocks } from '../lockout/account-locks.js'
 import type { MfaReset } from './mfa-reset.js'
-import { inTransaction } from '../../store/transactions.js'
 
 export interface UserPatch {
   roles?: string[]
@@ -127,26 +126,17 @@ export function createUserAdmin(deps: {
     const nowMs = clock.now().getTime()
     // One transaction: a disabled account whose sessions did not end would stay so, as a
     // retry finds it disabled already and changes nothing.
-    const committed = await inTransaction(db, async (trx) => {
+    await audit.change(async (trx, record) => {
       if (on) await adminsRemainIn(user.id, by, 'be disabled')(trx)
       await setUserFlag(trx, user.id, 'disabled_at', on ? nowMs : null, nowMs)
-      const end = on
-        ? await sessions.endAllWithin(trx, user.id, 'account_disabled', {
-            actorId: by.actorId ?? undefined,
-            context: by.context,
-          })
-        : undefined
-      const recorded = await audit.recordIn(
-        trx,
-        auditEntry('user_updated', user, by, { disabled: on }),
-      )
-      return () => {
-        end?.announce()
-        recorded()
-      }
+      if (on)
+        await sessions.endAllWithin(trx, user.id, 'account_disabled', {
+          actorId: by.actorId ?? undefined,
+          context: by.context,
+        })
+      await record(auditEntry('user_updated', user, by, { disabled: on }))
     })
     profiles.changed(user.id)
-    committed()
   }
 
   async function setRoles(user: UserProfile, roles: string[], by: Actor): Promise<void> {
@@ -198,22 +188,18 @@ export function createUserAdmin(deps: {
       await assertAdminsRemain(db, userId, by, 'be deleted')
       // The sessions end in the delete's transaction: a delete refused there (the last
       // admin, after all) leaves them alive, and one that happens ends them for certain.
-      const committed = await inTransaction(db, async (trx) => {
+      const deleted = await audit.change(async (trx, record) => {
         await adminsRemainIn(userId, by, 'be deleted')(trx)
-        const end = await sessions.endAllWithin(trx, userId, 'account_deleted', {
+        await sessions.endAllWithin(trx, userId, 'account_deleted', {
           actorId: by.actorId ?? undefined,
           context: by.context,
         })
-        if (!(await deleteUser(trx, userId))) return undefined
-        const recorded = await audit.recordIn(trx, auditEntry('user_deleted', user, by))
-        return () => {
-          end.announce()
-          recorded()
-        }
+        if (!(await deleteUser(trx, userId))) return false
+        await record(auditEntry('user_deleted', user, by))
+        return true
       })
-      if (!committed) throw notFound()
+      if (!deleted) throw notFound()
       profiles.changed(userId)
-      committed()
     },
 
     async resetMfa(userId: string, by: Actor): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.js'
 import { insertAuditEvent } from '../../store/repositories/audit.js'
 import type { Clock } from '../ports.js'
-import { inTransaction } from '../../store/transactions.js'
+import { afterCommit, inTransaction } from '../../store/transactions.js'
 
 /** Every event the audit log records (the web UI's filter lists the same, test/unit/web). */
 export const AUDIT_EVENTS = [
@@ -85,16 +85,17 @@ export function actorEvent(
 }
 
 export interface AuditLog {
+  /** Records the event (and its notice, if any) on its own. */
   record(entry: AuditEntry): Promise<void>
   /**
    * Writes the event (and its notice, if any) in the caller's transaction `trx`, so it
-   * commits or rolls back with the change it records; call the returned function after the
-   * commit, to wake the sealer and the notifier.
+   * commits or rolls back with the change it records; the sealer and the notifier wake after
+   * the commit.
    */
-  recordIn(trx: Db, entry: AuditEntry): Promise<() => void>
+  recordIn(trx: Db, entry: AuditEntry): Promise<void>
   /**
-   * A change and its audit events as one: `work` writes the change through `trx` and its
-   * events through `record`; the sealer's and notifier's cues follow the commit.
+   * A change and its audit events as one transaction: `work` writes the change through `trx`
+   * and its events through `record`.
    */
   change<T>(work: (trx: Db, record: (entry: AuditEntry) => Promise<void>) => Promise<T>): Promise<T>
 }
@@ -136,42 +137,25 @@ export function createAuditLog(deps: {
       details: entry.details ? JSON.stringify(entry.details) : null,
     }
   }
-  /** The event and its notice, in `trx`; true when a notice was queued. */
-  async function write(trx: Db, entry: AuditEntry, atMs: number): Promise<boolean> {
+  /**
+   * The event and its notice, in `trx` (a notice is written with its event or not at all: a
+   * crash between the two would otherwise lose it, or send one for an event never recorded).
+   */
+  async function recordIn(trx: Db, entry: AuditEntry): Promise<void> {
+    const atMs = deps.clock.now().getTime()
     await insertAuditEvent(trx, rowOf(entry, atMs))
-    return effects?.concerns(entry) ? effects.enqueue(trx, entry, atMs) : false
-  }
-  const afterCommit = (queued: boolean) => {
-    if (queued) effects?.kick()
-    deps.written?.()
+    const queued = effects?.concerns(entry) ? await effects.enqueue(trx, entry, atMs) : false
+    afterCommit(trx, () => {
+      if (queued) effects?.kick()
+      deps.written?.()
+    })
   }
   return {
-    async record(entry) {
-      const atMs = deps.clock.now().getTime()
-      let queued = false
-      if (effects?.concerns(entry)) {
-        // The notice is written with its event or not at all: a crash between the two
-        // would otherwise lose it, or send one for an event that was never recorded.
-        queued = await inTransaction(deps.db, (trx) => write(trx, entry, atMs))
-      } else {
-        await insertAuditEvent(deps.db, rowOf(entry, atMs))
-      }
-      afterCommit(queued)
-    },
-    async recordIn(trx, entry) {
-      const queued = await write(trx, entry, deps.clock.now().getTime())
-      return () => afterCommit(queued)
-    },
-    async change(work) {
-      let queued: boolean[] = []
-      const result = await inTransaction(deps.db, (trx) => {
-        queued = [] // a transaction retried after a deadlock starts over
-        return work(trx, async (entry) => {
-          queued.push(await write(trx, entry, deps.clock.now().getTime()))
-        })
-      })
-      for (const q of queued) afterCommit(q)
-      return result
-    },
+    record: (entry) =>
+      effects?.concerns(entry)
+        ? inTransaction(deps.db, (trx) => recordIn(trx, entry))
+        : recordIn(deps.db, entry),
+    recordIn,
+    change: (work) => inTransaction(deps.db, (trx) => work(trx, (entry) => recordIn(trx, entry))),
   }
 }

@@ -2,7 +2,6 @@ import type { PasswordHasher } from '../../crypto/hashing.js'
 import { isCompromised, resolveCompromise } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { findPasswordHash, updatePasswordHash } from '../../store/repositories/users.js'
-import { inTransaction } from '../../store/transactions.js'
 import type { AccountService } from '../accounts/accounts.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
@@ -135,15 +134,15 @@ export function createPasswordReset(deps: {
       // One transaction: a new password with the old sessions still alive (or the other way
       // round, or a spent code and no new password) must not be what a failure half way
       // leaves behind.
-      const committed = await inTransaction(db, async (trx) => {
+      const reset = await audit.change(async (trx, record) => {
         // A parallel reset with the same code spent it first: now a used code.
-        if (!(await codes.spendIn(trx, row))) return undefined
+        if (!(await codes.spendIn(trx, row))) return false
         await updatePasswordHash(trx, user.id, hash, nowMs)
         // The reset is the way back after "this wasn't me" (SPEC §4.13), and closes the
         // links of everything before it.
         await resolveCompromise(trx, user.id, nowMs)
-        const end = await deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
-        const recorded = await audit.recordIn(trx, {
+        await deps.sessions.endAllWithin(trx, user.id, 'password_reset', { context })
+        await record({
           event: 'password_reset',
           outcome: 'success',
           userId: user.id,
@@ -151,13 +150,9 @@ export function createPasswordReset(deps: {
           details: { channel: row.channel },
           context,
         })
-        return () => {
-          end.announce()
-          recorded()
-        }
+        return true
       })
-      if (!committed) return refused('invalid_code')
-      committed()
+      if (!reset) return refused('invalid_code')
       deps.profiles.changed(user.id)
     },
 

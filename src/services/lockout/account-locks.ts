@@ -11,7 +11,6 @@ import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js
 import { GatehouseError } from '../errors.js'
 import type { Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
-import { inTransaction } from '../../store/transactions.js'
 
 export interface LockActor {
   /** The admin acting (admin API); absent for the CLI. */
@@ -72,14 +71,14 @@ export function createAccountLocks(deps: {
     ): Promise<boolean> {
       // One transaction: a lock whose sessions did not end would stay so, as a retry finds
       // the account locked already and changes nothing.
-      const committed = await inTransaction(db, async (trx) => {
+      const locked = await audit.change(async (trx, record) => {
         await allowed?.(trx)
-        if (!(await setAdminLock(trx, userId, true, clock.now().getTime()))) return undefined
-        const end = await sessions.endAllWithin(trx, userId, 'account_locked', {
+        if (!(await setAdminLock(trx, userId, true, clock.now().getTime()))) return false
+        await sessions.endAllWithin(trx, userId, 'account_locked', {
           context: actor.context,
           actorId: actor.actorId ?? undefined,
         })
-        const recorded = await audit.recordIn(trx, {
+        await record({
           event: 'user_updated',
           outcome: 'success',
           userId,
@@ -88,15 +87,10 @@ export function createAccountLocks(deps: {
           details: { locked: true, via: actor.via },
           context: actor.context,
         })
-        return () => {
-          end.announce()
-          recorded()
-        }
+        return true
       })
-      if (!committed) return false
-      profiles.changed(userId)
-      committed()
-      return true
+      if (locked) profiles.changed(userId)
+      return locked
     },
 
     /**

@@ -26,15 +26,14 @@ export function createLoginCompletion(deps: {
     context: RequestContext,
   ): Promise<IssuedTokens> {
     scope.succeeded()
-    let recorded = () => {}
-    const tokens = await sessions.start({
+    return sessions.start({
       userId: user.id,
       username: user.username,
       amr,
       context,
       alsoWrite: async (trx, sessionId) => {
         await scope.writeSuccess(trx)
-        recorded = await audit.recordIn(trx, {
+        await audit.recordIn(trx, {
           event: 'login_succeeded',
           outcome: 'success',
           userId: user.id,
@@ -44,8 +43,5 @@ export function createLoginCompletion(deps: {
         })
       },
     })
-    scope.succeeded(true)
-    recorded()
-    return tokens
   }
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { afterCommit } from '../../store/transactions.js'
 import type { LockoutState } from '../../store/repositories/lockouts.js'
 import type { RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
@@ -23,15 +24,12 @@ export interface LoginAttempt {
 }
 
 export interface AttemptScope {
-  /**
-   * Both factors passed: a completed login, which resets the consecutive-failure count.
-   * `written` says that `writeSuccess` went into a transaction that has committed.
-   */
-  succeeded(written?: boolean): void
+  /** Both factors passed: a completed login, which resets the consecutive-failure count. */
+  succeeded(): void
   /**
    * Writes what a success writes (the reset) into the caller's transaction, so a login's
-   * writes share one commit instead of each paying for its own; call `succeeded(true)` once
-   * that transaction has committed, or the guard writes the reset again itself.
+   * writes share one commit instead of each paying for its own; unless that transaction
+   * commits, the guard writes the reset again itself.
    */
   writeSuccess(trx: Db): Promise<void>
 }
@@ -78,11 +76,13 @@ export async function runAttempt<T>(
   let successWritten = false
   let outcome: AttemptOutcome = 'release'
   const scope: AttemptScope = {
-    succeeded(written = false) {
+    succeeded() {
       succeeded = true
-      successWritten ||= written
     },
-    writeSuccess,
+    async writeSuccess(trx) {
+      await writeSuccess(trx)
+      afterCommit(trx, () => (successWritten = true))
+    },
   }
   try {
     const result = await check(scope)

@@ -62,24 +62,22 @@ export function createBackupCodes(deps: {
 
     /**
      * Spends a code if it is one of the user's unused codes; single use is one conditional
-     * write. `alsoWrite` joins its transaction with the codes left (the audit event), and
-     * hands back what follows the commit.
+     * write. `alsoWrite` joins its transaction with the codes left (the audit event).
      */
     async consume(
       userId: string,
       code: string,
-      alsoWrite: (trx: Db, remaining: number) => Promise<() => void>,
+      alsoWrite: (trx: Db, remaining: number) => Promise<void>,
     ): Promise<boolean> {
       const normalized = normalizeBackupCode(code)
       if (normalized.length !== CODE_LENGTH) return false
       // Under every code-hash key there has been, so `secrets rotate` breaks no code.
       const hashes = await hasher.candidates(normalized, context(userId))
-      const committed = await inTransaction(db, async (trx) => {
-        if (!(await consumeBackupCode(trx, userId, hashes, clock.now().getTime()))) return undefined
-        return alsoWrite(trx, await countUnusedBackupCodes(trx, userId))
+      return inTransaction(db, async (trx) => {
+        if (!(await consumeBackupCode(trx, userId, hashes, clock.now().getTime()))) return false
+        await alsoWrite(trx, await countUnusedBackupCodes(trx, userId))
+        return true
       })
-      committed?.()
-      return committed !== undefined
     },
 
     /** `run`: the caller's transaction, when the removal is part of a larger one. */

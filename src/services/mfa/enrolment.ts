@@ -1,5 +1,4 @@
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
@@ -34,11 +33,8 @@ export function createMfaEnrolment(deps: {
   mfaSummary: MfaSummaryReader
   audit: AuditLog
   profiles: ProfileReader
-  /**
-   * Further removers (passkeys) run by `removeAll`, through its transaction; each returns
-   * what to announce once that has committed.
-   */
-  alsoRemove?: ((trx: Db, userId: string) => Promise<() => void>)[]
+  /** Further removers (passkeys) run by `removeAll`, through its transaction. */
+  alsoRemove?: ((trx: Db, userId: string) => Promise<void>)[]
 }) {
   const { db, clock, totp, backupCodes, audit, profiles, recheck, mfaSummary } = deps
 
@@ -86,17 +82,14 @@ export function createMfaEnrolment(deps: {
    * nor the factors gone without the audit event and the owner's notice.
    */
   async function removeAll(userId: string, audited: AuditEntry): Promise<void> {
-    const { announcements, recorded } = await inTransaction(db, async (trx) => {
+    await audit.change(async (trx, record) => {
       await totp.remove(userId, trx)
       await backupCodes.remove(userId, trx)
       await deleteChannels(trx, userId)
-      const announcements: (() => void)[] = []
-      for (const remove of deps.alsoRemove ?? []) announcements.push(await remove(trx, userId))
-      return { announcements, recorded: await audit.recordIn(trx, audited) }
+      for (const remove of deps.alsoRemove ?? []) await remove(trx, userId)
+      await record(audited)
     })
     profiles.changed(userId)
-    for (const announce of announcements) announce()
-    recorded()
   }
 
   return {

@@ -1,6 +1,5 @@
 import { sha256Hex } from '../../crypto/hashing.js'
 import type { Db } from '../../store/db.js'
-import { inTransaction } from '../../store/transactions.js'
 import { deleteBackupCodesIssuedSince } from '../../store/repositories/backup-codes.js'
 import { deleteChannelsAddedSince } from '../../store/repositories/mfa-channels.js'
 import {
@@ -33,13 +32,12 @@ const OWN_FACTOR_LEAD_MS = 60_000
  * working until a reset through a verified contact.
  */
 export function createNotMe(deps: {
-  db: Db
   clock: Clock
   sessions: SessionService
   audit: AuditLog
   profiles: ProfileReader
 }) {
-  const { db, clock } = deps
+  const { clock } = deps
 
   /**
    * The second factors added since the reported event were added by whoever did it: a
@@ -70,36 +68,29 @@ export function createNotMe(deps: {
       // token is spent with everything it does to the account, the end of its sessions
       // included, so a failure half way leaves the link usable for another try instead of
       // a spent link and an intruder still signed in.
-      const reported = await inTransaction(db, async (trx) => {
+      const reported = await deps.audit.change(async (trx, record) => {
         const spent = await spendNotMeToken(trx, sha256Hex(token), nowMs)
         if (!spent) return undefined
         const { userId } = spent
         await markCompromised(trx, userId, nowMs)
         const removed = await removeFactorsAddedSince(trx, userId, spent)
-        const end = await deps.sessions.endAllWithin(trx, userId, 'compromise_reported', {
+        const ended = await deps.sessions.endAllWithin(trx, userId, 'compromise_reported', {
           context,
         })
-        const recorded = await deps.audit.recordIn(trx, {
+        await record({
           event: 'compromise_reported',
           outcome: 'success',
           userId,
-          details: { sessions_ended: end.ended.length, ...removed },
+          details: { sessions_ended: ended.length, ...removed },
           context,
         })
-        return {
-          userId,
-          committed: () => {
-            end.announce()
-            recorded()
-          },
-        }
+        return { userId }
       })
       if (!reported) {
         throw new GatehouseError('invalid_token', {
           detail: 'the link is unknown, already used or older than 7 days',
         })
       }
-      reported.committed()
       deps.profiles.changed(reported.userId)
     },
   }

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { afterCommit } from '../../store/transactions.js'
 import {
   deleteCredential,
   deleteCredentials,
@@ -96,22 +97,18 @@ export function createPasskeyCredentials(deps: {
 
     /**
      * Every passkey of a user gone (2fa/disable, admin reset-mfa), with its audit event,
-     * through the caller's transaction `trx`; what the returned function does (the profile
-     * cache, the sealer's and notifier's cue) is for after it commits.
+     * through the caller's transaction `trx`.
      */
-    async removeAllWithin(trx: Db, userId: string): Promise<() => void> {
+    async removeAllWithin(trx: Db, userId: string): Promise<void> {
       const count = await deleteCredentials(trx, userId)
-      if (count === 0) return () => {}
-      const recorded = await audit.recordIn(trx, {
+      if (count === 0) return
+      await audit.recordIn(trx, {
         event: 'passkey_removed',
         outcome: 'success',
         userId,
         details: { count, all: true },
       })
-      return () => {
-        profiles.changed(userId)
-        recorded()
-      }
+      afterCommit(trx, () => profiles.changed(userId))
     },
   }
 }

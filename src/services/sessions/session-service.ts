@@ -25,7 +25,7 @@ import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.js'
 import type { SessionGate } from './session-gate.js'
-import { inTransaction } from '../../store/transactions.js'
+import { afterCommit, inTransaction } from '../../store/transactions.js'
 
 export interface IssuedTokens {
   accessToken: string
@@ -48,12 +48,6 @@ export interface SessionConfig {
   refreshTtlSec: number
   refreshReuseGraceSec: number
   sessionMaxAgeSec: number
-}
-
-/** Sessions ended in a transaction, and what must follow its commit. */
-export interface EndedSessions {
-  ended: string[]
-  announce: () => void
 }
 
 export type SessionService = ReturnType<typeof createSessionService>
@@ -144,37 +138,29 @@ export function createSessionService(deps: {
   /**
    * Ends the sessions `filter` names through `trx`, with what belongs to their end and can be
    * part of the same transaction: whatever hangs off them (the OIDC provider's sessions) and
-   * an audit row each. `announce` is for after the commit: the gate stops admitting their
-   * tokens here and on every other instance, and the audit's sealer and notifier wake.
+   * an audit row each. Once that commits, the gate stops admitting their tokens here and on
+   * every other instance. Returns the ids of the sessions ended.
    */
   async function endThrough(
     trx: Db,
     filter: Parameters<typeof endSessions>[1],
     reason: string,
     opts: { nowMs: number; context?: RequestContext; actorId?: string },
-  ): Promise<EndedSessions> {
+  ): Promise<string[]> {
     const ended = await endSessions(trx, filter, reason, opts.nowMs)
     if (ended.length > 0) for (const listener of endListeners) await listener(trx, ended)
-    const recorded: (() => void)[] = []
     for (const sessionId of ended) {
-      recorded.push(
-        await audit.recordIn(trx, {
-          event: 'session_ended',
-          outcome: 'success',
-          userId: filter.userId,
-          actorId: opts.actorId ?? null,
-          details: { session_id: sessionId, reason },
-          context: opts.context,
-        }),
-      )
+      await audit.recordIn(trx, {
+        event: 'session_ended',
+        outcome: 'success',
+        userId: filter.userId,
+        actorId: opts.actorId ?? null,
+        details: { session_id: sessionId, reason },
+        context: opts.context,
+      })
     }
-    return {
-      ended,
-      announce: () => {
-        gate.markEnded(ended)
-        for (const done of recorded) done()
-      },
-    }
+    afterCommit(trx, () => gate.markEnded(ended))
+    return ended
   }
 
   async function endSessionsAudited(
@@ -183,11 +169,7 @@ export function createSessionService(deps: {
     context?: RequestContext,
   ): Promise<string[]> {
     const nowMs = clock.now().getTime()
-    const end = await inTransaction(db, (trx) =>
-      endThrough(trx, filter, reason, { nowMs, context }),
-    )
-    end.announce()
-    return end.ended
+    return inTransaction(db, (trx) => endThrough(trx, filter, reason, { nowMs, context }))
   }
 
   type EndAllOptions = { exceptSessionId?: string; context?: RequestContext; actorId?: string }
@@ -202,7 +184,7 @@ export function createSessionService(deps: {
     userId: string,
     reason: string,
     opts: EndAllOptions,
-  ): Promise<EndedSessions> {
+  ): Promise<string[]> {
     const filter =
       opts.exceptSessionId === undefined
         ? { userId }
@@ -342,22 +324,17 @@ export function createSessionService(deps: {
 
       // The reuse is audited (and its owner told) with the end it causes, or neither happens.
       const filter = { userId: session.user_id, sessionId: session.id }
-      const committed = await inTransaction(db, async (trx) => {
-        const end = await endThrough(trx, filter, 'refresh_token_reused', { nowMs, context })
-        if (end.ended.length === 0) return end.announce
-        const recorded = await audit.recordIn(trx, {
+      await inTransaction(db, async (trx) => {
+        const ended = await endThrough(trx, filter, 'refresh_token_reused', { nowMs, context })
+        if (ended.length === 0) return
+        await audit.recordIn(trx, {
           event: 'refresh_token_reused',
           outcome: 'failure',
           userId: session.user_id,
           details: { session_id: session.id },
           context,
         })
-        return () => {
-          end.announce()
-          recorded()
-        }
       })
-      committed()
       throw invalidRefresh()
     },
 
@@ -394,24 +371,21 @@ export function createSessionService(deps: {
     },
 
     /** Ends every session of a user, or every one but `exceptSessionId`. */
-    async endAll(userId: string, reason: string, opts: EndAllOptions = {}): Promise<string[]> {
-      const end = await inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
-      end.announce()
-      return end.ended
+    endAll(userId: string, reason: string, opts: EndAllOptions = {}): Promise<string[]> {
+      return inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
     },
 
     /**
      * `endAll` as part of the caller's transaction `trx`, for changes that must not happen
      * without the sessions ending (a compromise report, a password reset), or the other way
-     * round. `announce` must be called once `trx` has committed: the gate is not part of a
-     * transaction.
+     * round. The gate hears of it once `trx` has committed.
      */
     endAllWithin(
       trx: Db,
       userId: string,
       reason: string,
       opts: EndAllOptions = {},
-    ): Promise<EndedSessions> {
+    ): Promise<string[]> {
       return endAllThrough(trx, userId, reason, opts)
     },
 
