@@ -67,6 +67,7 @@ import {
 import { createPasswordRecheck } from './services/login/password-recheck.js'
 import { createCodeHashKeys } from './services/secrets/code-hash-key.js'
 import {
+  loggable,
   systemClock,
   type Clock,
   type Mailer,
@@ -172,6 +173,7 @@ export interface ContainerOverrides {
 export function createContainer(config: Config, overrides: ContainerOverrides = {}): Services {
   const clock = overrides.clock ?? systemClock
   const random = overrides.random ?? cryptoRandom
+  const log = overrides.logger ?? stderrLogger
   const { db, dialect, close: closeDb } = createDb(config.databaseUrl)
   const box = createSecretBox(config.secrets.key, config.secrets.oldKeys)
   const hasher = createPasswordHasher(overrides.hasherOptions)
@@ -181,10 +183,9 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     : undefined
   const localBus = createLocalBus()
   const bus = redis
-    ? createSharedBus({ local: localBus, pubsub: redis, instanceId: newId(random) })
+    ? createSharedBus({ local: localBus, pubsub: redis, instanceId: newId(random), log })
     : localBus
   const counters = counterFactory({ redis: redis?.client, prefix: config.redis.prefix })
-  const log = overrides.logger ?? stderrLogger
   const auditSealer = createAuditSealer({
     db,
     clock,
@@ -192,11 +193,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     // A pass has a fixed cost (two reads, a transaction): one per half second spreads it over
     // every login of that window. The audit query, export and chain check seal first anyway.
     coalesceMs: 500,
-    onError: (err) =>
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'sealing the audit chain failed; the next pass retries',
-      ),
+    log,
   })
   const mail = createMailer(config.mail, log)
   const sms = createSmsSender(config.sms, log)
@@ -206,7 +203,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     random,
     mailer: mail.mailer,
     sms,
-    warn: (obj, msg) => log.warn(obj, msg),
+    log,
     cfg: {
       kinds: new Set(config.notifyEvents),
       publicUrl: config.http.publicUrl,
@@ -226,11 +223,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     maxAgeSec: 60,
     retryAfterSec: 10,
     refreshTtlSec: config.tokens.refreshTtlSec,
-    onError: (err) =>
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'posture metrics could not be computed',
-      ),
+    log,
   })
   observability.watchPosture(() => posture.snapshot())
   observability.watchHasher(() => hasher.load())
@@ -373,11 +366,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
     sessions,
     audit,
     profiles,
-    onBackgroundError: (err) =>
-      log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'password reset request failed',
-      ),
+    log,
   })
   const cursorKey = deriveKey(config.secrets.key, 'gatehouse cursor v1')
   const cursorsFor = (list: string) => createCursorCodec(cursorKey, list)
@@ -417,12 +406,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
       if (!sessions.hasSwept()) return
       sessions
         .forgetSpentSuccessors()
-        .catch((err: unknown) =>
-          log.warn(
-            { err: err instanceof Error ? err.message : String(err) },
-            'successor sweep failed',
-          ),
-        )
+        .catch((err: unknown) => log.warn({ err: loggable(err) }, 'successor sweep failed'))
     },
     Math.max(1000, config.tokens.refreshReuseGraceSec * 1000),
   )
@@ -463,8 +447,7 @@ export function createContainer(config: Config, overrides: ContainerOverrides = 
         deriveKey(key, 'gatehouse oidc cookies v1').toString('base64url'),
       ),
     },
-    onBackgroundError: (err) =>
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OpenID provider error'),
+    log,
     onSignedOut: (uid, accountId, context) =>
       oidcBrowserSessions.signedOut(uid, accountId, context),
   })

@@ -8,6 +8,7 @@ import type {
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
+import { loggable } from '../services/ports.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
 import { HashingRefused } from '../crypto/hashing.js'
 import { BODY_LIMIT_BYTES } from './body-limit.js'
@@ -265,14 +266,3 @@ const isPreflight = (request: FastifyRequest): boolean =>
   request.method === 'OPTIONS' &&
   request.headers.origin !== undefined &&
   request.headers['access-control-request-method'] !== undefined
-
-/**
- * What of an unexpected error goes to the log: its kind, code, message and stack. Not the
- * rest of its own properties: mysql2 attaches the failed statement with its values inlined
- * (`sql`), and pg the offending row (`detail`, `where`), which can hold hashes and secrets.
- */
-export function loggable(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) }
-  const { code } = error as { code?: unknown }
-  return { type: error.name, code, message: error.message, stack: error.stack }
-}

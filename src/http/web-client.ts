@@ -1,6 +1,7 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Services } from '../container.js'
+import { loggable } from '../services/ports.js'
 
 /**
  * Cookie mode of SPEC §7. The web UI keeps its access token in memory and its refresh token in
@@ -73,10 +74,7 @@ export function webClientCookies(jar: CookieJar, opts: RefreshCookieOptions) {
             reply.header('set-cookie', line)
         } catch (err) {
           // The sign-in itself succeeded; applications will ask the person to sign in again.
-          request.log.warn(
-            { err: err instanceof Error ? err.message : String(err) },
-            'could not open the single sign-on session',
-          )
+          request.log.warn({ err: loggable(err) }, 'could not open the single sign-on session')
         }
       }
       return rest as T

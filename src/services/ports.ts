@@ -18,9 +18,23 @@ export interface SmsSender {
   send(m: { to: string; text: string }): Promise<void>
 }
 
-/** Where a service reports what only an operator can act on (a mail server refusing mail). */
+/**
+ * Where a service reports what only an operator can act on: a mail server refusing mail, a
+ * pass in the background that failed (its error as `{ err: loggable(err) }`).
+ */
 export interface WarningLog {
   warn(obj: Record<string, unknown>, msg: string): void
+}
+
+/**
+ * What of an unexpected error goes to the log: its kind, code, message and stack. Not the
+ * rest of its own properties: mysql2 attaches the failed statement with its values inlined
+ * (`sql`), and pg the offending row (`detail`, `where`), which can hold hashes and secrets.
+ */
+export function loggable(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) }
+  const { code } = error as { code?: unknown }
+  return { type: error.name, code, message: error.message, stack: error.stack }
 }
 
 export const systemClock: Clock = { now: () => new Date() }

@@ -23,6 +23,7 @@ describe.each(await testDatabases())('the OpenID provider storage on $name', (da
         db: handle.db,
         clock: { now: () => new Date() },
         clients: { metadata: () => Promise.resolve(undefined) },
+        log: { warn: (obj, msg) => console.warn(msg, obj) },
       })
       const models = ['AccessToken', 'RefreshToken', 'AuthorizationCode']
       const payload = (grantId?: string) =>

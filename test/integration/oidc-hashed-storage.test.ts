@@ -99,6 +99,7 @@ describe.each(await testDatabases())('OIDC storage keeps no token on $name', (da
       db: srv.server.t.services.db,
       clock: { now: () => new Date() },
       clients: { metadata: () => Promise.resolve(undefined) },
+      log: { warn: (obj, msg) => console.warn(msg, obj) },
     })
     const raw = (name: string) => `${name}-${randomBytes(32).toString('base64url')}`
     const grantId = raw('grant')
@@ -211,6 +212,7 @@ describe.each(await testDatabases())('migration 0016 on $name', (database) => {
         db,
         clock: { now: () => new Date() },
         clients: { metadata: () => Promise.resolve(undefined) },
+        log: { warn: (obj, msg) => console.warn(msg, obj) },
       })
       for (const t of [refreshTokens[0]!, refreshTokens[1202]!])
         expect(await new Adapter('RefreshToken').find(t)).toMatchObject({ jti: t, grantId })

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createLocalBus, type Invalidation } from '../../src/services/cache/invalidation.js'
+import { createSharedBus } from '../../src/services/cache/shared-bus.js'
 import { createRedisLink, type RedisLink } from '../../src/store/redis.js'
 import { dropRedisPrefix, redisProxy, testRedisUrl, uniqueRedisPrefix } from '../support/redis.js'
 
@@ -59,5 +61,34 @@ describe('the Redis link', () => {
       expect(first).toEqual(['hello'])
       expect(second).toEqual(['hello'])
     }, eventually)
+  })
+
+  it('acts on a change here and logs that the other instances could not be told, while Redis is away', async () => {
+    const proxy = await redisProxy()
+    cleanup.push(() => proxy.close())
+    await proxy.cut()
+    const link = open(proxy.url)
+    await vi.waitFor(() => expect(link.status()).toBe('unavailable'), eventually)
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = []
+    const bus = createSharedBus({
+      local: createLocalBus(),
+      pubsub: link,
+      instanceId: 'here',
+      log: { warn: (obj, msg) => warnings.push({ obj, msg }) },
+    })
+    const heard: Invalidation[] = []
+    bus.subscribe((message) => heard.push(message))
+
+    bus.publish({ kind: 'sessions_ended', ids: ['s1'] })
+    expect(heard).toEqual([{ kind: 'sessions_ended', ids: ['s1'] }])
+    // It was dropped without a word before: an operator could not tell why another instance
+    // admitted a revoked session for a while.
+    await vi.waitFor(
+      () =>
+        expect(warnings.map((w) => w.msg)).toContain(
+          'a change could not be told to the other instances',
+        ),
+      eventually,
+    )
   })
 })

@@ -7,7 +7,7 @@ import { PASSWORD_MAX_LENGTH } from '../../services/accounts/password-policy.js'
 import { GatehouseError } from '../../services/errors.js'
 import { bearerToken } from '../auth.js'
 import { contextOf } from '../context.js'
-import { loggable } from '../problem.js'
+import { loggable } from '../../services/ports.js'
 import { isWebClient, REFRESH_COOKIE, installWebClientCookies } from '../web-client.js'
 import type { LoginResult } from '../../services/login/login-flow.js'
 import {

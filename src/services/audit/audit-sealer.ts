@@ -4,7 +4,7 @@ import {
   sealAuditEvents,
   type StoredAuditEvent,
 } from '../../store/repositories/audit-chain.js'
-import type { Clock } from '../ports.js'
+import { loggable, type WarningLog, type Clock } from '../ports.js'
 import { chainHash, toChainRecord } from './chain.js'
 
 export interface AuditSealer {
@@ -40,7 +40,7 @@ function sealRow(previous: string, row: StoredAuditEvent): string {
 export function createAuditSealer(deps: {
   db: Db
   clock: Clock
-  onError: (err: unknown) => void
+  log: WarningLog
   intervalMs: number
   coalesceMs: number
 }): AuditSealer {
@@ -60,7 +60,12 @@ export function createAuditSealer(deps: {
   async function drain(): Promise<void> {
     while (done < requested) {
       const target = requested
-      await sealAll().catch(deps.onError)
+      await sealAll().catch((err: unknown) =>
+        deps.log.warn(
+          { err: loggable(err) },
+          'sealing the audit chain failed; the next pass retries',
+        ),
+      )
       done = target
     }
   }

@@ -1,4 +1,5 @@
 import type { Invalidation, InvalidationBus } from './invalidation.js'
+import { loggable, type WarningLog } from '../ports.js'
 
 /** The pub/sub half of a Redis link: just enough to fan messages out to other instances. */
 export interface PubSub {
@@ -19,10 +20,13 @@ export function createSharedBus(deps: {
   pubsub: PubSub
   /** Tells our own echoes apart from other instances' messages. */
   instanceId: string
-  onError?: (err: unknown) => void
+  log: WarningLog
 }): InvalidationBus {
   const { local, pubsub, instanceId } = deps
-  const onError = deps.onError ?? (() => undefined)
+  // The other instances miss this message; the gate's and the caches' short re-reads bound
+  // how long they act on what changed.
+  const onError = (err: unknown) =>
+    deps.log.warn({ err: loggable(err) }, 'a change could not be told to the other instances')
 
   pubsub
     .subscribe(CHANNEL, (raw) => {

@@ -6,7 +6,7 @@ import type { AccountService } from '../accounts/accounts.js'
 import type { ProfileReader } from '../accounts/user-profile.js'
 import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
-import type { Clock } from '../ports.js'
+import { loggable, type WarningLog, type Clock } from '../ports.js'
 import type { SessionService } from '../sessions/session-service.js'
 import { findUserByIdentifier } from './contact-verification.js'
 import type { OneTimeCodes } from './one-time-codes.js'
@@ -23,7 +23,7 @@ export function createPasswordReset(deps: {
   sessions: SessionService
   audit: AuditLog
   profiles: ProfileReader
-  onBackgroundError: (err: unknown) => void
+  log: WarningLog
 }) {
   const { db, clock, codes, audit } = deps
   const pending = new Set<Promise<void>>()
@@ -34,7 +34,9 @@ export function createPasswordReset(deps: {
    */
   function inBackground(work: () => Promise<void>): void {
     const task = work()
-      .catch(deps.onBackgroundError)
+      .catch((err: unknown) =>
+        deps.log.warn({ err: loggable(err) }, 'password reset request failed'),
+      )
       .finally(() => pending.delete(task))
     pending.add(task)
   }

@@ -13,7 +13,14 @@ import {
 } from '../../store/repositories/notifications.js'
 import type { AuditEntry, AuditEventName } from '../audit/audit-log.js'
 import { newId } from '../ids.js'
-import type { Clock, Mailer, Random, SmsSender } from '../ports.js'
+import {
+  loggable,
+  type WarningLog,
+  type Clock,
+  type Mailer,
+  type Random,
+  type SmsSender,
+} from '../ports.js'
 import { deviceHash } from './device.js'
 import { composeNotice, type NotifyKind } from './messages.js'
 
@@ -68,7 +75,7 @@ export function createNotifier(deps: {
   random: Random
   mailer: Mailer
   sms: SmsSender
-  warn: (obj: Record<string, unknown>, msg: string) => void
+  log: WarningLog
   cfg: { kinds: ReadonlySet<NotifyKind>; publicUrl: string; appName: string; intervalMs: number }
 }): Notifier {
   const { db, clock, cfg } = deps
@@ -188,10 +195,9 @@ export function createNotifier(deps: {
           await markOutboxFailed(db, row.id, 'no verified email or phone', { gaveUpAtMs: nowMs })
         }
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err)
         const last = attempts >= MAX_ATTEMPTS
-        deps.warn(
-          { notification: row.id, kind: row.kind, attempts, err: message },
+        deps.log.warn(
+          { notification: row.id, kind: row.kind, attempts, err: loggable(err) },
           last
             ? 'security notification not delivered; giving up'
             : 'security notification not delivered; will retry',
@@ -199,7 +205,7 @@ export function createNotifier(deps: {
         await markOutboxFailed(
           db,
           row.id,
-          message,
+          err instanceof Error ? err.message : String(err),
           last ? { gaveUpAtMs: nowMs } : { retryAtMs: nowMs + retryDelayMs(attempts) },
         )
       }
@@ -232,12 +238,7 @@ export function createNotifier(deps: {
         await deliverDue()
       } while (again)
     })()
-      .catch((err: unknown) =>
-        deps.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          'notification pass failed',
-        ),
-      )
+      .catch((err: unknown) => deps.log.warn({ err: loggable(err) }, 'notification pass failed'))
       .finally(() => {
         running = undefined
       })

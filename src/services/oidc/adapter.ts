@@ -10,7 +10,7 @@ import {
   sweepExpiredOidcPayloads,
   upsertOidcPayload,
 } from '../../store/repositories/oidc-payloads.js'
-import type { Clock } from '../ports.js'
+import { loggable, type WarningLog, type Clock } from '../ports.js'
 import { oidcLibrary } from './library.js'
 
 /** How often expired rows are swept, at most; the sweep rides on a write, no timer needed. */
@@ -56,7 +56,7 @@ export function createOidcAdapter(deps: {
   db: Db
   clock: Clock
   clients: OidcClientSource
-  onBackgroundError?: (err: unknown) => void
+  log: WarningLog
 }) {
   const { db, clock } = deps
   let lastSweepMs = -Infinity
@@ -64,7 +64,9 @@ export function createOidcAdapter(deps: {
   function sweepSometimes(nowMs: number): void {
     if (nowMs - lastSweepMs < SWEEP_EVERY_MS) return
     lastSweepMs = nowMs
-    sweepExpiredOidcPayloads(db, nowMs).catch((err: unknown) => deps.onBackgroundError?.(err))
+    sweepExpiredOidcPayloads(db, nowMs).catch((err: unknown) =>
+      deps.log.warn({ err: loggable(err) }, 'sweeping expired OpenID provider records failed'),
+    )
   }
 
   function toPayload(row: { payload: string; consumed_at: number | null }): AdapterPayload {

@@ -3,7 +3,7 @@ import type { AdapterPayload, KoaContextWithOIDC, default as ProviderInstance } 
 import type { Db } from '../../store/db.js'
 import { linkOidcSession } from '../../store/repositories/oidc-payloads.js'
 import type { AuditLog } from '../audit/audit-log.js'
-import type { Clock } from '../ports.js'
+import { loggable, type WarningLog, type Clock } from '../ports.js'
 import type { KeyRing } from '../tokens/key-ring.js'
 import { createOidcAdapter } from './adapter.js'
 import { hashClientSecret, type OidcClients } from './clients.js'
@@ -37,7 +37,7 @@ export function createOidcProvider(deps: {
   clients: OidcClients
   audit: AuditLog
   cfg: OidcProviderConfig
-  onBackgroundError: (err: unknown) => void
+  log: WarningLog
   /**
    * A person signed out at an application's request (RP-initiated logout, "Sign out"): the
    * Gatehouse sessions their provider session came from end too.
@@ -53,7 +53,7 @@ export function createOidcProvider(deps: {
     db,
     clock,
     clients,
-    onBackgroundError: deps.onBackgroundError,
+    log: deps.log,
   })
   let current:
     | {
@@ -171,7 +171,9 @@ export function createOidcProvider(deps: {
       await auditOutcome(ctx as KoaContextWithOIDC)
     })
 
-    provider.on('server_error', (_ctx: unknown, err: unknown) => deps.onBackgroundError(err))
+    provider.on('server_error', (_ctx: unknown, err: unknown) =>
+      deps.log.warn({ err: loggable(err) }, 'OpenID provider error'),
+    )
     return provider
   }
 

@@ -7,7 +7,7 @@ import {
   countUsersWithFactor,
   countUsersWithoutFactorByRole,
 } from '../../store/repositories/posture.js'
-import type { Clock } from '../ports.js'
+import { loggable, type WarningLog, type Clock } from '../ports.js'
 
 /** SPEC §4.15: how well the user base is protected, as the Prometheus gauges report it. */
 export interface PostureSnapshot {
@@ -36,7 +36,7 @@ export function createPostureReader(deps: {
   maxAgeSec: number
   retryAfterSec: number
   refreshTtlSec: number
-  onError: (err: unknown) => void
+  log: WarningLog
 }) {
   const { db, clock } = deps
   let last: { atMs: number; snapshot: PostureSnapshot } | undefined
@@ -84,7 +84,7 @@ export function createPostureReader(deps: {
         })
         .catch((err: unknown) => {
           failedAtMs = nowMs
-          deps.onError(err)
+          deps.log.warn({ err: loggable(err) }, 'posture metrics could not be computed')
           return last?.snapshot
         })
         .finally(() => {

@@ -11,7 +11,7 @@ import {
 } from '../../store/repositories/signing-keys.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { newId } from '../ids.js'
-import type { Clock, Random } from '../ports.js'
+import { loggable, type Clock, type Random } from '../ports.js'
 
 /**
  * Gatehouse's own access tokens are EdDSA; the OpenID provider signs ID tokens RS256 (what every
@@ -115,7 +115,7 @@ export function createKeyRing(deps: {
       return await importPKCS8(pkcs8, alg)
     } catch (err) {
       deps.log.error(
-        { kid: row.kid, err: err instanceof Error ? err.message : String(err) },
+        { kid: row.kid, err: loggable(err) },
         'signing key cannot be opened with GATEHOUSE_SECRET_KEY or GATEHOUSE_OLD_SECRET_KEYS; it is skipped',
       )
       return undefined
