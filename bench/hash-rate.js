@@ -1,4 +1,4 @@
-import { createPasswordHasher } from '../dist/crypto/hashing.js'
+import { createPasswordHasher } from '../dist/crypto/password-hasher.js'
 import { cpuMeter, slice } from './stats.js'
 
 /**

@@ -38,7 +38,7 @@ await build({
     container: 'src/container.ts',
     'config/index': 'src/config/index.ts',
     'store/migrate': 'src/store/migrate.ts',
-    'crypto/hashing': 'src/crypto/hashing.ts',
+    'crypto/password-hasher': 'src/crypto/password-hasher.ts',
   },
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',

@@ -1,5 +1,6 @@
 import type { Config } from './config/types.js'
-import { createCodeHashes, createPasswordHasher, type PasswordHasher } from './crypto/hashing.js'
+import { createCodeHashes } from './crypto/code-hashes.js'
+import { createPasswordHasher, type PasswordHasher } from './crypto/password-hasher.js'
 import { cryptoRandom } from './crypto/random.js'
 import { createSecretBox, type SecretBox } from './crypto/secret-box.js'
 import { createObservability, type Observability } from './observability/prometheus.js'

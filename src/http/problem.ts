@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
 import { loggable } from '../services/ports.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
-import { HashingRefused } from '../crypto/hashing.js'
+import { HashingRefused } from '../crypto/work-queue.js'
 import { BODY_LIMIT_BYTES } from './body-limit.js'
 
 /** What a client is told to wait when the database is unreachable (SPEC §3 `unavailable`). */

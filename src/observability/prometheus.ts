@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { QueueLoad } from '../crypto/hashing.js'
+import type { QueueLoad } from '../crypto/work-queue.js'
 import type { SecurityMetrics } from '../services/metrics.js'
 import type { PostureSnapshot } from '../services/posture/posture.js'
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createCodeHashes } from '../../src/crypto/hashing.js'
+import { createCodeHashes } from '../../src/crypto/code-hashes.js'
 import { deriveKey } from '../../src/crypto/secret-box.js'
 import { GatehouseError } from '../../src/services/errors.js'
 import { createLoginFlow, type LoginFlow } from '../../src/services/login/login-flow.js'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as oidc from 'openid-client'
 import { describe, expect, it } from 'vitest'
-import { sha256Hex } from '../../src/crypto/hashing.js'
+import { sha256Hex } from '../../src/crypto/token-digest.js'
 import { createOidcAdapter } from '../../src/services/oidc/adapter.js'
 import { createDb } from '../../src/store/db.js'
 import { migrateToLatest } from '../../src/store/migrate.js'

@@ -1,14 +1,11 @@
 import bcrypt from 'bcryptjs'
 import * as argon2 from 'argon2'
 import { describe, expect, it, vi } from 'vitest'
-import {
-  createCodeHasher,
-  createPasswordHasher,
-  createWorkQueue,
-  HashingRefused,
-  sha256Hex,
-  timingSafeEqualHex,
-} from '../../src/crypto/hashing.js'
+import { createCodeHasher } from '../../src/crypto/code-hashes.js'
+import { createPasswordHasher } from '../../src/crypto/password-hasher.js'
+import { createWorkQueue, HashingRefused } from '../../src/crypto/work-queue.js'
+import { sha256Hex } from '../../src/crypto/token-digest.js'
+import { timingSafeEqualHex } from '../../src/crypto/compare.js'
 import { cryptoRandom, pooledRandomBytes, randomToken } from '../../src/crypto/random.js'
 
 const pw = 'correct horse battery staple'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createPasswordHasher } from '../../src/crypto/hashing.js'
+import { createPasswordHasher } from '../../src/crypto/password-hasher.js'
 import { excessiveCost, parseDerivedHash } from '../../src/crypto/imported-hashes.js'
 
 const PASSWORD = 'correct horse battery stäple'

@@ -1,4 +1,4 @@
-import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { PasswordHasher } from '../../crypto/password-hasher.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'
 import { existingRoleNames } from '../../store/repositories/roles.js'

@@ -1,4 +1,4 @@
-import { normalizePassword } from '../../crypto/hashing.js'
+import { normalizePassword } from '../../crypto/password-hasher.js'
 import { isCommonPassword } from './common-passwords.js'
 
 export type PolicyResult = { ok: true } | { ok: false; reason: string }
@@ -23,7 +23,7 @@ export function checkPassword(
     // C-based hashers and some drivers stop at NUL, which would silently shorten the password.
     return { ok: false, reason: 'password must not contain NUL characters' }
   }
-  // The rules judge what is hashed: the normalised password (hashing.ts).
+  // The rules judge what is hashed: the normalised password (password-hasher.ts).
   const normalized = normalizePassword(password)
   // Code points, not UTF-16 units, so an emoji counts as one character as users expect.
   const length = [...normalized].length

@@ -1,4 +1,5 @@
-import { timingSafeEqualHex, type CodeHashes } from '../../crypto/hashing.js'
+import { timingSafeEqualHex } from '../../crypto/compare.js'
+import { type CodeHashes } from '../../crypto/code-hashes.js'
 import type { Db } from '../../store/db.js'
 import {
   findLiveCodes,

@@ -1,4 +1,4 @@
-import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { PasswordHasher } from '../../crypto/password-hasher.js'
 import { isCompromised, resolveCompromise } from '../../store/repositories/notifications.js'
 import type { Db } from '../../store/db.js'
 import { findPasswordHash, updatePasswordHash } from '../../store/repositories/users.js'

@@ -1,4 +1,4 @@
-import type { PasswordHasher } from '../../crypto/hashing.js'
+import type { PasswordHasher } from '../../crypto/password-hasher.js'
 import type { Db } from '../../store/db.js'
 import { findPasswordHash } from '../../store/repositories/users.js'
 import { isCompromised } from '../../store/repositories/notifications.js'

@@ -1,4 +1,4 @@
-import type { CodeHashes } from '../../crypto/hashing.js'
+import type { CodeHashes } from '../../crypto/code-hashes.js'
 import type { Db } from '../../store/db.js'
 import { inTransaction } from '../../store/transactions.js'
 import {

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import type { Db } from '../../store/db.js'
 import { deleteBackupCodesIssuedSince } from '../../store/repositories/backup-codes.js'
 import { deleteChannelsAddedSince } from '../../store/repositories/mfa-channels.js'

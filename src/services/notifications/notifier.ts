@@ -1,4 +1,4 @@
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import type { Db } from '../../store/db.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import {

@@ -1,6 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider'
 import { randomToken } from '../../crypto/random.js'
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import type { Db } from '../../store/db.js'
 import {
   anyOidcClient,

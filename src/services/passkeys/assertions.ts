@@ -3,7 +3,7 @@ import type {
   AuthenticationResponseJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server'
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import { decodeClientData, webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
 import {

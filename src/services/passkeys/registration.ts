@@ -2,7 +2,7 @@ import type {
   PublicKeyCredentialCreationOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server'
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import { webauthnLibrary } from './library.js'
 import type { Db } from '../../store/db.js'
 import { withConflict } from '../../store/errors.js'

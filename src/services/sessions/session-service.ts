@@ -1,5 +1,5 @@
 import type { SecretBox } from '../../crypto/secret-box.js'
-import { sha256Hex } from '../../crypto/hashing.js'
+import { sha256Hex } from '../../crypto/token-digest.js'
 import type { Db } from '../../store/db.js'
 import {
   findRefreshTokenByHash,

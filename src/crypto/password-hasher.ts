@@ -1,9 +1,9 @@
-import { createHmac, hash as digestOnce, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import * as argon2 from 'argon2'
 import bcrypt from 'bcryptjs'
-import { equalText } from './compare.js'
 import { deriveKey, excessiveCost, parseDerivedHash } from './imported-hashes.js'
+import { createWorkQueue, HashingRefused, type QueueLoad } from './work-queue.js'
 
 export interface PasswordHasherOptions {
   memoryKiB?: number
@@ -13,86 +13,6 @@ export interface PasswordHasherOptions {
   concurrency?: number
   /** How many may wait for a turn before more are refused (default: 256 per running one). */
   maxWaiting?: number
-}
-
-/**
- * Why the hasher did not take a password: too many were waiting already (`busy`), or the one
- * that asked gave up while waiting (`abandoned`: its client hung up). Neither says anything
- * about the password, so a login refused this way counts as no attempt.
- */
-export class HashingRefused extends Error {
-  constructor(readonly reason: 'busy' | 'abandoned') {
-    super(
-      reason === 'busy'
-        ? 'too many passwords are waiting to be hashed'
-        : 'the request was abandoned while waiting to be hashed',
-    )
-  }
-}
-
-/** What the queue holds now and has refused: for the metrics. */
-export interface QueueLoad {
-  running: number
-  waiting: number
-  /** Tasks refused since start, by reason. */
-  refused: Record<HashingRefused['reason'], number>
-}
-
-/**
- * Runs at most `limit` tasks at once, the others in arrival order. Each argon2id computation
- * holds its 19 MiB while it runs on libuv's pool (four threads by default), and on a machine
- * with fewer cores than that, the extra ones in flight add memory but no throughput: they
- * only share the same cores.
- *
- * Under a flood the waiting line is what grows, so it is bounded too (`maxWaiting`, past
- * which a task is refused at once), and a task whose `signal` fires while it waits leaves the
- * line: otherwise the cores would go on hashing for clients that timed out long ago, and
- * every answer would come too late for the one who asked.
- */
-export function createWorkQueue(limit: number, maxWaiting = Number.POSITIVE_INFINITY) {
-  let running = 0
-  const waiting: (() => void)[] = []
-  const refused = { busy: 0, abandoned: 0 }
-  const refuse = (reason: HashingRefused['reason']) => {
-    refused[reason]++
-    return new HashingRefused(reason)
-  }
-
-  function waitForTurn(signal: AbortSignal | undefined): Promise<void> {
-    if (waiting.length >= maxWaiting) return Promise.reject(refuse('busy'))
-    return new Promise<void>((resolve, reject) => {
-      const start = () => {
-        signal?.removeEventListener('abort', leave)
-        resolve()
-      }
-      const leave = () => {
-        waiting.splice(waiting.indexOf(start), 1)
-        reject(refuse('abandoned'))
-      }
-      signal?.addEventListener('abort', leave, { once: true })
-      waiting.push(start)
-    })
-  }
-
-  async function run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw refuse('abandoned')
-    if (running >= limit) await waitForTurn(signal)
-    else running++
-    try {
-      return await task()
-    } finally {
-      // The slot passes straight to the next waiter, so `running` never dips and a
-      // newcomer cannot overtake it.
-      const next = waiting.shift()
-      if (next) next()
-      else running--
-    }
-  }
-
-  return {
-    run,
-    load: (): QueueLoad => ({ running, waiting: waiting.length, refused: { ...refused } }),
-  }
 }
 
 export interface VerifyResult {
@@ -247,73 +167,4 @@ export function createPasswordHasher(opts: PasswordHasherOptions = {}): Password
   }
 
   return { hash, verify, verifyDummy, load }
-}
-
-/** For refresh tokens and API keys: they carry ≥ 256 random bits, so no salt or stretching is needed. */
-export function sha256Hex(s: string | Buffer): string {
-  return digestOnce('sha256', s, 'hex')
-}
-
-export interface CodeHasher {
-  hash(code: string, context: string): string
-}
-
-/**
- * For short codes (6 digits, backup codes): a bare hash of a million possibilities reverses in
- * milliseconds, so the hash is keyed. The context (purpose, user, channel) keeps an equal code
- * for another purpose from matching.
- */
-export function createCodeHasher(key: Buffer): CodeHasher {
-  if (key.length < 16) throw new Error('code hasher: key must be at least 16 bytes')
-  return {
-    hash(code, context) {
-      // The length prefix makes (context, code) → input injective: ('a', 'bc') ≠ ('ab', 'c').
-      return createHmac('sha256', key)
-        .update(`${Buffer.byteLength(context, 'utf8')}:${context}`, 'utf8')
-        .update(code, 'utf8')
-        .digest('hex')
-    },
-  }
-}
-
-const HEX = /^[0-9a-f]+$/i
-
-/** Constant-time comparison of two hex digests; lengths are not secret, contents are. */
-export function timingSafeEqualHex(a: string, b: string): boolean {
-  // Buffer.from(x, 'hex') turns invalid hex into an empty buffer, which would compare equal.
-  if (a.length !== b.length || !HEX.test(a) || !HEX.test(b)) return false
-  return equalText(a.toLowerCase(), b.toLowerCase())
-}
-
-/** Short-code hashes under a key that may have had predecessors (see createCodeHashes). */
-export interface CodeHashes {
-  /** The hash to store: under the current code-hash key. */
-  hash(code: string, context: string): Promise<string>
-  /** Every hash the code may have been stored under, the current key's first. */
-  candidates(code: string, context: string): Promise<string[]>
-}
-
-/**
- * A code stored under an earlier key must still match after that key was replaced (a code
- * cannot be re-hashed without the code), so verification tries every key `keys()` lists,
- * the current one first.
- */
-export function createCodeHashes(keys: () => Promise<readonly Buffer[]>): CodeHashes {
-  const hashers = new Map<string, CodeHasher>()
-  const hasherFor = (key: Buffer) => {
-    const id = key.toString('hex')
-    let hasher = hashers.get(id)
-    if (!hasher) hashers.set(id, (hasher = createCodeHasher(key)))
-    return hasher
-  }
-  return {
-    async hash(code, context) {
-      const [current] = await keys()
-      if (!current) throw new Error('code hashes: no key')
-      return hasherFor(current).hash(code, context)
-    },
-    async candidates(code, context) {
-      return [...new Set((await keys()).map((key) => hasherFor(key).hash(code, context)))]
-    },
-  }
 }
