@@ -153,6 +153,25 @@ describe.each(databases)('hand-over points for import and admin reset on $name',
     expect(login.body).toHaveProperty('access_token')
   })
 
+  it('an admin reset ends the second steps waiting for the factors it removed', async () => {
+    const api = client(t.app)
+    const id = await t.services.accounts.create({ username: 'waiting', password: STRONG_PASSWORD })
+    const { secret } = await t.services.totp.enrolDirectly(id, 'waiting')
+    const challenge = await api.post('/api/auth/login', {
+      username: 'waiting',
+      password: STRONG_PASSWORD,
+    })
+    expect(challenge.body).toMatchObject({ mfa_required: true })
+    await t.services.mfa.removeAll(id, reset(id))
+    // Not "wrong code" for a right code: the step itself is over, and the client starts again.
+    const verify = await api.post('/api/auth/login/verify', {
+      mfa_token: challenge.body.mfa_token,
+      code: appCode(secret, t.clock),
+    })
+    expect(verify.status).toBe(401)
+    expect(verify.body.code).toBe('invalid_token')
+  })
+
   it('an admin reset that fails half way removes nothing, and works when tried again', async () => {
     const id = await t.services.accounts.create({
       username: 'half-reset',

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js'
+import { spendMfaTokensOf } from '../../store/repositories/mfa-tokens.js'
 import { findContactsById } from '../../store/repositories/contacts.js'
 import { findUserByIdentifier } from '../codes/contact-verification.js'
 import { deleteChannels, enableChannel } from '../../store/repositories/mfa-channels.js'
@@ -79,10 +80,12 @@ export function createMfaEnrolment(deps: {
   /**
    * Every second factor of a user, in one transaction with `audited`: a failure half way must
    * not leave an account with some factors gone and others (a passkey, say) still signing in,
-   * nor the factors gone without the audit event and the owner's notice.
+   * nor the factors gone without the audit event and the owner's notice. A password step
+   * waiting for one of them is over too: its mfa_token answers "log in again", not "wrong code".
    */
   async function removeAll(userId: string, audited: AuditEntry): Promise<void> {
     await audit.change(async (trx, record) => {
+      await spendMfaTokensOf(trx, userId, clock.now().getTime())
       await totp.remove(userId, trx)
       await backupCodes.remove(userId, trx)
       await deleteChannels(trx, userId)
