@@ -296,6 +296,8 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     rig.clock.advance('1h')
     await page.getByRole('button', { name: 'Send code' }).click()
     await page.getByText('Your session ended. Sign in again to continue.').waitFor()
+    // Only the password is typed again.
+    expect(await page.getByLabel('Username or email').inputValue()).toBe('alice')
     await checkScreen(page, 'login-second-step-expired')
 
     await signIn(page, 'alice', password)

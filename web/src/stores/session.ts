@@ -23,6 +23,8 @@ export const useSessionStore = defineStore('session', () => {
   const sessionId = ref<string>()
   const permissions = ref<string[]>([])
   const challenge = ref<{ mfaToken: string; methods: string[]; username: string }>()
+  /** Who was at a second step that expired: the password form starts with their name again. */
+  const interruptedUsername = ref('')
   let restored: Promise<void> | undefined
   let inflight: Promise<boolean> | undefined
   let onLost: () => void = () => undefined
@@ -98,6 +100,7 @@ export const useSessionStore = defineStore('session', () => {
 
   /** Password step; 'mfa' when a second factor is needed (then `challenge` is set). */
   async function login(username: string, password: string): Promise<'done' | 'mfa'> {
+    interruptedUsername.value = ''
     const res = await api.post<TokenResponse | MfaChallenge>(
       '/api/auth/login',
       { username, password },
@@ -122,7 +125,10 @@ export const useSessionStore = defineStore('session', () => {
     try {
       return await call(challenge.value.mfaToken)
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'invalid_token') challenge.value = undefined
+      if (err instanceof ApiError && err.code === 'invalid_token') {
+        interruptedUsername.value = challenge.value?.username ?? ''
+        challenge.value = undefined
+      }
       throw err
     }
   }
@@ -214,6 +220,7 @@ export const useSessionStore = defineStore('session', () => {
     sessionId,
     permissions,
     challenge,
+    interruptedUsername,
     signedIn,
     isAdmin,
     mfaVerified,
