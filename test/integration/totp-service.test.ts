@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { codeAt, fromBase32 } from '../../src/services/totp-service/totp-code.js'
+import { fromBase32, totpCodeAt } from '../../src/services/mfa/totp.js'
 import { standalone } from '../support/codes.js'
 import { testDatabases } from '../support/databases.js'
 import { startApp, useTestApp } from '../support/harness.js'
@@ -79,7 +79,7 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
 
   it('verifies a code once, marks verified_once, and refuses the replay', async () => {
     const secret = await register(keyA, 'verify-me')
-    const code = codeAt(secret, t.clock.now().getTime())
+    const code = totpCodeAt(secret, t.clock.now().getTime())
     const ok = await call(keyA, 'POST', '/api/totp/verify', { username: 'verify-me', otp: code })
     expect(ok.status).toBe(200)
     expect(ok.body).toEqual({
@@ -112,20 +112,20 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     const now = t.clock.now().getTime()
     const verify = (otp: string) =>
       call(keyA, 'POST', '/api/totp/verify', { username: 'window', otp })
-    expect((await verify(codeAt(secret, now - 60_000))).status).toBe(401)
-    expect((await verify(codeAt(secret, now + 60_000))).status).toBe(401)
-    expect((await verify(codeAt(secret, now - 30_000))).status).toBe(200)
+    expect((await verify(totpCodeAt(secret, now - 60_000))).status).toBe(401)
+    expect((await verify(totpCodeAt(secret, now + 60_000))).status).toBe(401)
+    expect((await verify(totpCodeAt(secret, now - 30_000))).status).toBe(200)
     // An older step than the last accepted one is a replay even though it is in the window.
-    expect((await verify(codeAt(secret, now + 30_000))).status).toBe(200)
-    expect((await verify(codeAt(secret, now))).status).toBe(401)
+    expect((await verify(totpCodeAt(secret, now + 30_000))).status).toBe(200)
+    expect((await verify(totpCodeAt(secret, now))).status).toBe(401)
     t.clock.advance('60s')
-    expect((await verify(codeAt(secret, t.clock.now().getTime()))).status).toBe(200)
+    expect((await verify(totpCodeAt(secret, t.clock.now().getTime()))).status).toBe(200)
   })
 
   it('throttles guesses at one subject (RFC 4226 §7.3), not its neighbours', async () => {
     const secret = await register(keyA, 'guessed')
     await register(keyA, 'neighbour')
-    const right = codeAt(secret, t.clock.now().getTime())
+    const right = totpCodeAt(secret, t.clock.now().getTime())
     const wrong = right === '000000' ? '000001' : '000000'
     const verify = (username: string, otp: string) =>
       call(keyA, 'POST', '/api/totp/verify', { username, otp })
@@ -150,7 +150,7 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
   it('lets exactly one of two concurrent requests with the same code through', async () => {
     const secret = await register(keyA, 'race')
     t.clock.advance('30s')
-    const code = codeAt(secret, t.clock.now().getTime())
+    const code = totpCodeAt(secret, t.clock.now().getTime())
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
         call(keyA, 'POST', '/api/totp/verify', { username: 'race', otp: code }),
@@ -171,7 +171,7 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
 
   it("keeps owners apart: another owner's subject is 404 everywhere", async () => {
     const secret = await register(keyA, 'tenant-a-user')
-    const code = codeAt(secret, t.clock.now().getTime())
+    const code = totpCodeAt(secret, t.clock.now().getTime())
     const asB = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
       call(keyB, method, url, body)
     expect((await asB('GET', '/api/totp/tenant-a-user')).status).toBe(404)
@@ -217,7 +217,7 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
     const res = await call(keyA, 'GET', `/api/totp/${encodeURIComponent(name)}`)
     expect(res.status).toBe(200)
     expect(res.body.username).toBe(name)
-    const code = codeAt(secret, t.clock.now().getTime())
+    const code = totpCodeAt(secret, t.clock.now().getTime())
     expect(
       (await call(keyA, 'POST', '/api/totp/verify', { username: name, otp: code })).status,
     ).toBe(200)
@@ -351,7 +351,7 @@ describe.each(databases)('TOTP as a service on $name', (database) => {
       t.clock.advance('30s')
       const res = await client(rotated.app).call('POST', '/api/totp/verify', {
         headers: { 'x-api-key': keyA },
-        body: { username: 'rotate-me', otp: codeAt(secret, t.clock.now().getTime()) },
+        body: { username: 'rotate-me', otp: totpCodeAt(secret, t.clock.now().getTime()) },
       })
       expect(res.status).toBe(200)
     } finally {

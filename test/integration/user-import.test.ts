@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { GatehouseError } from '../../src/services/errors.js'
 import { createUserImport, type ImportedTotpWriter } from '../../src/services/import/user-import.js'
 import { cryptoRandom } from '../../src/crypto/random.js'
-import { base32 } from '../../src/services/totp-service/totp-code.js'
+import { base32Of } from '../../src/services/mfa/totp.js'
 import { testDatabases } from '../support/databases.js'
 import { useTestApp } from '../support/harness.js'
 import { STRONG_PASSWORD } from '../support/http.js'
@@ -26,7 +26,7 @@ describe.each(databases)('user import on $name', (database) => {
       .executeTakeFirst()
     if (!row) throw new Error('writer ran outside the import transaction')
     if (user.username === 'refused') throw new GatehouseError('conflict', { detail: 'no thanks' })
-    written.push({ username: user.username, secret: base32(secret) })
+    written.push({ username: user.username, secret: base32Of(secret) })
   }
 
   const importer = () =>

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { cryptoRandom } from '../../src/crypto/random.js'
 import {
   base32Of,
+  fromBase32,
   matchTotpStep,
   newTotpSecret,
   otpauthUrl,
@@ -77,5 +78,22 @@ describe('TOTP (RFC 6238)', () => {
     expect(url).toBe(
       `otpauth://totp/Acme%20%26%20Co:bob.smith?secret=${RFC_SECRET}&issuer=Acme%20%26%20Co&algorithm=SHA1&digits=6&period=30`,
     )
+  })
+
+  it('treats a secret as bytes (the TOTP service) and as base32 (accounts) alike', () => {
+    const bytes = Buffer.from('12345678901234567890')
+    expect(totpCodeAt(bytes, 59_000, 8)).toBe('94287082')
+    expect(matchTotpStep(bytes, totpCodeAt(RFC_SECRET, 59_000), 59_000)).toBe(1)
+    expect(otpauthUrl({ issuer: 'Gatehouse', account: 'alice', secret: bytes })).toContain(
+      `secret=${RFC_SECRET}&`,
+    )
+  })
+
+  it('reads base32 as authenticator apps show it, and refuses what is not base32', () => {
+    const spaced = RFC_SECRET.toLowerCase().replace(/(.{4})/g, '$1 ')
+    expect(fromBase32(spaced)).toEqual(Buffer.from('12345678901234567890'))
+    expect(fromBase32(`${RFC_SECRET}====`)).toEqual(Buffer.from('12345678901234567890'))
+    expect(fromBase32('not base32!')).toBeUndefined()
+    expect(fromBase32('01890189')).toBeUndefined()
   })
 })

@@ -11,7 +11,7 @@ import type { AuditLog } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
-import { fromBase32 } from '../totp-service/totp-code.js'
+import { fromBase32 } from '../mfa/totp.js'
 import { parseImportFile, type ImportRecord } from './import-file.js'
 
 /**

@@ -14,7 +14,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js'
 import { GatehouseError } from '../errors.js'
 import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
-import { matchingStep, provisioningUri, TOTP_SECRET_BYTES } from './totp-code.js'
+import { matchTotpStep, otpauthUrl, TOTP_SECRET_BYTES } from '../mfa/totp.js'
 import { qrDataUrl } from '../mfa/qr-code.js'
 
 export interface TotpSubject {
@@ -101,7 +101,7 @@ export function createTotpService(deps: {
         throw err
       }
       await record('totp_service_registered', 'success', username, caller)
-      const uri = provisioningUri(secret, appName, username)
+      const uri = otpauthUrl({ issuer: appName, account: username, secret })
       // SPEC §4.7: a data: URL, as the service Gatehouse replaces returned it; its clients put
       // it straight into <img src>.
       const qrCode = await qrDataUrl(uri, {
@@ -130,7 +130,7 @@ export function createTotpService(deps: {
       }
       await beforeCheck(row.id)
       const nowMs = clock.now().getTime()
-      const step = matchingStep(box.open(row.secret_sealed, aad(row.id)), code, nowMs)
+      const step = matchTotpStep(box.open(row.secret_sealed, aad(row.id)), code, nowMs)
       // A replayed code fails exactly like a wrong one: the conditional write decides.
       const accepted = step !== null && (await acceptTotpStep(db, row.id, step, nowMs))
       if (!accepted) {
