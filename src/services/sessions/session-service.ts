@@ -8,10 +8,8 @@ import {
   rotateRefreshToken,
   type RefreshTokenRow,
 } from '../../store/repositories/refresh-tokens.js'
-import { spendMfaTokensOf } from '../../store/repositories/mfa-tokens.js'
 import { rolesOfUser } from '../../store/repositories/roles.js'
 import {
-  endSessions,
   findSession,
   insertSession,
   listActiveSessions,
@@ -25,7 +23,8 @@ import { newId } from '../ids.js'
 import type { Clock, Random } from '../ports.js'
 import type { AccessClaims, AccessTokens } from '../tokens/access-tokens.js'
 import type { SessionGate } from './session-gate.js'
-import { afterCommit, inTransaction } from '../../store/transactions.js'
+import { inTransaction } from '../../store/transactions.js'
+import { createSessionEndings, type EndOptions } from './session-endings.js'
 
 export interface IssuedTokens {
   accessToken: string
@@ -50,6 +49,9 @@ export interface SessionConfig {
   sessionMaxAgeSec: number
 }
 
+/** Ending every session of a user, or every one but `exceptSessionId` (the caller's own). */
+export type EndAllOptions = EndOptions & { exceptSessionId?: string }
+
 export type SessionService = ReturnType<typeof createSessionService>
 
 const invalidRefresh = () =>
@@ -66,9 +68,7 @@ export function createSessionService(deps: {
   cfg: SessionConfig
 }) {
   const { db, clock, random, box, accessTokens, gate, audit, cfg } = deps
-  // Others whose state hangs off a session (the OpenID provider's sessions and tokens) end
-  // with it, in the transaction that ends it.
-  const endListeners: ((trx: Db, sessionIds: string[]) => Promise<void>)[] = []
+  const endings = createSessionEndings({ db, clock, gate, audit })
   const sealAad = (refreshTokenId: string) => `refresh_tokens.successor_sealed:${refreshTokenId}`
   const graceMs = cfg.refreshReuseGraceSec * 1000
   let lastSweepMs = Number.NEGATIVE_INFINITY
@@ -136,72 +136,67 @@ export function createSessionService(deps: {
   }
 
   /**
-   * Ends the sessions `filter` names through `trx`, with what belongs to their end and can be
-   * part of the same transaction: whatever hangs off them (the OIDC provider's sessions) and
-   * an audit row each. Once that commits, the gate stops admitting their tokens here and on
-   * every other instance. Returns the ids of the sessions ended.
+   * Spends `current` for exactly one new token (RFC 6749 §10.4); undefined when it was spent
+   * already, before or just now by a concurrent request.
    */
-  async function endThrough(
-    trx: Db,
-    filter: Parameters<typeof endSessions>[1],
-    reason: string,
-    opts: { nowMs: number; context?: RequestContext; actorId?: string },
-  ): Promise<string[]> {
-    const ended = await endSessions(trx, filter, reason, opts.nowMs)
-    if (ended.length > 0) for (const listener of endListeners) await listener(trx, ended)
-    for (const sessionId of ended) {
-      await audit.recordIn(trx, {
-        event: 'session_ended',
-        outcome: 'success',
-        userId: filter.userId,
-        actorId: opts.actorId ?? null,
-        details: { session_id: sessionId, reason },
-        context: opts.context,
-      })
-    }
-    afterCommit(trx, () => gate.markEnded(ended))
-    return ended
+  async function rotate(
+    current: RefreshTokenRow,
+    sessionId: string,
+    nowMs: number,
+  ): Promise<string | undefined> {
+    if (current.used_at !== null) return undefined
+    if (current.expires_at <= nowMs) throw invalidRefresh()
+    const successor = newRefreshToken(sessionId, nowMs)
+    const sealed = box.seal(successor.token, sealAad(current.id))
+    if (!(await rotateRefreshToken(db, current.id, successor.row, sealed, nowMs))) return undefined
+    await touchSession(db, sessionId, nowMs)
+    await forgetSpentSuccessors()
+    return successor.token
   }
-
-  async function endSessionsAudited(
-    filter: Parameters<typeof endSessions>[1],
-    reason: string,
-    context?: RequestContext,
-  ): Promise<string[]> {
-    const nowMs = clock.now().getTime()
-    return inTransaction(db, (trx) => endThrough(trx, filter, reason, { nowMs, context }))
-  }
-
-  type EndAllOptions = { exceptSessionId?: string; context?: RequestContext; actorId?: string }
 
   /**
-   * Ends every session of a user (or every one but `exceptSessionId`) through `trx`. A
-   * password step passed before this point is part of what ends: its mfa_token would
-   * otherwise still open a session with the old password for up to five minutes.
+   * The one successor a spent token was rotated to, while REFRESH_REUSE_GRACE lasts (two tabs,
+   * a retried request); undefined after it.
    */
-  async function endAllThrough(
-    trx: Db,
-    userId: string,
-    reason: string,
-    opts: EndAllOptions,
-  ): Promise<string[]> {
-    const filter =
-      opts.exceptSessionId === undefined
-        ? { userId }
-        : { userId, exceptSessionId: opts.exceptSessionId }
-    const nowMs = clock.now().getTime()
-    await spendMfaTokensOf(trx, userId, nowMs)
-    return endThrough(trx, filter, reason, { nowMs, context: opts.context, actorId: opts.actorId })
+  async function successorWithinGrace(
+    current: RefreshTokenRow,
+    nowMs: number,
+  ): Promise<string | undefined> {
+    // Spent by a concurrent request since it was read: read again for its successor.
+    const rotated =
+      current.used_at === null ? await findRefreshTokenByHash(db, current.token_hash) : current
+    if (!rotated || rotated.used_at === null || rotated.successor_sealed === null) return undefined
+    if (cfg.refreshReuseGraceSec <= 0 || nowMs - rotated.used_at > graceMs) return undefined
+    return box.open(rotated.successor_sealed, sealAad(rotated.id)).toString('utf8')
+  }
+
+  /**
+   * A spent token presented after its grace period leaked: its session ends, and the reuse is
+   * audited (and its owner told) with the end it causes, or neither happens.
+   */
+  async function endOnReuse(
+    session: { id: string; user_id: string },
+    context: RequestContext,
+  ): Promise<void> {
+    await inTransaction(db, async (trx) => {
+      const filter = { userId: session.user_id, sessionId: session.id }
+      const ended = await endings.endThrough(trx, filter, 'refresh_token_reused', { context })
+      if (ended.length === 0) return
+      await audit.recordIn(trx, {
+        event: 'refresh_token_reused',
+        outcome: 'failure',
+        userId: session.user_id,
+        details: { session_id: session.id },
+        context,
+      })
+    })
   }
 
   return {
     forgetSpentSuccessors: () => forgetSpentSuccessors(true),
     /** True once a login or refresh here has swept (so the database is migrated). */
     hasSwept,
-    /** Calls `listener` with the ids of sessions each time some end. */
-    onSessionsEnded(listener: (trx: Db, sessionIds: string[]) => Promise<void>): void {
-      endListeners.push(listener)
-    },
+    onSessionsEnded: endings.onSessionsEnded,
 
     /**
      * Opens a session after a completed login and mints its first tokens. `alsoWrite` adds
@@ -270,72 +265,30 @@ export function createSessionService(deps: {
       const session = await findSession(db, current.session_id)
       if (!session || session.ended_at !== null || !(await gate.isAlive(session.id)))
         throw invalidRefresh()
-      const amr = JSON.parse(session.amr) as string[]
       // ASVS 5 V7.3.2: a session refreshed forever must not live forever with its first amr.
       if (nowMs - session.created_at >= cfg.sessionMaxAgeSec * 1000) {
-        await endSessionsAudited(
-          { userId: session.user_id, sessionId: session.id },
-          'max_age',
+        await endings.end({ userId: session.user_id, sessionId: session.id }, 'max_age', {
           context,
-        )
+        })
         throw new GatehouseError('invalid_token', {
           detail: 'the session reached its maximum age; log in again',
         })
       }
+      const successor =
+        (await rotate(current, session.id, nowMs)) ?? (await successorWithinGrace(current, nowMs))
+      if (successor === undefined) {
+        await endOnReuse(session, context)
+        throw invalidRefresh()
+      }
       const ttlSec = accessTtlSec(session.created_at, nowMs)
-
-      if (current.used_at === null) {
-        if (current.expires_at <= nowMs) throw invalidRefresh()
-        const successor = newRefreshToken(session.id, nowMs)
-        const sealed = box.seal(successor.token, sealAad(current.id))
-        if (await rotateRefreshToken(db, current.id, successor.row, sealed, nowMs)) {
-          await touchSession(db, session.id, nowMs)
-          await forgetSpentSuccessors()
-          return {
-            accessToken: await accessFor(session.user_id, session, amr, ttlSec),
-            refreshToken: successor.token,
-            expiresIn: ttlSec,
-            userId: session.user_id,
-            sessionId: session.id,
-          }
-        }
+      const amr = JSON.parse(session.amr) as string[]
+      return {
+        accessToken: await accessFor(session.user_id, session, amr, ttlSec),
+        refreshToken: successor,
+        expiresIn: ttlSec,
+        userId: session.user_id,
+        sessionId: session.id,
       }
-
-      // Already rotated, by an earlier request or by a concurrent one that won the race.
-      const rotated =
-        current.used_at === null ? await findRefreshTokenByHash(db, current.token_hash) : current
-      const withinGrace =
-        rotated?.used_at !== null &&
-        rotated?.used_at !== undefined &&
-        nowMs - rotated.used_at <= graceMs &&
-        cfg.refreshReuseGraceSec > 0
-      if (rotated && withinGrace && rotated.successor_sealed) {
-        const successorToken = box
-          .open(rotated.successor_sealed, sealAad(rotated.id))
-          .toString('utf8')
-        return {
-          accessToken: await accessFor(session.user_id, session, amr, ttlSec),
-          refreshToken: successorToken,
-          expiresIn: ttlSec,
-          userId: session.user_id,
-          sessionId: session.id,
-        }
-      }
-
-      // The reuse is audited (and its owner told) with the end it causes, or neither happens.
-      const filter = { userId: session.user_id, sessionId: session.id }
-      await inTransaction(db, async (trx) => {
-        const ended = await endThrough(trx, filter, 'refresh_token_reused', { nowMs, context })
-        if (ended.length === 0) return
-        await audit.recordIn(trx, {
-          event: 'refresh_token_reused',
-          outcome: 'failure',
-          userId: session.user_id,
-          details: { session_id: session.id },
-          context,
-        })
-      })
-      throw invalidRefresh()
     },
 
     /** The Bearer check of every authenticated request: signature, claims, then session liveness. */
@@ -352,11 +305,7 @@ export function createSessionService(deps: {
       const row = await findRefreshTokenByHash(db, sha256Hex(refreshToken))
       const session = row ? await findSession(db, row.session_id) : undefined
       if (!session || session.ended_at !== null) throw invalidRefresh()
-      await endSessionsAudited(
-        { userId: session.user_id, sessionId: session.id },
-        'logout',
-        context,
-      )
+      await endings.end({ userId: session.user_id, sessionId: session.id }, 'logout', { context })
     },
 
     /** Ends one session of a user; another user's session is not found. */
@@ -366,13 +315,13 @@ export function createSessionService(deps: {
       reason: string,
       context: RequestContext,
     ): Promise<void> {
-      const ended = await endSessionsAudited({ userId, sessionId }, reason, context)
+      const ended = await endings.end({ userId, sessionId }, reason, { context })
       if (ended.length === 0) throw new GatehouseError('not_found', { detail: 'no such session' })
     },
 
     /** Ends every session of a user, or every one but `exceptSessionId`. */
     endAll(userId: string, reason: string, opts: EndAllOptions = {}): Promise<string[]> {
-      return inTransaction(db, (trx) => endAllThrough(trx, userId, reason, opts))
+      return inTransaction(db, (trx) => endings.endAllThrough(trx, userId, reason, opts))
     },
 
     /**
@@ -386,7 +335,7 @@ export function createSessionService(deps: {
       reason: string,
       opts: EndAllOptions = {},
     ): Promise<string[]> {
-      return endAllThrough(trx, userId, reason, opts)
+      return endings.endAllThrough(trx, userId, reason, opts)
     },
 
     async list(userId: string): Promise<SessionSummary[]> {
