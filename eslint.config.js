@@ -58,7 +58,14 @@ const directTransaction = {
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'web/dist/', 'coverage/', 'data/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'web/dist/',
+      'coverage/',
+      'data/',
+      'web/src/api/openapi.ts',
+    ],
   },
 
   js.configs.recommended,

@@ -1,92 +1,32 @@
-/** The API's shapes (SPEC §3, §4), as the screens use them. */
-export interface User {
-  id: string
-  username: string
-  email: string | null
-  email_verified: boolean
-  phone: string | null
-  phone_verified: boolean
-  roles: string[]
-  locked: boolean
-  disabled: boolean
-  mfa: {
-    totp: boolean
-    webauthn: number
-    email: boolean
-    sms: boolean
-    backup_codes_remaining: number
+import type { paths } from './openapi'
+
+/**
+ * The API's shapes as the screens use them, named from the generated `openapi.ts` (the server's
+ * own schemas), so a route that changes shape fails vue-tsc where a screen reads the old one.
+ */
+
+/** The JSON body of a 200 answer to `method` on `path`. */
+type Ok<P extends keyof paths, M extends 'get' | 'post'> =
+  NonNullable<paths[P][M]> extends {
+    responses: { 200: { content: { 'application/json': infer Body } } }
   }
-  created_at: string
-}
+    ? Body
+    : never
 
-export interface TokenResponse {
-  access_token: string
-  token_type: 'Bearer'
-  expires_in: number
-  user: User
-}
+type Login = Ok<'/api/auth/login', 'post'>
 
-export interface MfaChallenge {
-  mfa_required: true
-  mfa_token: string
-  mfa_methods: string[]
-  expires_in: number
-}
+export type User = Ok<'/api/auth/me', 'get'>
+export type TokenResponse = Extract<Login, { access_token: string }>
+export type MfaChallenge = Extract<Login, { mfa_required: true }>
+export type Session = Ok<'/api/auth/sessions', 'get'>['sessions'][number]
+export type Product = Ok<'/api/products/{id}', 'get'>
+export type Role = Ok<'/api/admin/roles', 'get'>['items'][number]
+export type AuditEvent = Ok<'/api/admin/audit-log', 'get'>['items'][number]
+export type ApiKey = Ok<'/api/admin/api-keys', 'get'>['items'][number]
+export type Passkey = Ok<'/api/auth/webauthn/credentials', 'get'>['credentials'][number]
 
+/** Every list answers one page and where the next one starts (SPEC §3). */
 export interface Page<T> {
   items: T[]
   next_cursor: string | null
-}
-
-export interface Session {
-  id: string
-  created_at: string
-  last_used_at: string
-  ip: string | null
-  user_agent: string | null
-  current: boolean
-}
-
-export interface Product {
-  id: string
-  name: string
-  description: string
-  price: number
-  quantity: number
-  created_at: string
-  updated_at: string
-}
-
-export interface Role {
-  name: string
-  permissions: string[]
-}
-
-export interface AuditEvent {
-  id: string
-  time: string
-  event: string
-  outcome: 'success' | 'failure'
-  user_id: string | null
-  username: string | null
-  ip: string | null
-  user_agent: string | null
-  actor_id: string | null
-  details: Record<string, unknown> | null
-}
-
-export interface ApiKey {
-  id: string
-  name: string
-  owner: string
-  scopes: string[]
-  created_at: string
-  last_used_at: string | null
-}
-
-export interface Passkey {
-  id: string
-  name: string
-  created_at: string
-  last_used_at: string | null
 }
