@@ -1,4 +1,9 @@
-import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import {
+  createRouter,
+  createWebHistory,
+  type RouteRecordInfo,
+  type RouteRecordRaw,
+} from 'vue-router'
 import { useSessionStore } from './stores/session'
 
 declare module 'vue-router' {
@@ -9,28 +14,55 @@ declare module 'vue-router' {
   }
 }
 
-export type RouteName =
-  | 'home'
-  | 'login'
-  | 'second-factor'
-  | 'register'
-  | 'verify'
-  | 'forgot'
-  | 'reset'
-  | 'not-me'
-  | 'oidc-interaction'
-  | 'profile'
-  | 'totp'
-  | 'channels'
-  | 'disable-mfa'
-  | 'products'
-  | 'product-new'
-  | 'product-edit'
-  | 'admin-users'
-  | 'admin-roles'
-  | 'admin-audit'
-  | 'admin-api-keys'
-  | 'not-found'
+type Plain<Name extends string, Path extends string> = RouteRecordInfo<
+  Name,
+  Path,
+  Record<never, never>,
+  Record<never, never>
+>
+type WithParam<Name extends string, Path extends string, Param extends string> = RouteRecordInfo<
+  Name,
+  Path,
+  Record<Param, string | number>,
+  Record<Param, string>
+>
+
+/**
+ * Every route by name, with its parameters: `router.push`, `RouterLink` and redirects are
+ * checked against it, so a misspelt name or a missing `:id` fails vue-tsc instead of
+ * navigating nowhere.
+ */
+interface RouteNamedMap {
+  home: Plain<'home', '/'>
+  login: Plain<'login', '/login'>
+  'second-factor': Plain<'second-factor', '/login/code'>
+  register: Plain<'register', '/register'>
+  verify: Plain<'verify', '/verify'>
+  forgot: Plain<'forgot', '/password/forgot'>
+  reset: Plain<'reset', '/password/reset'>
+  'not-me': Plain<'not-me', '/not-me'>
+  'oidc-interaction': WithParam<'oidc-interaction', '/oidc-interaction/:uid', 'uid'>
+  profile: Plain<'profile', '/profile'>
+  totp: Plain<'totp', '/security/totp'>
+  channels: Plain<'channels', '/security/codes'>
+  'disable-mfa': Plain<'disable-mfa', '/security/disable'>
+  products: Plain<'products', '/products'>
+  'product-new': Plain<'product-new', '/products/new'>
+  'product-edit': WithParam<'product-edit', '/products/:id', 'id'>
+  'admin-users': Plain<'admin-users', '/admin/users'>
+  'admin-roles': Plain<'admin-roles', '/admin/roles'>
+  'admin-audit': Plain<'admin-audit', '/admin/audit'>
+  'admin-api-keys': Plain<'admin-api-keys', '/admin/api-keys'>
+  'not-found': WithParam<'not-found', '/:pathMatch(.*)*', 'pathMatch'>
+}
+
+declare module 'vue-router' {
+  interface TypesConfig {
+    RouteNamedMap: RouteNamedMap
+  }
+}
+
+export type RouteName = keyof RouteNamedMap
 
 type NamedRoute = RouteRecordRaw & { name: RouteName }
 
