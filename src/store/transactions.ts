@@ -22,14 +22,35 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): P
   if (db.isTransaction) return work(db)
   let hooks: (() => void)[] = []
   const result = await retryOnDeadlock(() =>
-    db.transaction().execute((trx) => {
+    db.transaction().execute(async (trx) => {
       hooks = [] // an attempt rolled back as a deadlock's victim committed nothing
       commitHooks.set(trx, hooks)
-      return work(trx)
+      try {
+        return await work(trx)
+      } finally {
+        // A hook handed over once `work` is done would never run: let that fail loudly.
+        commitHooks.delete(trx)
+      }
     }),
   )
-  for (const hook of hooks) hook()
+  runAll(hooks)
   return result
+}
+
+/**
+ * Every hook runs, even after one throws: one module's mistake must not keep the gate from
+ * hearing that sessions ended. The first error is then rethrown, as a bug to see.
+ */
+function runAll(hooks: (() => void)[]): void {
+  const errors: unknown[] = []
+  for (const hook of hooks) {
+    try {
+      hook()
+    } catch (err) {
+      errors.push(err)
+    }
+  }
+  if (errors.length > 0) throw errors[0]
 }
 
 const commitHooks = new WeakMap<Db, (() => void)[]>()
@@ -43,7 +64,9 @@ const commitHooks = new WeakMap<Db, (() => void)[]>()
 export function afterCommit(trx: Db, hook: () => void): void {
   if (!trx.isTransaction) return hook()
   const hooks = commitHooks.get(trx)
-  // A transaction not opened by inTransaction (the linter allows no other) would drop the hook.
-  if (hooks === undefined) throw new Error('afterCommit: a transaction not opened by inTransaction')
+  // A transaction not opened by inTransaction (the linter allows no other), or one whose
+  // work has returned, would drop the hook.
+  if (hooks === undefined)
+    throw new Error('afterCommit: not inside the work of an inTransaction transaction')
   hooks.push(hook)
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, type DbHandle } from '../../src/store/db.js'
+import { createDb, type Db, type DbHandle } from '../../src/store/db.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
 import { afterCommit, inTransaction } from '../../src/store/transactions.js'
 import { testDatabases } from '../support/databases.js'
@@ -73,5 +73,26 @@ describe.each(databases)('afterCommit on $name', (database) => {
     let ran = false
     afterCommit(handle.db, () => (ran = true))
     expect(ran).toBe(true)
+  })
+
+  it('runs every hook when one throws, then reports the error', async () => {
+    const ran: string[] = []
+    await expect(
+      inTransaction(handle.db, async (trx) => {
+        afterCommit(trx, () => {
+          throw new Error('a hook with a bug')
+        })
+        afterCommit(trx, () => ran.push('gate told'))
+      }),
+    ).rejects.toThrow('a hook with a bug')
+    expect(ran).toEqual(['gate told'])
+  })
+
+  it('refuses a hook handed over after the work has returned, instead of dropping it', async () => {
+    let late: Db | undefined
+    await inTransaction(handle.db, async (trx) => {
+      late = trx
+    })
+    expect(() => afterCommit(late!, () => undefined)).toThrow(/not inside the work/)
   })
 })

@@ -46,6 +46,8 @@ export function createSessionEndings(deps: {
     opts: EndOptions = {},
   ): Promise<string[]> {
     const ended = await endSessions(trx, filter, reason, clock.now().getTime())
+    // Before the audit rows' hooks: the gate is what refuses their tokens.
+    afterCommit(trx, () => gate.markEnded(ended))
     if (ended.length > 0) for (const listener of listeners) await listener(trx, ended)
     for (const sessionId of ended) {
       await audit.recordIn(trx, {
@@ -57,7 +59,6 @@ export function createSessionEndings(deps: {
         context: opts.context,
       })
     }
-    afterCommit(trx, () => gate.markEnded(ended))
     return ended
   }
 
