@@ -80,7 +80,11 @@ describe('the Redis link', () => {
     bus.subscribe((message) => heard.push(message))
 
     bus.publish({ kind: 'sessions_ended', ids: ['s1'] })
-    expect(heard).toEqual([{ kind: 'sessions_ended', ids: ['s1'] }])
+    bus.publish({ kind: 'user_changed', id: 'u1' })
+    expect(heard).toEqual([
+      { kind: 'sessions_ended', ids: ['s1'] },
+      { kind: 'user_changed', id: 'u1' },
+    ])
     // It was dropped without a word before: an operator could not tell why another instance
     // admitted a revoked session for a while.
     await vi.waitFor(
@@ -90,5 +94,8 @@ describe('the Redis link', () => {
         ),
       eventually,
     )
+    // Once per outage, not once per change.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(warnings).toHaveLength(1)
   })
 })

@@ -24,9 +24,14 @@ export function createSharedBus(deps: {
 }): InvalidationBus {
   const { local, pubsub, instanceId } = deps
   // The other instances miss this message; the gate's and the caches' short re-reads bound
-  // how long they act on what changed.
-  const onError = (err: unknown) =>
+  // how long they act on what changed. Said once per outage: every session end and profile
+  // change fails alike while Redis is away.
+  let failing = false
+  const onError = (err: unknown) => {
+    if (failing) return
+    failing = true
     deps.log.warn({ err: loggable(err) }, 'a change could not be told to the other instances')
+  }
 
   pubsub
     .subscribe(CHANNEL, (raw) => {
@@ -44,7 +49,9 @@ export function createSharedBus(deps: {
   return {
     publish(message) {
       local.deliver(message)
-      pubsub.publish(CHANNEL, JSON.stringify({ from: instanceId, message })).catch(onError)
+      pubsub
+        .publish(CHANNEL, JSON.stringify({ from: instanceId, message }))
+        .then(() => (failing = false), onError)
     },
     subscribe: (listener) => local.subscribe(listener),
   }
