@@ -38,6 +38,7 @@ export const useSessionStore = defineStore('session', () => {
 
   function clear() {
     timer.cancel()
+    interruptedUsername.value = ''
     accessToken.value = undefined
     user.value = undefined
     amr.value = []
@@ -46,6 +47,7 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   async function accept(tokens: TokenResponse) {
+    interruptedUsername.value = ''
     accessToken.value = tokens.access_token
     user.value = tokens.user
     const claims = claimsOf(tokens.access_token)
