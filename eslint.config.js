@@ -49,11 +49,14 @@ const processEnvRead = {
     'Only src/serve.ts and src/cli/index.ts read process.env; take a Config slice instead (STYLE §1, §5).',
 }
 
-// InnoDB picks deadlock victims among ordinary concurrent writes; inTransaction runs them again.
+// InnoDB picks deadlock victims among ordinary concurrent writes; inTransaction runs them again,
+// and runs what must follow the commit (afterCommit) on the transaction object it opened: a
+// copy made with a plugin or another schema, or a connection of its own, would lose both.
 const directTransaction = {
-  selector: "CallExpression[callee.property.name='transaction'][arguments.length=0]",
+  selector:
+    'CallExpression[callee.property.name=/^(transaction|startTransaction|connection|withPlugin|withoutPlugins|withSchema)$/][arguments.length<=1]',
   message:
-    'Open transactions with inTransaction (store/transactions.ts), which retries deadlock victims.',
+    'Open transactions with inTransaction (store/transactions.ts), which retries deadlock victims and runs afterCommit hooks; use the Db it hands you as it is.',
 }
 
 export default tseslint.config(
