@@ -38,6 +38,7 @@ import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 import { defaultWebRoot, installWebUi, type WebUi } from './http/web-ui.js'
 import { BODY_LIMIT_BYTES } from './http/body-limit.js'
+import { ProblemSchema } from './http/schemas/common.js'
 
 registerAjvFormats()
 // The API's emails follow the one rule that accounts.create and user import apply too.
@@ -205,7 +206,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     })
   }
 
+  app.addSchema(ProblemSchema)
   await app.register(swagger, {
+    // Shared schemas keep their $id as their name under components.schemas (not def-0).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: '3.0.3',
       info: {

@@ -15,12 +15,18 @@ export const ProblemSchema = Type.Object(
 )
 
 /**
+ * ProblemSchema by reference: published once in the OpenAPI document (and in the web app's
+ * types generated from it) instead of once per route and status. app.ts adds the schema.
+ */
+const ProblemRef = Type.Unsafe<Static<typeof ProblemSchema>>(Type.Ref('Problem'))
+
+/**
  * The error answers a route may give, all problem+json. Any route may answer 503: the
  * database can be unreachable (`unavailable`), a mail or SMS provider can fail
  * (`delivery_failed`).
  */
 export function problems(...statuses: number[]) {
-  return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemSchema]))
+  return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemRef]))
 }
 
 export const UserSchema = Type.Object({
