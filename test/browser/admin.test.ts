@@ -121,6 +121,7 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     await page.getByLabel('Search by username or email').fill('member-1')
     await page.getByRole('button', { name: 'Search' }).click()
     await expect.poll(() => cards.count()).toBe(10)
+    expect(new URL(page.url()).searchParams.get('q')).toBe('member-1')
     await checkScreen(page, 'admin-users')
 
     await page.getByRole('button', { name: 'Lock member-12' }).click()
@@ -160,6 +161,17 @@ describe('the web UI for admins and products', { timeout: 180_000 }, () => {
     await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3)
     for (const text of await rows.locator('td[data-label=Event]').allTextContents())
       expect(text).toBe('user_updated')
+    // The filter is in the address: a reload (or a bookmark) shows the same view, Back the one before.
+    expect(new URL(page.url()).searchParams.get('event')).toBe('user_updated')
+    await page.reload()
+    await heading(page, 'Audit log').waitFor()
+    expect(await page.getByLabel('Event').inputValue()).toBe('user_updated')
+    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3)
+    for (const text of await rows.locator('td[data-label=Event]').allTextContents())
+      expect(text).toBe('user_updated')
+    await page.goBack()
+    await expect.poll(() => page.getByLabel('Event').inputValue()).toBe('')
+    await expect.poll(() => rows.count()).toBe(25)
 
     await page.getByLabel('Event').selectOption('')
     await page.getByLabel('User id').fill(ids['member-13']!)
