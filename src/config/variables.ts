@@ -73,9 +73,13 @@ const keyRule = 'must be 32 bytes written as base64 or hex (e.g. from "openssl r
 export const variables = {
   NODE_ENV: variable({
     default: 'development',
-    rule: 'is production, test, or anything else for development',
-    parse: (s): 'development' | 'production' | 'test' =>
-      s === 'production' || s === 'test' ? s : 'development',
+    rule: 'is production, test (in any letter case), or anything else for development',
+    // `Production` is a typo of production, not a wish for development: read as development it
+    // would start without GATEHOUSE_SECRET_KEY, on a generated key file.
+    parse: (s): 'development' | 'production' | 'test' => {
+      const name = s.toLowerCase()
+      return name === 'production' || name === 'test' ? name : 'development'
+    },
   }),
   PORT: variable({
     default: '3000',

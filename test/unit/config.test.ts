@@ -265,6 +265,8 @@ describe('loadConfig values', () => {
     [{ NODE_ENV: 'production' }, (c) => c.env, 'production'],
     [{ NODE_ENV: 'test' }, (c) => c.env, 'test'],
     [{ NODE_ENV: 'staging' }, (c) => c.env, 'development'],
+    [{ NODE_ENV: 'Production' }, (c) => c.env, 'production'],
+    [{ NODE_ENV: 'PRODUCTION' }, (c) => c.env, 'production'],
     [{ PORT: '8080' }, (c) => c.http.port, 8080],
     [
       { PUBLIC_URL: 'https://auth.example.com/' },
