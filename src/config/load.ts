@@ -152,6 +152,7 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): Config {
       host: value('HOST'),
       trustProxy: value('TRUST_PROXY'),
       corsOrigins: value('CORS_ORIGINS'),
+      metricsToken: values.optional('METRICS_TOKEN'),
       publicUrl,
     },
     databaseUrl: value('DATABASE_URL'),

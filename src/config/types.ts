@@ -11,6 +11,8 @@ export interface Config {
     readonly trustProxy: boolean | number | readonly string[]
     readonly corsOrigins: readonly string[]
     readonly publicUrl: string // no trailing slash
+    /** When set, `/metrics` answers only `Authorization: Bearer <this>` (a scraper's token). */
+    readonly metricsToken: string | undefined
   }
   readonly databaseUrl: string
   readonly redis: { readonly url: string | undefined; readonly prefix: string }

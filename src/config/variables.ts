@@ -155,6 +155,15 @@ export const variables = {
     rule: 'must be a comma-separated list of origins such as https://app.example.com',
     parse: parseOrigins,
   }),
+  METRICS_TOKEN: variable({
+    rule: 'must be at least 32 characters of letters, digits and -._~+/ (e.g. openssl rand -hex 32)',
+    parse: (s) => {
+      // RFC 6750's b64token: what an Authorization: Bearer header can carry.
+      if (!/^[A-Za-z0-9\-._~+/]{32,256}$/.test(s)) throw new InvalidValue('not a bearer token')
+      return s
+    },
+    show: lengthOnly,
+  }),
   TRUST_PROXY: variable({
     default: 'false',
     rule: 'must be false, true, a hop count, or comma-separated proxy addresses/CIDRs',

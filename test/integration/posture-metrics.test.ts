@@ -138,3 +138,23 @@ describe.each(databases)('posture metrics on $name', (database) => {
     expect(series(await scrape(), 'gatehouse_sessions_active')).toBe(0)
   })
 })
+
+/** The posture gauges say how many admins lack a second factor: a scraper's token may guard them. */
+describe('/metrics with METRICS_TOKEN', () => {
+  const token = 'scrape-7f3a9c2e4b8d1f6a0c5e9b3d7a2f4c8e'
+  const { api } = useTestApp(databases[0]!, { env: { METRICS_TOKEN: token } })
+
+  it('answers only the scraper holding the token', async () => {
+    const none = await api.get('/metrics')
+    expect(none.status).toBe(401)
+    expect(none.body.code).toBe('unauthorized')
+    expect(none.headers['www-authenticate']).toBe('Bearer')
+    const wrong = await api.get('/metrics', `${token.slice(0, -1)}0`)
+    expect(wrong.status).toBe(401)
+    expect(wrong.raw.body).not.toContain('gatehouse_')
+
+    const scraped = await api.get('/metrics', token)
+    expect(scraped.status).toBe(200)
+    expect(scraped.raw.body).toContain('gatehouse_http_requests_total')
+  })
+})

@@ -267,6 +267,8 @@ describe('loadConfig values', () => {
     [{ NODE_ENV: 'staging' }, (c) => c.env, 'development'],
     [{ NODE_ENV: 'Production' }, (c) => c.env, 'production'],
     [{ NODE_ENV: 'PRODUCTION' }, (c) => c.env, 'production'],
+    [{ METRICS_TOKEN: 'a'.repeat(32) }, (c) => c.http.metricsToken, 'a'.repeat(32)],
+    [{}, (c) => c.http.metricsToken, undefined],
     [{ PORT: '8080' }, (c) => c.http.port, 8080],
     [
       { PUBLIC_URL: 'https://auth.example.com/' },
@@ -480,6 +482,10 @@ describe('loadConfig rules: the first failure is one line naming the variable', 
     expect(failure({ GATEHOUSE_SECRET_KEY: secret }).message).not.toContain(secret)
     expect(failure({ TWILIO_AUTH_TOKEN: 'has space' }).message).not.toContain('has space')
     expect(failure({ REDIS_URL: 'redis://:hunter2@cache/x' }).message).not.toContain('hunter2')
+    const shortToken = 'too-short-to-guard-metrics'
+    const refused = failure({ METRICS_TOKEN: shortToken }).message
+    expect(refused).toMatch(/^METRICS_TOKEN: must be at least 32 characters/)
+    expect(refused).not.toContain(shortToken)
   })
 })
 

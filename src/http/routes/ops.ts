@@ -1,5 +1,8 @@
 import { Type } from 'typebox'
 import type { Services } from '../../container.js'
+import { equalText } from '../../crypto/compare.js'
+import { GatehouseError } from '../../services/errors.js'
+import { bearerToken } from '../auth.js'
 import type { App } from './types.js'
 
 const Readiness = Type.Object({
@@ -37,7 +40,17 @@ export function opsRoutes(services: Services) {
       },
     )
 
-    app.get('/metrics', { schema: { tags: ['ops'], hide: true } }, async (_request, reply) => {
+    const { metricsToken } = services.config.http
+    app.get('/metrics', { schema: { tags: ['ops'], hide: true } }, async (request, reply) => {
+      // The posture gauges tell an attacker how many admins lack a second factor: with
+      // METRICS_TOKEN set, only the scraper holding it reads them.
+      if (metricsToken !== undefined) {
+        const token = bearerToken(request)
+        if (token === undefined || !equalText(token, metricsToken))
+          throw new GatehouseError('unauthorized', {
+            detail: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>',
+          })
+      }
       const registry = services.observability.registry
       return reply.type(registry.contentType).send(await registry.metrics())
     })
