@@ -13,7 +13,12 @@ import { withoutPassword } from './config/index.js'
 import type { Services } from './container.js'
 import { isEmailAddress } from './services/accounts/contact-rules.js'
 import './http/rate-limit-config.js'
-import { answerClientError, installProblemHandlers, sendProblem } from './http/problem.js'
+import {
+  answerClientError,
+  installProblemHandlers,
+  refuseConnect,
+  sendProblem,
+} from './http/problem.js'
 import { acceptEmptyJsonWhereNothingIsRequired } from './http/json-body.js'
 import { installRateLimits } from './http/rate-limit.js'
 import { installStrictLimits } from './http/strict-limit.js'
@@ -125,6 +130,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
+  app.server.on('connect', refuseConnect)
   app.setValidatorCompiler(lazyValidatorCompiler)
   // SPEC §3: JSON in (and forms where a route registers the form parser). Fastify also parses
   // text/plain by default, which turned a text body into a schema failure instead of a 415.

@@ -5,8 +5,9 @@ import type {
   FastifyReply,
   FastifyRequest,
 } from 'fastify'
-import { STATUS_CODES, type ServerResponse } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { errorTable, GatehouseError, type ErrorCode } from '../services/errors.js'
 import { loggable } from '../services/ports.js'
 import { isDatabaseUnavailable } from '../store/errors.js'
@@ -93,17 +94,38 @@ const otherClientError: ClientErrorAnswer = {
 }
 
 /** A whole HTTP/1.1 response, for a socket no request or reply object owns yet. */
-function rawProblemResponse(error: { code?: string }): string {
-  const { status, code, detail } =
-    (error.code === undefined ? undefined : clientErrors[error.code]) ?? otherClientError
+function rawProblemResponse(
+  { status, code, detail }: ClientErrorAnswer,
+  headers: Record<string, string> = {},
+): string {
   const body = JSON.stringify({ ...problemOf(code, detail), status })
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`)
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
     'Content-Type: application/problem+json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    extra.join('') +
     'Connection: close\r\n\r\n' +
     body
   )
+}
+
+/**
+ * Node hands a CONNECT (a request to open a proxy tunnel) to a 'connect' listener instead of
+ * the router, and without one closes the connection without a word. This is no proxy: say so,
+ * with the methods there are (RFC 9110 §15.5.6).
+ */
+export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  const answer = {
+    status: 405,
+    code: 'method_not_allowed',
+    detail: 'CONNECT is not allowed: this is not a proxy',
+  } as const
+  if (socket.writable)
+    socket.write(
+      rawProblemResponse(answer, { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' }),
+    )
+  socket.destroy()
 }
 
 /**
@@ -121,7 +143,9 @@ export function answerClientError(
   // The code only: the error carries the raw bytes received, Authorization headers included.
   this.log.trace({ code: error.code }, 'client error')
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-  if (socket.writable && !inFlight?.headersSent) socket.write(rawProblemResponse(error))
+  const answer =
+    (error.code === undefined ? undefined : clientErrors[error.code]) ?? otherClientError
+  if (socket.writable && !inFlight?.headersSent) socket.write(rawProblemResponse(answer))
   socket.destroy(error)
 }
 

@@ -511,6 +511,27 @@ describe('a request the HTTP parser refuses', () => {
   })
 })
 
+/** Regression: Node closed a CONNECT (a proxy tunnel request) without any answer. */
+describe('a CONNECT request', () => {
+  const fresh = useFreshDatabase(databases[0]!)
+
+  it('is answered 405 method_not_allowed, naming the methods there are', async () => {
+    const t = await startApp(fresh.url)
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = t.app.server.address() as AddressInfo
+      const answer = await exchange(
+        port,
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      )
+      expectRawProblem(answer, 405, 'method_not_allowed')
+      expect(answer.head).toMatch(/\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS(\r\n|$)/)
+    } finally {
+      await t.close()
+    }
+  })
+})
+
 describe('a client that sends its request slowly', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
