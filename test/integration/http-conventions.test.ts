@@ -1,7 +1,13 @@
 import { connect, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { testDatabases } from '../support/databases.js'
-import { startApp, useFreshDatabase, useTestApp } from '../support/harness.js'
+import {
+  startApp,
+  useFreshDatabase,
+  useTestApp,
+  type StartOptions,
+  type TestApp,
+} from '../support/harness.js'
 import { registerAndLogin, STRONG_PASSWORD } from '../support/http.js'
 import { adminWithMfa, apiKey, mfaToken, userWithRoles } from '../support/principals.js'
 
@@ -457,6 +463,21 @@ async function exchange(port: number, request: string) {
   return { head, body: JSON.parse(body || 'null') as unknown }
 }
 
+/** Runs `use` against an app listening on a free port of 127.0.0.1, then closes it. */
+async function onRealPort(
+  url: string,
+  use: (port: number, t: TestApp) => Promise<void>,
+  opts: StartOptions = {},
+): Promise<void> {
+  const t = await startApp(url, opts)
+  try {
+    await t.app.listen({ host: '127.0.0.1', port: 0 })
+    await use((t.app.server.address() as AddressInfo).port, t)
+  } finally {
+    await t.close()
+  }
+}
+
 const expectRawProblem = (
   answer: { head: string; body: unknown },
   status: number,
@@ -483,10 +504,7 @@ describe('a request the HTTP parser refuses', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
   it('is answered as problem+json with the parser status and a SPEC code', async () => {
-    const t = await startApp(fresh.url)
-    try {
-      await t.app.listen({ host: '127.0.0.1', port: 0 })
-      const { port } = t.app.server.address() as AddressInfo
+    await onRealPort(fresh.url, async (port, t) => {
       expectRawProblem(await exchange(port, 'this is not http\r\n\r\n'), 400, 'malformed_request')
       // Node's limit on the header block is 16 KiB; this one carries a token-like header.
       const secret = 'Bearer ' + 'x'.repeat(20 * 1024)
@@ -505,9 +523,7 @@ describe('a request the HTTP parser refuses', () => {
         'GET /healthz HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n',
       )
       expect(next.head).toMatch(/^HTTP\/1\.1 200 /)
-    } finally {
-      await t.close()
-    }
+    })
   })
 })
 
@@ -516,19 +532,14 @@ describe('a CONNECT request', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
   it('is answered 405 method_not_allowed, naming the methods there are', async () => {
-    const t = await startApp(fresh.url)
-    try {
-      await t.app.listen({ host: '127.0.0.1', port: 0 })
-      const { port } = t.app.server.address() as AddressInfo
+    await onRealPort(fresh.url, async (port) => {
       const answer = await exchange(
         port,
         'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
       )
       expectRawProblem(answer, 405, 'method_not_allowed')
       expect(answer.head).toMatch(/\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS(\r\n|$)/)
-    } finally {
-      await t.close()
-    }
+    })
   })
 })
 
@@ -536,20 +547,19 @@ describe('a client that sends its request slowly', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
   it('is answered 408 and disconnected once the request timeout has passed', async () => {
-    const t = await startApp(fresh.url, { requestTimeoutMs: 300 })
-    try {
-      await t.app.listen({ host: '127.0.0.1', port: 0 })
-      const { port } = t.app.server.address() as AddressInfo
-      // The headers promise 100 bytes of body; only a few ever come.
-      const answer = await exchange(
-        port,
-        'POST /api/auth/login HTTP/1.1\r\nHost: gatehouse\r\n' +
-          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
-      )
-      expectRawProblem(answer, 408, 'malformed_request')
-    } finally {
-      await t.close()
-    }
+    await onRealPort(
+      fresh.url,
+      async (port) => {
+        // The headers promise 100 bytes of body; only a few ever come.
+        const answer = await exchange(
+          port,
+          'POST /api/auth/login HTTP/1.1\r\nHost: gatehouse\r\n' +
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+        )
+        expectRawProblem(answer, 408, 'malformed_request')
+      },
+      { requestTimeoutMs: 300 },
+    )
   })
 })
 
@@ -557,10 +567,7 @@ describe('a client that leaves in the middle of its body', () => {
   const fresh = useFreshDatabase(databases[0]!)
 
   it('is not taken for a database outage', async () => {
-    const t = await startApp(fresh.url)
-    try {
-      await t.app.listen({ host: '127.0.0.1', port: 0 })
-      const { port } = t.app.server.address() as AddressInfo
+    await onRealPort(fresh.url, async (port, t) => {
       // Node reports the cut-short body as ECONNRESET "aborted", the code a lost database
       // connection has too.
       const socket = connect(port, '127.0.0.1')
@@ -577,8 +584,6 @@ describe('a client that leaves in the middle of its body', () => {
       } finally {
         socket.destroy()
       }
-    } finally {
-      await t.close()
-    }
+    })
   })
 })
