@@ -180,6 +180,13 @@ describe.each(databases)('security notifications on $name', (database) => {
     for (let i = 0; i < 2; i++) await login('nina', 'wrong password!!', 'Phone/7.1', '203.0.113.5')
     expect((await captures.mail.next(email)).subject).toBe('Gatehouse: Account locked')
     await t.services.accountLocks.unlock(ninaId, { via: 'cli' })
+
+    // An admin's lock is "an account locked" too (SPEC §4.13), told as the admin's doing.
+    expect(await t.services.accountLocks.lock(ninaId, { via: 'admin' })).toBe(true)
+    const locked = await captures.mail.next(email)
+    expect(locked.subject).toBe('Gatehouse: Account locked')
+    expect(locked.text).toContain('An administrator locked your account')
+    await t.services.accountLocks.unlock(ninaId, { via: 'cli' })
   })
 
   it('"this wasn\'t me" ends every session and blocks the password until a reset, once', async () => {

@@ -77,7 +77,10 @@ function headline(f: NoticeFacts): { subject: string; what: string } {
     case 'account_locked':
       return {
         subject: 'Account locked',
-        what: 'Your account was locked for a while after too many failed sign-in attempts.',
+        what:
+          f.event === 'user_updated'
+            ? 'An administrator locked your account: it cannot sign in until it is unlocked, and every session of it was ended.'
+            : 'Your account was locked for a while after too many failed sign-in attempts.',
       }
     case 'password_changed':
       return f.event === 'password_reset'

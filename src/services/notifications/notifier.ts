@@ -87,6 +87,11 @@ export function createNotifier(deps: {
     // A backup code spent to turn two-step verification off is told by that notice, which
     // follows; this one would claim a sign-in and count codes that are about to be gone.
     if (entry.event === 'backup_code_used' && entry.details?.action !== undefined) return undefined
+    // SPEC §4.13 "an account locked": an admin's lock (API or CLI) as well as the automatic
+    // lockout. The person finds out why sign-in stopped working, and if they did not expect
+    // it, whom to ask.
+    if (entry.event === 'user_updated')
+      return entry.details?.locked === true ? 'account_locked' : undefined
     return KIND_OF_EVENT[entry.event]
   }
 
