@@ -310,7 +310,19 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await heading(page, 'Your account').waitFor()
   })
 
-  it('turns two-step sign-in off with the password and a backup code', async () => {
+  it('turns two-step sign-in off with the password and a backup code, and offers to sign out the other sessions', async () => {
+    // Signed in on another device as well, with the password and a code.
+    const api = client(rig.t.app)
+    const first = await api.post<{ mfa_token: string }>('/api/auth/login', {
+      username: 'alice',
+      password,
+    })
+    const elsewhere = await api.post<{ refresh_token: string }>('/api/auth/login/verify', {
+      mfa_token: first.body.mfa_token,
+      code: freshTotp(),
+    })
+    expect(elsewhere.status).toBe(200)
+
     await page.getByRole('link', { name: 'Turn off two-step sign-in' }).click()
     await heading(page, 'Turn off two-step sign-in').waitFor()
     await checkScreen(page, 'disable-mfa')
@@ -319,6 +331,21 @@ describe('the web UI, one account end to end', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Turn off' }).click()
     await heading(page, 'Your account').waitFor()
     await page.getByText('Authenticator app: off').waitFor()
+
+    // ASVS 5 V7.4.3: a factor changed, so the other sessions may be ended at once.
+    const offer = page.getByRole('region', { name: 'Sign out your other sessions?' })
+    await offer.getByText('Two-step sign-in is off. You are also signed in on').waitFor()
+    await checkScreen(page, 'other-sessions-offer')
+    await offer.getByRole('button', { name: 'Sign out other sessions' }).click()
+    await page.getByText('Your other sessions were signed out.').waitFor()
+    await expect.poll(() => page.locator('table tbody tr').count()).toBe(1)
+    const refresh = await api.post('/api/auth/refresh', {
+      refresh_token: elsewhere.body.refresh_token,
+    })
+    expect(refresh.status).toBe(401)
+    // This session goes on.
+    await page.getByRole('link', { name: 'Products' }).click()
+    await heading(page, 'Products').waitFor()
   })
 
   it('sends an expired session to login and back to the page', async () => {
