@@ -86,7 +86,10 @@ export function installWebUi(app: App, root: string): WebUi | undefined {
   const shell = { body: shellBody, type: 'text/html; charset=utf-8', etag: etagOf(shellBody) }
   const assets = readAssets(join(root, 'assets'))
 
-  app.get('/assets/*', (request, reply) => {
+  // Hidden from /openapi.json: the web app's files are no API, and listing them only when the
+  // app is built made the document (and the web app's types generated from it) depend on
+  // whether web/dist existed.
+  app.get('/assets/*', { schema: { hide: true } }, (request, reply) => {
     const asset = assets.get((request.params as { '*': string })['*'])
     if (!asset) return reply.callNotFound()
     reply.header('cache-control', 'public, max-age=31536000, immutable')
