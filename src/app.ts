@@ -43,7 +43,7 @@ import type { App } from './http/routes/types.js'
 import { wellKnownRoutes } from './http/routes/well-known.js'
 import { defaultWebRoot, installWebUi, type WebUi } from './http/web-ui.js'
 import { BODY_LIMIT_BYTES } from './http/body-limit.js'
-import { ProblemSchema } from './http/schemas/common.js'
+import { componentSchemas } from './http/schemas/components.js'
 
 registerAjvFormats()
 // The API's emails follow the one rule that accounts.create and user import apply too.
@@ -212,7 +212,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     })
   }
 
-  app.addSchema(ProblemSchema)
+  for (const schema of componentSchemas) app.addSchema(schema)
   await app.register(swagger, {
     // Shared schemas keep their $id as their name under components.schemas (not def-0).
     refResolver: {

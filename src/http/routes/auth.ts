@@ -19,9 +19,9 @@ import {
   Password,
   Phone,
   problems,
-  TokenResponseSchema,
+  TokenResponseRef,
   Username,
-  UserSchema,
+  UserRef,
   userJson,
 } from '../schemas/common.js'
 import { AuthenticationResponseBody, authenticationResponse } from '../schemas/webauthn.js'
@@ -101,7 +101,7 @@ export function authRoutes(services: Services) {
             phone: Type.Optional(Phone),
           }),
           response: {
-            201: Type.Object({ user: UserSchema }),
+            201: Type.Object({ user: UserRef }),
             ...problems(400, 409, 413, 415, 429),
           },
         },
@@ -135,7 +135,7 @@ export function authRoutes(services: Services) {
               otp: Type.Optional(Type.String({ maxLength: 64 })),
             }),
             response: {
-              200: Type.Union([TokenResponseSchema, MfaRequiredSchema]),
+              200: Type.Union([TokenResponseRef, MfaRequiredSchema]),
               ...problems(400, 401, 403, 413, 415, 429),
             },
           },
@@ -169,7 +169,7 @@ export function authRoutes(services: Services) {
               refresh_token: OpaqueToken,
               grant_type: Type.Optional(Type.Literal('refresh_token')),
             }),
-            response: { 200: TokenResponseSchema, ...problems(400, 401, 413, 415, 429) },
+            response: { 200: TokenResponseRef, ...problems(400, 401, 413, 415, 429) },
           },
           config: { cookieStandsForBody: true },
           // Cookie mode: a web client's `{}` (or no body at all) stands for the refresh token in
@@ -238,7 +238,7 @@ export function authRoutes(services: Services) {
                 "`code` for the code methods (default `totp`); `response` (the passkey's answer to login/webauthn/options) for `webauthn`",
             },
           ),
-          response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
+          response: { 200: TokenResponseRef, ...problems(400, 401, 403, 413, 415, 429) },
         },
       },
       async (request, reply) => {

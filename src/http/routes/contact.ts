@@ -3,7 +3,7 @@ import type { Services } from '../../container.js'
 import { GatehouseError } from '../../services/errors.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
-import { Channel, Code, problems, Username, UserSchema, userJson } from '../schemas/common.js'
+import { Channel, Code, problems, Username, UserRef, userJson } from '../schemas/common.js'
 import type { App } from './types.js'
 
 /** Contact verification (SPEC §4.1): prove an email address or phone number with a code. */
@@ -19,7 +19,7 @@ export function contactRoutes(services: Services) {
           tags: ['auth'],
           body: Type.Object({ username: Username, channel: Channel, code: Code }),
           response: {
-            200: Type.Object({ user: UserSchema }),
+            200: Type.Object({ user: UserRef }),
             ...problems(400, 401, 413, 415, 429),
           },
         },

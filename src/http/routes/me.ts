@@ -4,7 +4,7 @@ import { GatehouseError } from '../../services/errors.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
 import { rolesStillHeld } from '../guards.js'
-import { IdParam, Password, problems, UserSchema, userJson } from '../schemas/common.js'
+import { IdParam, Password, problems, UserRef, userJson } from '../schemas/common.js'
 import type { App } from './types.js'
 
 const bearer = [{ bearerAuth: [] }]
@@ -21,7 +21,7 @@ export function meRoutes(services: Services) {
     app.get(
       '/api/auth/me',
       {
-        schema: { tags: ['me'], security: bearer, response: { 200: UserSchema, ...problems(401) } },
+        schema: { tags: ['me'], security: bearer, response: { 200: UserRef, ...problems(401) } },
       },
       async (request) => {
         const profile = await profiles.get(principalOf(request).sub)

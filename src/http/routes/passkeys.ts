@@ -2,13 +2,13 @@ import { Type } from 'typebox'
 import type { Services } from '../../container.js'
 import { principalOf, requireBearer } from '../auth.js'
 import { contextOf } from '../context.js'
-import { IdParam, OpaqueToken, problems, TokenResponseSchema } from '../schemas/common.js'
+import { IdParam, OpaqueToken, problems, TokenResponseRef } from '../schemas/common.js'
 import {
   AuthenticationResponseBody,
   authenticationResponse,
   CreationOptionsSchema,
   PasskeyName,
-  PasskeySchema,
+  PasskeyRef,
   passkeyJson,
   RegistrationResponseBody,
   registrationResponse,
@@ -79,7 +79,7 @@ export function passkeyRoutes(services: Services) {
           tags: ['auth'],
           summary: 'Passwordless sign-in: the passkey answer to passkey/options',
           body: Type.Object({ challenge_id: IdParam, response: AuthenticationResponseBody }),
-          response: { 200: TokenResponseSchema, ...problems(400, 401, 403, 413, 415, 429) },
+          response: { 200: TokenResponseRef, ...problems(400, 401, 403, 413, 415, 429) },
         },
       },
       async (request, reply) => {
@@ -124,7 +124,7 @@ export function passkeyRoutes(services: Services) {
               response: RegistrationResponseBody,
               name: Type.Optional(PasskeyName),
             }),
-            response: { 201: PasskeySchema, ...problems(400, 401, 403, 409, 413, 415, 429) },
+            response: { 201: PasskeyRef, ...problems(400, 401, 403, 409, 413, 415, 429) },
           },
         },
         async (request, reply) => {
@@ -145,7 +145,7 @@ export function passkeyRoutes(services: Services) {
             tags: ['passkeys'],
             security: bearer,
             response: {
-              200: Type.Object({ credentials: Type.Array(PasskeySchema) }),
+              200: Type.Object({ credentials: Type.Array(PasskeyRef) }),
               ...problems(401),
             },
           },
@@ -163,7 +163,7 @@ export function passkeyRoutes(services: Services) {
             security: bearer,
             params: Type.Object({ id: IdParam }),
             body: Type.Object({ name: PasskeyName }),
-            response: { 200: PasskeySchema, ...problems(400, 401, 404, 413, 415) },
+            response: { 200: PasskeyRef, ...problems(400, 401, 404, 413, 415) },
           },
         },
         async (request) =>

@@ -5,17 +5,8 @@ import { requireBearer } from '../auth.js'
 import { requirePermission } from '../guards.js'
 import { problems } from '../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../schemas/lists.js'
+import { ProductRef } from '../schemas/products.js'
 import type { App } from './types.js'
-
-const ProductSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  price: Type.Number(),
-  quantity: Type.Integer(),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-})
 
 // Price precision (two decimals, exact cents) is checked by the service, which names the field.
 const ProductBody = Type.Object({
@@ -58,7 +49,7 @@ export function productRoutes(services: Services) {
           tags,
           security,
           querystring: Type.Object(PageQuery),
-          response: { 200: pageSchema(ProductSchema), ...problems(400, 401, 403) },
+          response: { 200: pageSchema(ProductRef), ...problems(400, 401, 403) },
         },
       },
       async (request) => {
@@ -78,7 +69,7 @@ export function productRoutes(services: Services) {
           tags,
           security,
           params: IdParams,
-          response: { 200: ProductSchema, ...problems(400, 401, 403, 404) },
+          response: { 200: ProductRef, ...problems(400, 401, 403, 404) },
         },
       },
       async (request) => productJson(await products.get(request.params.id)),
@@ -92,7 +83,7 @@ export function productRoutes(services: Services) {
           tags,
           security,
           body: ProductBody,
-          response: { 201: ProductSchema, ...problems(400, 401, 403, 413, 415) },
+          response: { 201: ProductRef, ...problems(400, 401, 403, 413, 415) },
         },
       },
       async (request, reply) =>
@@ -108,7 +99,7 @@ export function productRoutes(services: Services) {
           security,
           params: IdParams,
           body: ProductBody,
-          response: { 200: ProductSchema, ...problems(400, 401, 403, 404, 413, 415) },
+          response: { 200: ProductRef, ...problems(400, 401, 403, 404, 413, 415) },
         },
       },
       async (request) => productJson(await products.replace(request.params.id, request.body)),

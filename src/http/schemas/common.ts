@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { E164, EMAIL_MAX_LENGTH } from '../../services/accounts/contact-rules.js'
 import type { UserProfile } from '../../services/accounts/user-profile.js'
 import type { IssuedTokens } from '../../services/sessions/session-service.js'
@@ -15,10 +15,20 @@ export const ProblemSchema = Type.Object(
 )
 
 /**
- * ProblemSchema by reference: published once in the OpenAPI document (and in the web app's
- * types generated from it) instead of once per route and status. app.ts adds the schema.
+ * A shared schema by reference: published once under the OpenAPI document's
+ * components.schemas (and once in the web app's types generated from it) instead of inline
+ * in every route and status; the handler still gets the schema's static type. app.ts adds
+ * every schema of `componentSchemas` (schemas/components.ts), and fast-json-stringify resolves
+ * the reference when it serializes. Response schemas only: the request validator (TypeBox's
+ * compiler) is not given the added schemas.
  */
-const ProblemRef = Type.Unsafe<Static<typeof ProblemSchema>>(Type.Ref('Problem'))
+export function refTo<T extends TSchema>(schema: T) {
+  const id = (schema as { $id?: unknown }).$id
+  if (typeof id !== 'string') throw new Error('refTo: a shared schema needs an $id')
+  return Type.Unsafe<Static<T>>(Type.Ref(id))
+}
+
+const ProblemRef = refTo(ProblemSchema)
 
 /**
  * The error answers a route may give, all problem+json. Any route may answer 503: the
@@ -29,26 +39,30 @@ export function problems(...statuses: number[]) {
   return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemRef]))
 }
 
-export const UserSchema = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  email_verified: Type.Boolean(),
-  phone: Type.Union([Type.String(), Type.Null()]),
-  phone_verified: Type.Boolean(),
-  roles: Type.Array(Type.String()),
-  locked: Type.Boolean(),
-  disabled: Type.Boolean(),
-  mfa: Type.Object({
-    totp: Type.Boolean(),
-    webauthn: Type.Integer(),
-    email: Type.Boolean(),
-    sms: Type.Boolean(),
-    backup_codes_remaining: Type.Integer(),
-  }),
-  created_at: Type.String({ format: 'date-time' }),
-})
+export const UserSchema = Type.Object(
+  {
+    id: Type.String(),
+    username: Type.String(),
+    email: Type.Union([Type.String(), Type.Null()]),
+    email_verified: Type.Boolean(),
+    phone: Type.Union([Type.String(), Type.Null()]),
+    phone_verified: Type.Boolean(),
+    roles: Type.Array(Type.String()),
+    locked: Type.Boolean(),
+    disabled: Type.Boolean(),
+    mfa: Type.Object({
+      totp: Type.Boolean(),
+      webauthn: Type.Integer(),
+      email: Type.Boolean(),
+      sms: Type.Boolean(),
+      backup_codes_remaining: Type.Integer(),
+    }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'User' },
+)
 export type UserJson = Static<typeof UserSchema>
+export const UserRef = refTo(UserSchema)
 
 export function userJson(p: UserProfile): UserJson {
   return {
@@ -74,14 +88,18 @@ export function userJson(p: UserProfile): UserJson {
   }
 }
 
-export const TokenResponseSchema = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer(),
-  // Absent in cookie mode (SPEC §7): the web client gets it as the gatehouse_refresh cookie.
-  refresh_token: Type.Optional(Type.String()),
-  user: UserSchema,
-})
+export const TokenResponseSchema = Type.Object(
+  {
+    access_token: Type.String(),
+    token_type: Type.Literal('Bearer'),
+    expires_in: Type.Integer(),
+    // Absent in cookie mode (SPEC §7): the web client gets it as the gatehouse_refresh cookie.
+    refresh_token: Type.Optional(Type.String()),
+    user: UserRef,
+  },
+  { $id: 'TokenResponse' },
+)
+export const TokenResponseRef = refTo(TokenResponseSchema)
 
 export function tokenJson(
   tokens: IssuedTokens,

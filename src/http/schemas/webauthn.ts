@@ -2,6 +2,7 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import { Type, type Static } from 'typebox'
 import { knownTransports } from '../../services/passkeys/config.js'
 import type { Passkey } from '../../services/passkeys/credentials.js'
+import { refTo } from './common.js'
 
 /** Binary values of the WebAuthn JSON encoding: base64url, bounded. */
 const Base64Url = (maxLength: number) =>
@@ -88,11 +89,18 @@ export function authenticationResponse(
   }
 }
 
-const CredentialDescriptor = Type.Object({
-  id: Type.String(),
-  type: Type.Literal('public-key'),
-  transports: Type.Optional(Type.Array(Type.String())),
-})
+export const CredentialDescriptorSchema = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.Literal('public-key'),
+    transports: Type.Optional(Type.Array(Type.String())),
+  },
+  {
+    $id: 'PublicKeyCredentialDescriptor',
+    description: 'PublicKeyCredentialDescriptorJSON (WebAuthn Level 3)',
+  },
+)
+const CredentialDescriptor = refTo(CredentialDescriptorSchema)
 
 /** `PublicKeyCredentialCreationOptionsJSON`, for `startRegistration({ optionsJSON })`. */
 export const CreationOptionsSchema = Type.Object(
@@ -133,12 +141,16 @@ export const RequestOptionsSchema = Type.Object(
   { description: 'PublicKeyCredentialRequestOptionsJSON (WebAuthn Level 3 §5.5)' },
 )
 
-export const PasskeySchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-})
+export const PasskeySchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { $id: 'Passkey' },
+)
+export const PasskeyRef = refTo(PasskeySchema)
 
 export function passkeyJson(p: Passkey): Static<typeof PasskeySchema> {
   return {

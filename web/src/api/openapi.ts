@@ -264,26 +264,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
+                            user: components["schemas"]["User"];
                         };
                     };
                 };
@@ -381,33 +362,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            access_token: string;
-                            /** @enum {string} */
-                            token_type: "Bearer";
-                            expires_in: number;
-                            refresh_token?: string;
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
-                        } | {
+                        "application/json": components["schemas"]["TokenResponse"] | {
                             /** @enum {boolean} */
                             mfa_required: true;
                             mfa_token: string;
@@ -519,33 +474,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            access_token: string;
-                            /** @enum {string} */
-                            token_type: "Bearer";
-                            expires_in: number;
-                            refresh_token?: string;
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -659,33 +588,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            access_token: string;
-                            /** @enum {string} */
-                            token_type: "Bearer";
-                            expires_in: number;
-                            refresh_token?: string;
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -961,26 +864,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            username: string;
-                            email: string | null;
-                            email_verified: boolean;
-                            phone: string | null;
-                            phone_verified: boolean;
-                            roles: string[];
-                            locked: boolean;
-                            disabled: boolean;
-                            mfa: {
-                                totp: boolean;
-                                webauthn: number;
-                                email: boolean;
-                                sms: boolean;
-                                backup_codes_remaining: number;
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                        };
+                        "application/json": components["schemas"]["User"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -1373,26 +1257,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            }[];
+                            items: components["schemas"]["User"][];
                             next_cursor: string | null;
                         };
                     };
@@ -1467,26 +1332,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            username: string;
-                            email: string | null;
-                            email_verified: boolean;
-                            phone: string | null;
-                            phone_verified: boolean;
-                            roles: string[];
-                            locked: boolean;
-                            disabled: boolean;
-                            mfa: {
-                                totp: boolean;
-                                webauthn: number;
-                                email: boolean;
-                                sms: boolean;
-                                backup_codes_remaining: number;
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                        };
+                        "application/json": components["schemas"]["User"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -1639,26 +1485,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            username: string;
-                            email: string | null;
-                            email_verified: boolean;
-                            phone: string | null;
-                            phone_verified: boolean;
-                            roles: string[];
-                            locked: boolean;
-                            disabled: boolean;
-                            mfa: {
-                                totp: boolean;
-                                webauthn: number;
-                                email: boolean;
-                                sms: boolean;
-                                backup_codes_remaining: number;
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                        };
+                        "application/json": components["schemas"]["User"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -2367,21 +2194,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                client_id: string;
-                                name: string;
-                                type: "public" | "confidential";
-                                redirect_uris: string[];
-                                post_logout_redirect_uris: string[];
-                                require_mfa: boolean;
-                                scopes: string[];
-                                resources: string[];
-                                id_token_signed_response_alg: "RS256" | "EdDSA";
-                                /** Format: date-time */
-                                created_at: string;
-                                /** Format: date-time */
-                                updated_at: string;
-                            }[];
+                            items: components["schemas"]["OidcClient"][];
                             next_cursor: string | null;
                         };
                     };
@@ -2557,21 +2370,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            client_id: string;
-                            name: string;
-                            type: "public" | "confidential";
-                            redirect_uris: string[];
-                            post_logout_redirect_uris: string[];
-                            require_mfa: boolean;
-                            scopes: string[];
-                            resources: string[];
-                            id_token_signed_response_alg: "RS256" | "EdDSA";
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        "application/json": components["schemas"]["OidcClient"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -2720,21 +2519,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            client_id: string;
-                            name: string;
-                            type: "public" | "confidential";
-                            redirect_uris: string[];
-                            post_logout_redirect_uris: string[];
-                            require_mfa: boolean;
-                            scopes: string[];
-                            resources: string[];
-                            id_token_signed_response_alg: "RS256" | "EdDSA";
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        "application/json": components["schemas"]["OidcClient"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -3238,17 +3023,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                id: string;
-                                name: string;
-                                description: string;
-                                price: number;
-                                quantity: number;
-                                /** Format: date-time */
-                                created_at: string;
-                                /** Format: date-time */
-                                updated_at: string;
-                            }[];
+                            items: components["schemas"]["Product"][];
                             next_cursor: string | null;
                         };
                     };
@@ -3316,17 +3091,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            name: string;
-                            description: string;
-                            price: number;
-                            quantity: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        "application/json": components["schemas"]["Product"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -3415,17 +3180,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            name: string;
-                            description: string;
-                            price: number;
-                            quantity: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        "application/json": components["schemas"]["Product"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -3501,17 +3256,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            name: string;
-                            description: string;
-                            price: number;
-                            quantity: number;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        };
+                        "application/json": components["schemas"]["Product"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -3792,26 +3537,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
+                            user: components["schemas"]["User"];
                         };
                     };
                 };
@@ -5433,12 +5159,7 @@ export interface paths {
                         "application/json": {
                             challenge: string;
                             rpId?: string;
-                            allowCredentials?: {
-                                id: string;
-                                /** @enum {string} */
-                                type: "public-key";
-                                transports?: string[];
-                            }[];
+                            allowCredentials?: components["schemas"]["PublicKeyCredentialDescriptor"][];
                             timeout?: number;
                             userVerification?: string;
                             hints?: string[];
@@ -5542,12 +5263,7 @@ export interface paths {
                             options: {
                                 challenge: string;
                                 rpId?: string;
-                                allowCredentials?: {
-                                    id: string;
-                                    /** @enum {string} */
-                                    type: "public-key";
-                                    transports?: string[];
-                                }[];
+                                allowCredentials?: components["schemas"]["PublicKeyCredentialDescriptor"][];
                                 timeout?: number;
                                 userVerification?: string;
                                 hints?: string[];
@@ -5655,33 +5371,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            access_token: string;
-                            /** @enum {string} */
-                            token_type: "Bearer";
-                            expires_in: number;
-                            refresh_token?: string;
-                            user: {
-                                id: string;
-                                username: string;
-                                email: string | null;
-                                email_verified: boolean;
-                                phone: string | null;
-                                phone_verified: boolean;
-                                roles: string[];
-                                locked: boolean;
-                                disabled: boolean;
-                                mfa: {
-                                    totp: boolean;
-                                    webauthn: number;
-                                    email: boolean;
-                                    sms: boolean;
-                                    backup_codes_remaining: number;
-                                };
-                                /** Format: date-time */
-                                created_at: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -5796,12 +5486,7 @@ export interface paths {
                                 type: "public-key";
                             }[];
                             timeout?: number;
-                            excludeCredentials?: {
-                                id: string;
-                                /** @enum {string} */
-                                type: "public-key";
-                                transports?: string[];
-                            }[];
+                            excludeCredentials?: components["schemas"]["PublicKeyCredentialDescriptor"][];
                             authenticatorSelection?: {
                                 authenticatorAttachment?: string;
                                 requireResidentKey?: boolean;
@@ -5905,14 +5590,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            name: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            last_used_at: string | null;
-                        };
+                        "application/json": components["schemas"]["Passkey"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -6018,14 +5696,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            credentials: {
-                                id: string;
-                                name: string;
-                                /** Format: date-time */
-                                created_at: string;
-                                /** Format: date-time */
-                                last_used_at: string | null;
-                            }[];
+                            credentials: components["schemas"]["Passkey"][];
                         };
                     };
                 };
@@ -6148,14 +5819,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            id: string;
-                            name: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            last_used_at: string | null;
-                        };
+                        "application/json": components["schemas"]["Passkey"];
                     };
                 };
                 /** @description RFC 9457 problem details */
@@ -6216,41 +5880,6 @@ export interface paths {
         };
         trace?: never;
     };
-    "/assets/{*}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    "*": string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6262,6 +5891,75 @@ export interface components {
             status: number;
             detail: string;
             code: string;
+        };
+        User: {
+            id: string;
+            username: string;
+            email: string | null;
+            email_verified: boolean;
+            phone: string | null;
+            phone_verified: boolean;
+            roles: string[];
+            locked: boolean;
+            disabled: boolean;
+            mfa: {
+                totp: boolean;
+                webauthn: number;
+                email: boolean;
+                sms: boolean;
+                backup_codes_remaining: number;
+            };
+            /** Format: date-time */
+            created_at: string;
+        };
+        TokenResponse: {
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            expires_in: number;
+            refresh_token?: string;
+            user: components["schemas"]["User"];
+        };
+        Passkey: {
+            id: string;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+        };
+        /** @description PublicKeyCredentialDescriptorJSON (WebAuthn Level 3) */
+        PublicKeyCredentialDescriptor: {
+            id: string;
+            /** @enum {string} */
+            type: "public-key";
+            transports?: string[];
+        };
+        Product: {
+            id: string;
+            name: string;
+            description: string;
+            price: number;
+            quantity: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        OidcClient: {
+            client_id: string;
+            name: string;
+            type: "public" | "confidential";
+            redirect_uris: string[];
+            post_logout_redirect_uris: string[];
+            require_mfa: boolean;
+            scopes: string[];
+            resources: string[];
+            id_token_signed_response_alg: "RS256" | "EdDSA";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
         };
     };
     responses: never;

@@ -3,30 +3,14 @@ import type { Services } from '../../../container.js'
 import type { OidcClient, OidcClientChanges } from '../../../services/oidc/clients.js'
 import { problems } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../../schemas/lists.js'
+import { Alg, ClientType, OidcClientFields, OidcClientRef } from '../../schemas/oidc-clients.js'
 import type { App } from '../types.js'
 import { actorOf, adminProblems, adminSecurity } from './common.js'
 
 const Label = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 const Url = Type.String({ minLength: 1, maxLength: 2000 })
 const Urls = Type.Array(Url, { maxItems: 20 })
-const Alg = Type.Union([Type.Literal('RS256'), Type.Literal('EdDSA')])
-const ClientType = Type.Union([Type.Literal('public'), Type.Literal('confidential')])
 const Scopes = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })
-
-const ClientFields = {
-  client_id: Type.String(),
-  name: Type.String(),
-  type: ClientType,
-  redirect_uris: Type.Array(Type.String()),
-  post_logout_redirect_uris: Type.Array(Type.String()),
-  require_mfa: Type.Boolean(),
-  scopes: Type.Array(Type.String()),
-  resources: Type.Array(Type.String()),
-  id_token_signed_response_alg: Alg,
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-}
-const ClientSchema = Type.Object(ClientFields)
 
 const clientJson = (c: OidcClient) => ({
   client_id: c.clientId,
@@ -81,7 +65,7 @@ export function adminOidcClientRoutes(services: Services) {
           }),
           response: {
             // `client_secret` appears in this answer only; the server keeps its SHA-256.
-            201: Type.Object({ ...ClientFields, client_secret: Type.Optional(Type.String()) }),
+            201: Type.Object({ ...OidcClientFields, client_secret: Type.Optional(Type.String()) }),
             ...problems(...adminProblems, 413, 415),
           },
         },
@@ -107,7 +91,7 @@ export function adminOidcClientRoutes(services: Services) {
           tags,
           security: adminSecurity,
           querystring: Type.Object(PageQuery),
-          response: { 200: pageSchema(ClientSchema), ...problems(...adminProblems) },
+          response: { 200: pageSchema(OidcClientRef), ...problems(...adminProblems) },
         },
       },
       async (request) => {
@@ -126,7 +110,7 @@ export function adminOidcClientRoutes(services: Services) {
           tags,
           security: adminSecurity,
           params: IdParams,
-          response: { 200: ClientSchema, ...problems(...adminProblems, 404) },
+          response: { 200: OidcClientRef, ...problems(...adminProblems, 404) },
         },
       },
       async (request) => clientJson(await oidcClients.get(request.params.id)),
@@ -149,7 +133,7 @@ export function adminOidcClientRoutes(services: Services) {
             resources: Type.Optional(Urls),
             id_token_signed_response_alg: Type.Optional(Alg),
           }),
-          response: { 200: ClientSchema, ...problems(...adminProblems, 404, 413, 415) },
+          response: { 200: OidcClientRef, ...problems(...adminProblems, 404, 413, 415) },
         },
       },
       async (request) => {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { Services } from '../../../container.js'
-import { problems, UserSchema, userJson } from '../../schemas/common.js'
+import { problems, UserRef, userJson } from '../../schemas/common.js'
 import { DEFAULT_LIMIT, IdParams, PageQuery, pageSchema } from '../../schemas/lists.js'
 import type { App } from '../types.js'
 import { actorOf, adminProblems, adminSecurity } from './common.js'
@@ -20,7 +20,7 @@ export function adminUserRoutes(services: Services) {
             q: Type.Optional(Type.String({ maxLength: 255 })),
             ...PageQuery,
           }),
-          response: { 200: pageSchema(UserSchema), ...problems(...adminProblems) },
+          response: { 200: pageSchema(UserRef), ...problems(...adminProblems) },
         },
       },
       async (request) => {
@@ -41,7 +41,7 @@ export function adminUserRoutes(services: Services) {
           tags,
           security: adminSecurity,
           params: IdParams,
-          response: { 200: UserSchema, ...problems(...adminProblems, 404) },
+          response: { 200: UserRef, ...problems(...adminProblems, 404) },
         },
       },
       async (request) => userJson(await userAdmin.get(request.params.id)),
@@ -61,7 +61,7 @@ export function adminUserRoutes(services: Services) {
             locked: Type.Optional(Type.Boolean()),
             disabled: Type.Optional(Type.Boolean()),
           }),
-          response: { 200: UserSchema, ...problems(...adminProblems, 404, 409, 413, 415) },
+          response: { 200: UserRef, ...problems(...adminProblems, 404, 409, 413, 415) },
         },
       },
       async (request) => {
