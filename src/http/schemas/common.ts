@@ -31,12 +31,22 @@ export function refTo<T extends TSchema>(schema: T) {
 const ProblemRef = refTo(ProblemSchema)
 
 /**
+ * An error answer, documented with the media type problem.ts sends (not the application/json
+ * a bare schema is listed under). Fastify picks a response's serializer by status and then by
+ * the reply's media type, so the Problem schema still serializes these answers.
+ */
+const ProblemAnswer = {
+  description: 'RFC 9457 problem details',
+  content: { 'application/problem+json': { schema: ProblemRef } },
+}
+
+/**
  * The error answers a route may give, all problem+json. Any route may answer 503: the
  * database can be unreachable (`unavailable`), a mail or SMS provider can fail
  * (`delivery_failed`).
  */
 export function problems(...statuses: number[]) {
-  return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemRef]))
+  return Object.fromEntries([...statuses, 503].map((s) => [s, ProblemAnswer]))
 }
 
 export const UserSchema = Type.Object(
