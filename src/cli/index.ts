@@ -90,7 +90,17 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   const found = match(argv)
-  if (!found) throw new CliError(`unknown command "${argv.join(' ')}"; run gatehouse --help`)
+  if (!found) {
+    // `gatehouse user` names a group of commands, not an unknown one.
+    const group = [...commands].filter(
+      (c) => c.name.split(' ')[0] === argv[0] && c.name.includes(' '),
+    )
+    if (argv.length === 1 && group.length > 0) {
+      const subcommands = group.map((c) => c.name.split(' ')[1]).join(', ')
+      throw new CliError(`"${argv[0]}" needs a subcommand: ${subcommands}; run gatehouse --help`)
+    }
+    throw new CliError(`unknown command "${argv.join(' ')}"; run gatehouse --help`)
+  }
   if (asksForHelp(found.args)) {
     console.log(`usage: gatehouse ${found.command.usage}`)
     return 0

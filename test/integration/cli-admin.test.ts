@@ -83,7 +83,10 @@ describe('the gatehouse CLI', { timeout: 180_000 }, () => {
   })
 
   it.each([
-    [['user', 'lock', 'nobody'], 'no such user'],
+    [['user', 'lock', 'nobody'], 'no such user nobody'],
+    [['user', 'delete', 'nobody'], 'no such user nobody'],
+    [['user', 'roles', 'nobody', 'user'], 'no such user nobody'],
+    [['user'], '"user" needs a subcommand: '],
     [['user', 'delete'], 'user delete: a username is required'],
     [['user', 'roles', 'nobody'], 'user roles: at least one role is required'],
     [['apikey', 'create', 'svc'], 'apikey create: at least one --scope is required'],

@@ -100,6 +100,12 @@ describe.each(databases)(
       })
       expect(weak.code).toBe(1)
       expect(weak.stderr.replace(WHERE_LINE, '')).toMatch(/^gatehouse: password/)
+      const empty = await runCli(['user', 'create', 'nopass', '--password-stdin'], {
+        databaseUrl: fresh.url,
+        stdin: '',
+      })
+      expect(empty.code).toBe(1)
+      expect(empty.stderr).toContain('--password-stdin: no password on standard input')
       const role = await runCli(['user', 'create', 'norole', '--role', 'wizard'], {
         databaseUrl: fresh.url,
       })

@@ -75,7 +75,7 @@ describe.each(databases)('CLI TOTP enrolment on $name', (database) => {
   })
 
   it('fails with one clear error for an unknown user or missing argument', async () => {
-    await expect(run(userTotp, ['nobody-here'])).rejects.toThrow('no user nobody-here')
+    await expect(run(userTotp, ['nobody-here'])).rejects.toThrow('no such user nobody-here')
     await expect(run(userTotp, [])).rejects.toThrow(/usage: gatehouse user totp <username>/)
   })
 })

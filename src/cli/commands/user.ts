@@ -1,7 +1,7 @@
 import QRCode from 'qrcode'
 import type { Services } from '../../container.js'
 import { defineCommand } from '../args.js'
-import type { CliContext } from '../context.js'
+import { CliError, type CliContext } from '../context.js'
 
 /** Enrols TOTP and prints what the user needs: the secret, the URL and a scannable QR code. */
 async function printTotpEnrolment(ctx: CliContext, services: Services, username: string) {
@@ -33,6 +33,8 @@ export const userCreate = defineCommand({
     const password = values['password-stdin']
       ? (await ctx.readStdin()).replace(/\r?\n$/, '')
       : undefined
+    // Said as what went wrong, not as "password must be at least 12 characters".
+    if (password === '') throw new CliError('--password-stdin: no password on standard input')
     const services = await ctx.services()
     const id = await services.accounts.create(
       {

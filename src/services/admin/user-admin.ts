@@ -165,7 +165,9 @@ export function createUserAdmin(deps: {
 
     async idOf(username: string): Promise<string> {
       const id = await findUserIdByUsername(db, normalizeIdentifier(username))
-      if (id === undefined) throw notFound()
+      // Named, as the CLI's other commands name it: `user delete nobody` said only "no such user".
+      if (id === undefined)
+        throw new GatehouseError('not_found', { detail: `no such user ${username}` })
       return id
     },
 

@@ -258,7 +258,7 @@ export function createMfaEnrolment(deps: {
      */
     async enrolTotpFor(identifier: string): Promise<TotpEnrolment & { username: string }> {
       const user = await findUserByIdentifier(db, identifier)
-      if (!user) throw new GatehouseError('not_found', { detail: `no user ${identifier}` })
+      if (!user) throw new GatehouseError('not_found', { detail: `no such user ${identifier}` })
       const enrolment = await audit.change(async (trx, record) => {
         const made = await totp.enrolDirectly(user.id, user.username, trx)
         await record({
