@@ -50,4 +50,10 @@ describe('parseImportFile', () => {
       { line: 4, fields: {}, error: 'not valid JSON' },
     ])
   })
+
+  it('refuses a JSON array as a whole, saying how to make JSON Lines of it', () => {
+    const parsed = parseImportFile('\uFEFF [{"username":"ann"}]\n')
+    expect(parsed.records).toEqual([])
+    expect(parsed.fatal).toContain('a JSON array: write one JSON object per line (JSON Lines)')
+  })
 })

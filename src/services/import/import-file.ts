@@ -32,6 +32,16 @@ export interface ParsedImport {
 
 export function parseImportFile(text: string): ParsedImport {
   const body = text.replace(/^\uFEFF/, '')
+  // A JSON array (a dump many scripts write) read as CSV claimed the header had no username
+  // column; it is told apart, with the one-line conversion.
+  if (/^\s*\[/.test(body))
+    return {
+      format: 'jsonl',
+      records: [],
+      fatal:
+        "a JSON array: write one JSON object per line (JSON Lines), e.g. jq -c '.[]' users.json",
+      warnings: [],
+    }
   return /^\s*\{/.test(body) ? parseJsonLines(body) : parseCsv(body)
 }
 
