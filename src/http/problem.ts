@@ -151,8 +151,24 @@ export function answerClientError(
 
 interface ValidationIssue {
   instancePath?: string
+  keyword?: string
   message?: string
   params?: Record<string, unknown>
+}
+
+/**
+ * A value that must be one of a few literals fails each literal's `const` in turn, and ajv's
+ * first message ("must be equal to constant") named none of them; the values every branch
+ * allowed at that place are what the client needs to read.
+ */
+function allowedAt(issues: ValidationIssue[], path: string | undefined): string | undefined {
+  const values = issues
+    .filter((i) => i.keyword === 'const' && i.instancePath === path)
+    .map((i) => i.params?.allowedValue)
+  const shown = values.filter((v) => typeof v === 'string' || typeof v === 'number')
+  return shown.length > 0 && shown.length === values.length
+    ? `must be one of ${shown.join(', ')}`
+    : undefined
 }
 
 /** "body.password: must be at least 12 characters" — names the field, as SPEC §3 asks. */
@@ -165,7 +181,9 @@ function describeValidation(error: FastifyError): string {
     path ||
     (Array.isArray(missing) ? String(missing[0]) : typeof missing === 'string' ? missing : '')
   const where = field ? `${context}.${field}` : context
-  return `${where}: ${issue.message ?? 'is invalid'}`
+  const message =
+    issue.keyword === 'const' ? allowedAt(error.validation ?? [], issue.instancePath) : undefined
+  return `${where}: ${message ?? issue.message ?? 'is invalid'}`
 }
 
 /** The body types this route's scope parses, for a 415's detail: forms, JSON, or both. */

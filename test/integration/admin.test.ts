@@ -548,5 +548,13 @@ describe.each(databases)('admin API on $name', (database) => {
       expect(res.body.code).toBe('validation_error')
       expect(res.body.detail).toContain(field)
     })
+
+    it('names the scopes there are when one is unknown', async () => {
+      const res = await as(admin.token).post('/api/admin/api-keys', {
+        name: 'x',
+        scopes: ['admin'],
+      })
+      expect(res.body.detail).toBe('body.scopes.0: must be one of totp, introspect')
+    })
   })
 })
