@@ -1,4 +1,11 @@
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  type KeyObject,
+} from 'node:crypto'
 import { cborEncode, type CborValue } from './cbor.js'
 
 /**
@@ -65,9 +72,30 @@ export interface AssertionCeremony extends Ceremony {
 const b64url = (b: Uint8Array) => Buffer.from(b).toString('base64url')
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest()
 
+/**
+ * A key pair as KeyObjects of their own, made from the generator's DER. Node 20 deadlocks when
+ * a KeyObject the generator handed out is exported as a JWK and the export's allocation runs a
+ * garbage collection that frees the generator's job: the job's destructor waits for the mutex
+ * the export holds (seen as a CI worker hung in KeyGenJob<EcKeyGenTraits>::~KeyGenJob under
+ * KeyObjectHandle::ExportJWK). Keys parsed from DER share nothing with the job.
+ */
+function generated(pair: { publicKey: Buffer; privateKey: Buffer }): {
+  publicKey: KeyObject
+  privateKey: KeyObject
+} {
+  return {
+    publicKey: createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' }),
+    privateKey: createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
+  }
+}
+const spki = { type: 'spki', format: 'der' } as const
+const pkcs8 = { type: 'pkcs8', format: 'der' } as const
+
 function keyPair(alg: Algorithm): { privateKey: KeyObject; cose: Buffer } {
   if (alg === 'EdDSA') {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    const { privateKey, publicKey } = generated(
+      generateKeyPairSync('ed25519', { publicKeyEncoding: spki, privateKeyEncoding: pkcs8 }),
+    )
     const { x } = publicKey.export({ format: 'jwk' })
     // RFC 9053 §7.2: OKP key, curve Ed25519 (6).
     const cose = new Map<number, number | Uint8Array>([
@@ -79,7 +107,13 @@ function keyPair(alg: Algorithm): { privateKey: KeyObject; cose: Buffer } {
     return { privateKey, cose: cborEncode(cose) }
   }
   if (alg === 'ES256') {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const { privateKey, publicKey } = generated(
+      generateKeyPairSync('ec', {
+        namedCurve: 'P-256',
+        publicKeyEncoding: spki,
+        privateKeyEncoding: pkcs8,
+      }),
+    )
     const { x, y } = publicKey.export({ format: 'jwk' })
     // RFC 9053 §7.1: EC2 key, curve P-256 (1).
     const cose = new Map<number, number | Uint8Array>([
@@ -91,7 +125,13 @@ function keyPair(alg: Algorithm): { privateKey: KeyObject; cose: Buffer } {
     ])
     return { privateKey, cose: cborEncode(cose) }
   }
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const { privateKey, publicKey } = generated(
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: spki,
+      privateKeyEncoding: pkcs8,
+    }),
+  )
   const { n, e } = publicKey.export({ format: 'jwk' })
   // RFC 8230 §4: RSA key (3) with modulus and exponent.
   const cose = new Map<number, number | Uint8Array>([

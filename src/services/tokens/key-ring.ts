@@ -163,17 +163,32 @@ export function createKeyRing(deps: {
 
   /** A new key pair as its row: generated and sealed, not yet stored. */
   async function newKeyRow(alg: Alg): Promise<SigningKeyRow> {
-    const { publicKey, privateKey } = await generateKeyPair(
+    const { privateKey } = await generateKeyPair(
       alg,
       alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
     )
+    const pkcs8 = await exportPKCS8(privateKey)
+    // The public JWK comes from the key read back, not from the generated one: Node 20 can
+    // deadlock exporting a generated key as JWK when that export's allocation collects the
+    // generator's job, whose destructor waits for the lock the export holds (a test worker
+    // hung so in KeyGenJob::~KeyGenJob under KeyObjectHandle::ExportJWK). The PKCS#8 export
+    // runs as a job of its own and takes no such turn.
+    const {
+      d: _d,
+      p: _p,
+      q: _q,
+      dp: _dp,
+      dq: _dq,
+      qi: _qi,
+      ...publicMembers
+    } = await exportJWK(await importPKCS8(pkcs8, alg, { extractable: true }))
     const kid = newId(deps.random)
-    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }
+    const publicJwk = { ...publicMembers, kid, alg, use: 'sig' }
     return {
       kid,
       alg,
       public_jwk: JSON.stringify(publicJwk),
-      private_key_sealed: box.seal(await exportPKCS8(privateKey), aad(kid)),
+      private_key_sealed: box.seal(pkcs8, aad(kid)),
       created_at: clock.now().getTime(),
     }
   }
